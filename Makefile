@@ -1,0 +1,20 @@
+# The two commands of the README: `make demo` and `make test`.
+.PHONY: setup demo test lint bench
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/workbench demo
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest
+	if ls notebooks/*.ipynb >/dev/null 2>&1; then .venv/bin/python -m pytest --nbval-lax notebooks; fi
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bench: setup
+	.venv/bin/python benchmarks/run_all.py

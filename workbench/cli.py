@@ -1,0 +1,71 @@
+"""The ``workbench`` command line: a thin layer over the library.
+
+Each subcommand lives beside the code it drives, as a module exposing
+``configure(parser)`` (adds its options) and ``run(args) -> int`` (the exit code).
+This file only routes, so ``workbench --help`` stays fast: a subcommand's module is
+imported when that subcommand runs or its help is asked for.
+
+Exit codes scripts can rely on: 0 success, 1 a workbench error (message on stderr),
+2 bad usage, 3 partial success (for example actions left in the outbox), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from .errors import WorkbenchError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("workbench.server.command", "run the local SkyPortal-compatible server"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; ``only`` configures just that subcommand (the others stay stubs)."""
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="SkyPortal Workbench: sync a SkyPortal server into a local cache, "
+        "push your actions back, crossmatch localizations, run a local server.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if only is None or only == name:
+            import_module(module).configure(sp)
+        sp.set_defaults(_module=module)
+    return parser
+
+
+def _requested_command(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if a in COMMANDS), None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``workbench`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_requested_command(argv))
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(import_module(args._module).run(args) or 0)
+    except WorkbenchError as exc:
+        print(f"workbench {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"workbench {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
