@@ -1,0 +1,83 @@
+"""Server -> cache: incremental, resumable, exact.
+
+:class:`Syncer` runs each resource's sync in a fixed order (reference data first). Each
+resource commits its own pages with its own checkpoints, so a failure in one (say the
+server returns 500s on candidates) is recorded in the summary while the others still
+land, and the next run resumes where each stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import SkyPortalError, WorkbenchError
+from .classifications import sync_classifications
+from .context import ALL_RESOURCES, SyncContext, SyncOptions
+from .listings import sync_candidates, sync_gcn_events, sync_sources
+from .objects import sync_photometry, sync_spectra, sync_thumbnails
+from .reference import sync_galaxies, sync_groups, sync_taxonomies
+from .summary import Stopwatch, SyncSummary
+
+RESOURCE_SYNCS: dict[str, Callable[[SyncContext], None]] = {
+    "groups": sync_groups,
+    "taxonomies": sync_taxonomies,
+    "sources": sync_sources,
+    "candidates": sync_candidates,
+    "photometry": sync_photometry,
+    "classifications": sync_classifications,
+    "spectra": sync_spectra,
+    "thumbnails": sync_thumbnails,
+    "gcn_events": sync_gcn_events,
+    "galaxies": sync_galaxies,
+}
+
+
+class Syncer:
+    """Brings a :class:`~workbench.cache.Cache` up to date from a SkyPortal client."""
+
+    def __init__(self, client: Any, cache: Any) -> None:
+        self.client = client
+        self.cache = cache
+
+    def run(self, options: SyncOptions | None = None, **overrides: Any) -> SyncSummary:
+        """Sync the resources named in ``options`` and return what was done.
+
+        Raises nothing for a resource that fails on the server's side (its error is in
+        the summary; see ``summary.ok``), but does raise for errors that would fail every
+        resource alike (bad token, cache locked).
+        """
+        options = dataclasses.replace(options or SyncOptions(), **overrides)
+        unknown = set(options.resources) - set(RESOURCE_SYNCS)
+        if unknown:
+            raise WorkbenchError(
+                f"unknown resources {sorted(unknown)}; choose from {list(ALL_RESOURCES)}"
+            )
+        ctx = SyncContext(self.client, self.cache, options)
+        before = self.client.stats.snapshot()
+        clock = Stopwatch()
+        for name in ALL_RESOURCES:
+            if name in options.resources:
+                self._run_one(ctx, name)
+        after = self.client.stats.snapshot()
+        ctx.summary.requests = after["requests"] - before["requests"]
+        ctx.summary.retries = after["retries"] - before["retries"]
+        ctx.summary.rate_limited = after["rate_limited"] - before["rate_limited"]
+        ctx.summary.seconds = clock.elapsed
+        return ctx.summary
+
+    def _run_one(self, ctx: SyncContext, name: str) -> None:
+        from ..errors import AuthError, CacheError
+
+        try:
+            RESOURCE_SYNCS[name](ctx)
+        except (AuthError, CacheError):
+            raise
+        except SkyPortalError as exc:
+            ctx.summary.resources[name] = str(exc)
+        else:
+            ctx.summary.resources[name] = "ok"
+
+
+__all__ = ["ALL_RESOURCES", "SyncOptions", "SyncSummary", "Syncer"]

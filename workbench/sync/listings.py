@@ -1,0 +1,136 @@
+"""Sources, candidates and GCN events: paginated listings with a change filter.
+
+Each incremental pass asks only for what changed since the watermark (minus the overlap).
+Removals are never guessed: after an incremental pass one cheap request compares the
+server's ``totalMatches`` with the cache's count for the scope, and only a mismatch
+triggers a full reconcile pass, whose keys then say exactly what the server still lists.
+"""
+
+from __future__ import annotations
+
+from .context import SyncContext
+from .paged import PagedResource, run_pass, server_total, settle_full_pass
+
+
+def _csv(ids: tuple[int, ...]) -> str:
+    return ",".join(str(i) for i in ids)
+
+
+def sources_resource(
+    ctx: SyncContext, *, since_param: str = "createdOrModifiedAfter"
+) -> PagedResource:
+    """The sources listing, oldest save first: new saves land at the end, not mid-pass."""
+    params = {
+        "sortBy": "saved_at",
+        "sortOrder": "asc",
+        "includeComments": "true",
+        "includeThumbnails": "true",
+    }
+    if ctx.options.group_ids:
+        params["group_ids"] = _csv(ctx.options.group_ids)
+    _add_localization(ctx, params)
+    name = "sources" if since_param == "createdOrModifiedAfter" else "sources_saved"
+    return PagedResource(
+        name=name,
+        path="/api/sources",
+        list_key="sources",
+        table="sources",
+        upsert=lambda tx, records: tx.upsert_sources(records),
+        since_param=since_param,
+        params=params,
+    )
+
+
+def candidates_resource(ctx: SyncContext) -> PagedResource:
+    """The candidates listing; its pages are slow (seconds each), so they go concurrently."""
+    params: dict[str, str] = {}
+    if ctx.options.group_ids:
+        params["groupIDs"] = _csv(ctx.options.group_ids)
+    if ctx.options.filter_ids:
+        params["filterIDs"] = _csv(ctx.options.filter_ids)
+    _add_localization(ctx, params)
+    return PagedResource(
+        name="candidates",
+        path="/api/candidates",
+        list_key="candidates",
+        table="candidates",
+        upsert=lambda tx, records: tx.upsert_candidates(records),
+        since_param="startDate",
+        params=params,
+    )
+
+
+def _add_localization(ctx: SyncContext, params: dict[str, str]) -> None:
+    """Scope a listing to a GCN event's localization, as the server's own filter does."""
+    if ctx.options.gcn_event:
+        params["localizationDateobs"] = ctx.options.gcn_event
+        params["localizationCumprob"] = "0.95"
+
+
+def sync_listing(ctx: SyncContext, res: PagedResource, count_in_cache) -> None:
+    """One listing brought up to date, removals included.
+
+    ``count_in_cache()`` gives the number of rows the cache holds for this scope, to be
+    compared with the server's ``totalMatches``.
+    """
+    result = run_pass(ctx, res)
+    if not result.full:
+        if res.name == "sources":
+            run_pass(ctx, sources_resource(ctx, since_param="savedAfter"))
+        total = server_total(ctx, res)
+        if total is None or total == count_in_cache():
+            return
+        ctx.summary.notes.append(
+            f"{res.name}: the cache holds {count_in_cache()} rows, the server lists {total}; reconciling"
+        )
+        result = run_pass(ctx, res, full=True)
+    settled = settle_full_pass(ctx, res, result)
+    if settled is not None:
+        with ctx.cache.write() as tx:
+            removed = tx.retain(res.name, settled.seen, group_ids=ctx.options.group_ids)
+        if removed:
+            ctx.summary.notes.append(
+                f"{res.name}: {removed} rows no longer listed by the server removed"
+            )
+
+
+def sync_sources(ctx: SyncContext) -> None:
+    sync_listing(
+        ctx, sources_resource(ctx), lambda: ctx.cache.count_listed("sources", ctx.options.group_ids)
+    )
+
+
+def sync_candidates(ctx: SyncContext) -> None:
+    sync_listing(
+        ctx,
+        candidates_resource(ctx),
+        lambda: ctx.cache.count_listed("candidates", ctx.options.group_ids),
+    )
+
+
+def sync_gcn_events(ctx: SyncContext) -> None:
+    """GCN events, then the localizations (skymaps) not yet in the cache or changed since."""
+    if ctx.options.gcn_event:
+        events = [ctx.client.get(f"/api/gcn_event/{ctx.options.gcn_event}")]
+        with ctx.cache.write() as tx:
+            ctx.summary.count("gcn_events", tx.upsert_gcn_events(events))
+    else:
+        res = PagedResource(
+            name="gcn_events",
+            path="/api/gcn_event",
+            list_key="events",
+            table="gcn_events",
+            upsert=lambda tx, records: tx.upsert_gcn_events(records),
+        )
+        run_pass(ctx, res, full=True)
+    _sync_localizations(ctx)
+
+
+def _sync_localizations(ctx: SyncContext) -> None:
+    wanted = ctx.cache.localizations_to_fetch(ctx.options.gcn_event)
+    with ctx.progress.bar("localizations", total=len(wanted), unit="maps") as bar:
+        for dateobs, name in wanted:
+            data = ctx.client.get(f"/api/localization/{dateobs}/name/{name}")
+            with ctx.cache.write() as tx:
+                ctx.summary.count("localizations", tx.put_localization(dateobs, name, data))
+            bar.update()

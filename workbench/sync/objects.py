@@ -1,0 +1,136 @@
+"""Per-object detail: photometry, spectra arrays, thumbnails.
+
+None of these has a change filter the sync can trust, so each is driven by what the
+cache already knows has changed, which also makes them resumable without checkpoints:
+
+- photometry: objects whose ``modified`` moved since their photometry was last fetched
+  (posting photometry moves the source's ``modified``). Few: one request per object,
+  concurrently. Many (a first sync): ``/api/photometry/range`` in observation-date
+  windows, tens of requests instead of one per object.
+- spectra: the metadata list (``minimalPayload``, ``modifiedAfter``) is cheap; arrays
+  are fetched only for spectra new or changed since the cache got them.
+- thumbnails: cutouts referenced by cached records whose bytes are not cached yet,
+  newest candidates first, up to ``thumbnail_limit`` a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+from .context import SyncContext, parse_time, to_iso, utcnow
+
+#: Photometry before this is fetched in one open-ended window (pre-ZTF archives).
+RANGE_START = dt.datetime(2015, 1, 1)
+RANGE_TARGET_POINTS = 20_000
+
+
+def sync_photometry(ctx: SyncContext) -> None:
+    stale = ctx.cache.objs_needing_photometry()
+    if not stale:
+        return
+    if len(stale) > ctx.options.photometry_bulk_threshold:
+        _photometry_by_range(ctx, stale)
+    else:
+        _photometry_per_object(ctx, stale)
+
+
+def _photometry_per_object(ctx: SyncContext, obj_ids: list[str]) -> None:
+    def fetch(obj_id: str) -> list[dict]:
+        return ctx.client.get(f"/api/sources/{obj_id}/photometry")
+
+    with ctx.progress.bar("photometry", total=len(obj_ids), unit="objs") as bar:
+        for batch in ctx.map_concurrently(fetch, obj_ids):
+            ids = [obj_id for obj_id, _ in batch]
+            records = [point for _, points in batch for point in points]
+            with ctx.cache.write() as tx:
+                ctx.summary.count("photometry", tx.upsert_photometry(ids, records))
+                tx.mark_photometry_synced(ids)
+            bar.update(len(batch))
+
+
+def _photometry_by_range(ctx: SyncContext, obj_ids: list[str]) -> None:
+    """All photometry by observation date, in windows sized to ~20,000 points each.
+
+    Points are upserted by id; the objects are marked synced only when every window is
+    in, so a killed run starts over (idempotently) rather than leaving objects half done.
+    """
+    end = utcnow() + dt.timedelta(days=1)
+    windows = [(None, RANGE_START)]
+    step = dt.timedelta(days=60)
+    lo = RANGE_START
+    with ctx.progress.bar("photometry", unit="points") as bar:
+        while windows or lo < end:
+            if windows:
+                w_lo, w_hi = windows.pop()
+            else:
+                w_lo, w_hi = lo, min(lo + step, end)
+                lo = w_hi
+            body = {"min_date": to_iso(w_lo), "max_date": to_iso(w_hi)}
+            points = ctx.client.get("/api/photometry/range", json=body)
+            with ctx.cache.write() as tx:
+                ctx.summary.count("photometry", tx.upsert_photometry([], points))
+            bar.update(len(points))
+            step = _next_step(step, len(points))
+    with ctx.cache.write() as tx:
+        tx.mark_photometry_synced(obj_ids)
+
+
+def _next_step(step: dt.timedelta, points: int) -> dt.timedelta:
+    """Grow or shrink the window so the next one holds about RANGE_TARGET_POINTS."""
+    if points == 0:
+        return min(step * 4, dt.timedelta(days=3650))
+    scale = max(0.25, min(4.0, RANGE_TARGET_POINTS / points))
+    return max(dt.timedelta(hours=1), step * scale)
+
+
+def sync_spectra(ctx: SyncContext) -> None:
+    scope = ctx.options.scope("spectra")
+    state = ctx.cache.sync_state("spectra", scope) or {}
+    watermark = parse_time(state.get("watermark"))
+    started = to_iso(utcnow())
+    params: dict[str, str] = {"minimalPayload": "true"}
+    since = ctx.options.since or (watermark - ctx.options.overlap if watermark else None)
+    if since:
+        params["modifiedAfter"] = to_iso(since)
+    if ctx.options.group_ids:
+        params["groupIDs"] = ",".join(map(str, ctx.options.group_ids))
+    listed = ctx.client.get("/api/spectra", params)
+    known = ctx.cache.spectra_versions()
+    wanted = [s["id"] for s in listed if known.get(s["id"]) != str(s.get("modified"))]
+
+    def fetch(spectrum_id: int) -> dict:
+        return ctx.client.get(f"/api/spectra/{spectrum_id}")
+
+    with ctx.progress.bar("spectra", total=len(wanted), unit="spectra") as bar:
+        for batch in ctx.map_concurrently(fetch, wanted, batch=20):
+            with ctx.cache.write() as tx:
+                ctx.summary.count("spectra", tx.upsert_spectra([spectrum for _, spectrum in batch]))
+            bar.update(len(batch))
+    with ctx.cache.write() as tx:
+        tx.set_sync_state("spectra", scope, status="complete", watermark=started)
+
+
+def sync_thumbnails(ctx: SyncContext) -> None:
+    wanted = ctx.cache.thumbnails_to_fetch(limit=ctx.options.thumbnail_limit)
+    base = urlsplit(ctx.client.url)
+
+    def fetch(item: tuple[str, str, str]) -> bytes | None:
+        _, _, url = item
+        parts = urlsplit(url)
+        if parts.netloc and parts.netloc != base.netloc:
+            return None  # never send the token to another host
+        return ctx.client.get_bytes(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+    skipped = 0
+    with ctx.progress.bar("thumbnails", total=len(wanted), unit="images") as bar:
+        for batch in ctx.map_concurrently(fetch, wanted):
+            with ctx.cache.write() as tx:
+                for (obj_id, kind, url), png in batch:
+                    if png is None:
+                        skipped += 1
+                        continue
+                    ctx.summary.count("thumbnails", tx.put_thumbnail(obj_id, kind, url, png))
+            bar.update(len(batch))
+    if skipped:
+        ctx.summary.notes.append(f"thumbnails: {skipped} hosted elsewhere were not fetched")

@@ -1,0 +1,172 @@
+"""A checkpointed pass over one paginated SkyPortal listing.
+
+Every page is upserted in ONE transaction together with the checkpoint that says it was
+done, so a pass killed anywhere (``kill -9`` included) resumes at the first page not
+committed, with the same query parameters, and upserting by key makes the re-read of a
+page harmless. The watermark moves only when a pass completes, and the next pass starts
+``overlap`` before it (offset pagination over a changing set can move rows between pages).
+
+A full pass (no watermark) is then checked against the server's ``totalMatches``: rows
+that slid back across a page boundary while the pass read (a removal ahead of the reader
+shifts everything after it) are fetched again by re-reading, never silently lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context import SyncContext, parse_time, to_iso, utcnow
+
+Upsert = Callable[[Any, list[dict]], Any]
+
+
+@dataclass
+class PagedResource:
+    """How to read one listing and where its rows land."""
+
+    name: str  # the resource's name in sync_state
+    path: str  # e.g. "/api/sources"
+    list_key: str  # e.g. "sources"
+    table: str  # the summary's table name
+    upsert: Upsert  # (transaction, records) -> UpsertResult
+    since_param: str | None = None  # the server's change filter, e.g. createdOrModifiedAfter
+    params: dict[str, Any] = field(default_factory=dict)
+    key: Callable[[dict], Any] = lambda record: record["id"]
+    on_page: Callable[[Any, list[dict]], None] | None = None  # extra work in the page's transaction
+    concurrency: int | None = None
+
+
+@dataclass
+class PassResult:
+    """What one pass saw: the keys it read and the ``totalMatches`` each page reported."""
+
+    seen: set[Any]
+    totals: set[int]
+    full: bool
+
+    @property
+    def total(self) -> int | None:
+        return max(self.totals) if self.totals else None
+
+    @property
+    def consistent(self) -> bool:
+        """True when the listing did not change while the pass read it."""
+        return len(self.totals) <= 1 and len(self.seen) == (self.total or 0)
+
+
+def run_pass(ctx: SyncContext, res: PagedResource, *, full: bool = False) -> PassResult:
+    """Read every page of ``res`` newer than its watermark (or all with ``full``) into the cache."""
+    scope = ctx.options.scope(res.name)
+    state = ctx.cache.sync_state(res.name, scope) or {}
+    resume = state.get("status") == "running" and bool(state.get("pass_id"))
+    if resume:
+        pass_id, since = state["pass_id"], state.get("pass_since")
+        start_page = int(state.get("last_page") or 0) + 1
+        started = state.get("pass_started") or to_iso(utcnow())
+    else:
+        pass_id, start_page, started = uuid.uuid4().hex, 1, to_iso(utcnow())
+        since = None if full else _since(ctx, state)
+    params = dict(res.params)
+    if since and res.since_param:
+        params[res.since_param] = since
+    result = PassResult(seen=set(), totals=set(), full=not since)
+    pages = ctx.client.iter_pages(
+        res.path,
+        params,
+        list_key=res.list_key,
+        page_size=ctx.options.page_size,
+        concurrency=res.concurrency or ctx.options.concurrency,
+        start_page=start_page,
+    )
+    with ctx.progress.bar(res.name) as bar:
+        for page in pages:
+            if page.total is not None:
+                result.totals.add(int(page.total))
+                bar.total = page.total
+            _commit_page(ctx, res, scope, page, pass_id, since, started)
+            result.seen.update(res.key(r) for r in page.records)
+            bar.update(len(page.records))
+    if start_page > 1:  # resumed: the pages before the kill were not seen by this process
+        result.totals.add(-1)
+    _finish_pass(ctx, res, scope, started, state)
+    return result
+
+
+def _since(ctx: SyncContext, state: dict) -> str | None:
+    if ctx.options.since is not None:
+        return to_iso(ctx.options.since)
+    watermark = parse_time(state.get("watermark"))
+    return to_iso(watermark - ctx.options.overlap) if watermark else None
+
+
+def _commit_page(ctx, res, scope, page, pass_id, since, started) -> None:
+    with ctx.cache.write() as tx:
+        result = res.upsert(tx, page.records)
+        if res.on_page is not None:
+            res.on_page(tx, page.records)
+        tx.set_sync_state(
+            res.name,
+            scope,
+            status="running",
+            pass_id=pass_id,
+            pass_since=since,
+            pass_started=started,
+            last_page=page.number,
+            total=page.total,
+        )
+    ctx.summary.count(res.table, result)
+
+
+def _finish_pass(ctx, res, scope, started, state) -> None:
+    # A backfill (--since) must not move the saved watermark backwards.
+    watermark = started
+    old = parse_time(state.get("watermark"))
+    if ctx.options.since is not None and old is not None and old > parse_time(started):
+        watermark = to_iso(old)
+    with ctx.cache.write() as tx:
+        tx.set_sync_state(
+            res.name,
+            scope,
+            status="complete",
+            watermark=watermark,
+            pass_id=None,
+            pass_since=None,
+            last_page=None,
+        )
+
+
+def settle_full_pass(
+    ctx: SyncContext, res: PagedResource, result: PassResult, *, attempts: int = 2
+) -> PassResult | None:
+    """Re-read a full listing until one pass sees it unchanged from first page to last.
+
+    A pass during which the listing changed (its pages disagree on ``totalMatches``, or it
+    saw a different number of rows than that) may have missed rows that slid back across
+    a page boundary. Each re-read upserts idempotently. Returns the first consistent pass,
+    whose keys are exactly the server's, or ``None`` (noted in the summary) when the
+    listing kept changing.
+    """
+    for _ in range(attempts + 1):
+        if result.consistent:
+            return result
+        ctx.summary.notes.append(
+            f"{res.name}: the listing changed while it was read "
+            f"({len(result.seen)} rows seen, totalMatches {sorted(result.totals)}); reading it again"
+        )
+        result = run_pass(ctx, res, full=True)
+    if result.consistent:
+        return result
+    ctx.summary.notes.append(
+        f"{res.name}: still changing after {attempts} re-reads; run sync again"
+    )
+    return None
+
+
+def server_total(ctx: SyncContext, res: PagedResource) -> int | None:
+    """The server's ``totalMatches`` for the whole listing, in one cheap request."""
+    data = ctx.client.get(res.path, {**res.params, "numPerPage": 1, "pageNumber": 1})
+    total = data.get("totalMatches") if isinstance(data, dict) else None
+    return None if total is None else int(total)
