@@ -23,6 +23,10 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 13
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("workbench.server.command", "run the local SkyPortal-compatible server"),
+    "sync": ("workbench.commands.sync", "bring the local cache up to date from the server"),
+    "status": ("workbench.commands.status", "what the cache holds, last syncs, the outbox"),
+    "push": ("workbench.commands.push", "send the actions waiting in the outbox"),
+    "demo": ("workbench.commands.demo", "local server + synced cache + JupyterLab on the notebooks"),
 }
 
 

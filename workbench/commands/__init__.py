@@ -1,0 +1,18 @@
+"""``workbench`` subcommands: each module has ``configure(parser)`` and ``run(args) -> int``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, server: bool = True) -> None:
+    """``--url`` and ``--cache``. The token never comes from the command line (it would
+    show in ``ps``): it comes from ``SKYPORTAL_TOKEN`` or the config file."""
+    if server:
+        parser.add_argument(
+            "--url", help="SkyPortal base URL (default: SKYPORTAL_URL or the config file)"
+        )
+    parser.add_argument(
+        "--cache",
+        help="cache file (default: WORKBENCH_CACHE, the config file, or cache/workbench.duckdb)",
+    )
