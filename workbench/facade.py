@@ -208,6 +208,66 @@ class Workbench:
             payload["group_ids"] = list(group_ids)
         return self.outbox.add("comment", payload, push=self.client is not None)
 
+    def vet(
+        self,
+        obj_id: str,
+        decision: str,
+        *,
+        group_ids: Sequence[int] | None = None,
+        note: str | None = None,
+    ) -> int | None:
+        """Record a vetting decision on a candidate: ``"save"`` (to ``group_ids``),
+        ``"reject"``, or ``"skip"`` (local only). Returns the outbox action id, if any."""
+        if decision not in ("save", "reject", "skip"):
+            raise OutboxError(f"decision must be 'save', 'reject' or 'skip', not {decision!r}")
+        if decision == "save" and not group_ids:
+            raise OutboxError("saving a candidate needs at least one group id")
+        action_id = None
+        if decision == "save":
+            action_id = self.save(obj_id, group_ids or [])
+        elif decision == "reject":
+            action_id = self.reject(obj_id)
+        with self.cache.write() as tx:
+            tx.record_vetting(
+                obj_id, decision, group_ids=list(group_ids or []), note=note, action_id=action_id
+            )
+        return action_id
+
+    # -- localizations and crossmatch (offline, on the cache) -------------------------------
+    def skymap(self, dateobs: str, name: str | None = None) -> Any:
+        """A cached localization of a GCN event as a :class:`workbench.skymap.Skymap`."""
+        from .skymap import read_skymap
+
+        data = self.cache.localization(dateobs, name)
+        if data is None:
+            raise WorkbenchError(
+                f"no localization of {dateobs} in the cache; run wb.sync(['gcn_events'], gcn_event={dateobs!r})"
+            )
+        return read_skymap(data)
+
+    def crossmatch(
+        self,
+        dateobs: str,
+        name: str | None = None,
+        *,
+        what: str = "galaxies",
+        cumprob: float | None = 0.9,
+    ) -> pd.DataFrame:
+        """Cached galaxies, sources or candidates inside an event's ``cumprob`` credible region.
+
+        Adds ``probdensity`` (per sr), ``credible_level``, ``searched_area`` (deg²) and, for
+        galaxies with distances, ``probdensity_vol`` (per Mpc³) and ``credible_level_vol``.
+        """
+        from .crossmatch import crossmatch_frame
+
+        frames = {"galaxies": self.galaxies, "sources": self.sources, "candidates": self.candidates}
+        if what not in frames:
+            raise WorkbenchError(f"what must be one of {sorted(frames)}, not {what!r}")
+        positions = frames[what]()
+        if what == "galaxies" and "distmpc" in positions:
+            positions = positions.assign(distance=positions["distmpc"])
+        return crossmatch_frame(self.skymap(dateobs, name), positions, cumprob=cumprob)
+
     def _taxonomy_for(self, classification: str, taxonomy: int | str | None) -> int:
         """The id of a cached taxonomy that offers ``classification`` (refuse unknown classes)."""
         from .taxonomy import find_taxonomy
