@@ -26,6 +26,18 @@ _PATTERNS = [
 ]
 
 
+def _looks_like_credential(value: str) -> bool:
+    # prose after the word "token" ("token configured", "token expired") stays readable:
+    # credentials (UUIDs, JWTs, API keys) carry digits or are long
+    return any(ch.isdigit() for ch in value) or len(value) >= 20
+
+
+def _mask_scheme_value(match: re.Match[str]) -> str:
+    if not _looks_like_credential(match.group(3)):
+        return match.group(0)
+    return f"{match.group(1)}{match.group(2)}{MASK}"
+
+
 def register_secret(secret: str | None) -> None:
     """Remember a secret so that :func:`redact` masks it wherever it appears."""
     if secret and len(secret) >= 4:
@@ -47,7 +59,7 @@ def redact(text: str | None) -> str:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
         out = out.replace(secret, MASK)
-    out = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", out)
+    out = _PATTERNS[0].sub(_mask_scheme_value, out)
     out = _PATTERNS[1].sub(lambda m: f"{m.group(1)}{MASK}", out)
     return out
 
