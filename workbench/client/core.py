@@ -25,7 +25,15 @@ from ..config import Settings, resolve_settings
 from ..errors import BadRequest, ConnectionFailed, SkyPortalError, WorkbenchError
 from ..redact import redact
 from .envelope import decode_body, envelope_message, error_for, unwrap
-from .pagination import AUTO, GalaxyPaginator, Page, PageNumberPaginator, Paginator, walk_pages
+from .pagination import (
+    AUTO,
+    GalaxyPaginator,
+    Page,
+    PageNumberPaginator,
+    Paginator,
+    SinglePagePaginator,
+    walk_pages,
+)
 from .ratelimit import RateLimiter
 from .retry import (
     IDEMPOTENT_METHODS,
@@ -261,6 +269,8 @@ class BaseClient:
         if paginator is None:
             if path.rstrip("/").startswith("/api/galaxy_catalog"):
                 paginator = GalaxyPaginator("galaxies" if list_key is AUTO else list_key)
+            elif list_key is None:
+                paginator = SinglePagePaginator()
             else:
                 paginator = PageNumberPaginator(list_key)
         base = dict(params or {})

@@ -149,6 +149,11 @@ def _is_short(page: Page, size: int) -> bool:
     return len(page.records) < size
 
 
+def _reaches(page: Page, size: int) -> bool:
+    """Whether this page's own ``totalMatches`` says nothing comes after it."""
+    return page.total is not None and page.number * size >= page.total
+
+
 def walk_pages(
     fetch: Callable[[int, int], Page],
     paginator: Paginator,
@@ -220,8 +225,8 @@ def _concurrent(
                 following += 1
             page = pending.pop(number).result()
             yield page
-            if _is_short(page, size):
-                return None
+            if _is_short(page, size) or _reaches(page, size):
+                return None  # the set shrank while being read: later pages may not exist
         return page
     finally:
         for future in pending.values():
