@@ -1,0 +1,214 @@
+"""The :class:`Cache`: one DuckDB file, never held open between operations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import CacheError, SchemaError
+from .locking import FileGate, gate_for
+from .migrations import SCHEMA_VERSION, check_not_newer, read_version, upgrade
+from .transaction import Transaction, sync_row
+
+# Tables `counts()` reports, in a stable order.
+TABLES = ("objs", "sources", "candidates", "photometry", "spectra", "classifications",
+          "taxonomies", "groups", "comments", "annotations", "thumbnails", "galaxies",
+          "gcn_events", "localizations", "localization_pixels", "sync_state", "outbox",
+          "vetting")
+
+
+def _workbench_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _run(con: duckdb.DuckDBPyConnection, query: str, params: Any) -> duckdb.DuckDBPyRelation | None:
+    if not isinstance(query, str) or not query.strip():
+        raise CacheError("give a SQL query string")
+    try:
+        return con.sql(query, params=params)
+    except duckdb.Error as exc:
+        hint = ""
+        if "read-only" in str(exc).lower():
+            hint = " Reads are read-only: change the cache inside `with cache.write() as tx:`."
+        raise CacheError(f"Query failed on the cache: {exc}.{hint}") from exc
+
+
+def _frame(rel: duckdb.DuckDBPyRelation | None) -> pd.DataFrame:
+    try:
+        return pd.DataFrame() if rel is None else rel.df()
+    except duckdb.Error as exc:
+        raise CacheError(f"Query failed on the cache: {exc}") from exc
+
+
+def _table(rel: duckdb.DuckDBPyRelation | None) -> pa.Table:
+    try:
+        return pa.table({}) if rel is None else rel.to_arrow_table()
+    except duckdb.Error as exc:
+        raise CacheError(f"Query failed on the cache: {exc}") from exc
+
+
+class Reader:
+    """Several reads on one short-lived connection (``with cache.read() as r:``)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
+        """A query's result as a DataFrame."""
+        return _frame(_run(self._con, query, params))
+
+    def arrow(self, query: str, params: list | dict | None = None) -> pa.Table:
+        """A query's result as an Arrow table."""
+        return _table(_run(self._con, query, params))
+
+    def rows(self, query: str, params: list | dict | None = None) -> list[tuple]:
+        """A query's result as a list of tuples (cheapest for a few values)."""
+        rel = _run(self._con, query, params)
+        try:
+            return [] if rel is None else rel.fetchall()
+        except duckdb.Error as exc:
+            raise CacheError(f"Query failed on the cache: {exc}") from exc
+
+
+class Cache:
+    """The workbench's local DuckDB cache of a SkyPortal server.
+
+    ``path`` defaults to the configured cache file. Nothing is held open: each read opens the
+    file read-only for that read, each ``write()`` opens it read-write for one transaction,
+    so several notebooks and a CLI sync can share one file. ``lock_timeout`` (seconds) is how
+    long to wait for another process's lock before :class:`~workbench.errors.CacheLocked`.
+    Opening a cache made by an older workbench upgrades it (unless ``read_only``); one made
+    by a newer workbench raises :class:`~workbench.errors.SchemaError`.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
+                 lock_timeout: float = 30.0) -> None:
+        if path is None:
+            from ..config import default_cache_path
+
+            path = default_cache_path()
+        if not isinstance(path, str | Path) or not str(path).strip():
+            raise CacheError(f"Cache path must be a file path, got {path!r}")
+        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, int | float) or lock_timeout < 0:
+            raise CacheError(f"lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}")
+        self.path = Path(path).expanduser().resolve()
+        self.read_only = read_only
+        self.lock_timeout = float(lock_timeout)
+        self._closed = False
+        if self.path.is_dir():
+            raise CacheError(f"Cache path {self.path} is a directory; give a file path")
+        self._gate: FileGate = gate_for(self.path)
+        self.schema_version: int = self._open()
+
+    def __repr__(self) -> str:
+        mode = ", read_only=True" if self.read_only else ""
+        return f"Cache({str(self.path)!r}, schema_version={self.schema_version}{mode})"
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> int:
+        if self.path.exists():
+            with self._gate.reading(self.lock_timeout) as con:
+                version = read_version(con, str(self.path))
+            check_not_newer(version, str(self.path))
+            if version == SCHEMA_VERSION:
+                return version
+            if self.read_only:
+                raise SchemaError(
+                    f"The cache {self.path} is at schema version {version} and needs an upgrade "
+                    f"to {SCHEMA_VERSION}: open it once without read_only=True.")
+        elif self.read_only:
+            raise CacheError(f"There is no cache at {self.path} yet: sync first, or open it "
+                             f"without read_only=True to create it.")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._gate.writing(self.lock_timeout) as con:
+            upgrade(con, str(self.path), _workbench_version())
+        return SCHEMA_VERSION
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CacheError(f"The cache {self.path} was closed; open a new Cache to use it")
+
+    # -- reads ----------------------------------------------------------------------------
+    @contextmanager
+    def read(self) -> Iterator[Reader]:
+        """One connection for several reads; keep the block short (it blocks writers)."""
+        self._check_open()
+        with self._gate.reading(self.lock_timeout) as con:
+            yield Reader(con)
+
+    def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
+        """Any read-only SQL over the cache, as a DataFrame (``?`` or ``$name`` params)."""
+        with self.read() as r:
+            return r.sql(query, params)
+
+    def arrow(self, query: str, params: list | dict | None = None) -> pa.Table:
+        """Any read-only SQL over the cache, as an Arrow table."""
+        with self.read() as r:
+            return r.arrow(query, params)
+
+    # -- writes ---------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Transaction]:
+        """One transaction: commits when the block ends, rolls back if it raises."""
+        self._check_open()
+        if self.read_only:
+            raise CacheError(f"The cache {self.path} was opened read_only=True; open it without "
+                             f"read_only to write.")
+        with self._gate.writing(self.lock_timeout) as con:
+            con.execute("BEGIN TRANSACTION")
+            tx = Transaction(con)
+            try:
+                yield tx
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise CacheError(f"A cache write failed and was rolled back: {exc}") from exc
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    con.execute("COMMIT")
+                except duckdb.Error as exc:
+                    raise CacheError(f"Committing to the cache failed (nothing was written): "
+                                     f"{exc}") from exc
+            finally:
+                tx._end()
+
+    # -- small accessors ------------------------------------------------------------------
+    def sync_state(self, resource: str, scope: str = "") -> dict[str, Any] | None:
+        """The sync checkpoint of ``(resource, scope)``, or ``None`` if never synced."""
+        with self.read() as r:
+            rel = _run(r._con, "SELECT * FROM sync_state WHERE resource = ? AND scope = ?",
+                       [resource, scope])
+            rows = rel.fetchall()
+            return sync_row(rows[0], rel.columns) if rows else None
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TABLES)
+        with self.read() as r:
+            return {name: int(n) for name, n in r.rows(query)}
+
+    def outbox(self, status: str | None = None) -> pd.DataFrame:
+        """Outbox actions, oldest first (all, or those with ``status``)."""
+        if status is None:
+            return self.sql("SELECT * FROM outbox ORDER BY id")
+        return self.sql("SELECT * FROM outbox WHERE status = ? ORDER BY id", [status])
+
+    def close(self) -> None:
+        """Forget the cache (no connection is held between operations, so this is cheap)."""
+        self._closed = True
