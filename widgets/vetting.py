@@ -1,0 +1,371 @@
+"""Vet the candidate queue best-first: look, then Save, Reject or Skip, a few seconds each.
+
+Each decision goes to the cache and the outbox through the facade (``wb.vet``), so the
+panel works offline and the outbox strip shows what is waiting. The next candidate's data
+and light curve are prepared while the current one is looked at, so a click shows the next
+at once: the decision is written after the next candidate is on screen.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from workbench.errors import OutboxError, WorkbenchError
+
+from ._common import PLACEHOLDER_PNG, Panel, as_id_list, format_cell, group_options, html_table
+from ._plots import lightcurve_widget
+from .classification import ClassificationPanel
+from .outbox import OutboxStrip
+from .vetting_data import CandidateLoader, CandidateView, Prefetcher
+from .vetting_state import VettingFilters, VettingState
+
+CUTOUTS = ("new", "ref", "sub")
+TABS = ("Annotations", "Classifications", "Comments", "Galaxies", "Localizations")
+
+
+class VettingPanel(Panel):
+    """The candidate queue of the cache, one candidate at a time.
+
+    ``group_ids``: vet the candidates that passed these groups' filters, and save to them;
+    ``min_score``: hide candidates scoring below it; ``prefetch``: how many candidates to
+    prepare ahead; ``galaxy_radius_arcsec``: how far to look for catalog galaxies.
+    """
+
+    def __init__(
+        self,
+        wb: Any,
+        *,
+        group_ids: list[int] | None = None,
+        min_score: float | None = None,
+        prefetch: int = 2,
+        galaxy_radius_arcsec: float = 60.0,
+    ) -> None:
+        super().__init__(wb)
+        ids = tuple(as_id_list(group_ids))
+        self.state = VettingState(VettingFilters(group_ids=ids, min_score=min_score))
+        self.state.filters.check()
+        self.prefetch = max(0, int(prefetch))
+        self.loader = CandidateLoader(
+            wb, galaxy_radius_arcsec=galaxy_radius_arcsec, make_plot=lightcurve_widget
+        )
+        self.prefetcher = Prefetcher(self.loader, keep=self.prefetch + 4)
+        self.view: CandidateView | None = None
+        self.classifier: ClassificationPanel | None = None
+        self.last_show_seconds = math.nan
+        self._candidates = pd.DataFrame()
+        build_layout(self, ids, min_score)
+        self.refresh()
+
+    # -- queue -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the candidates from the cache (after a sync, say) and rebuild the queue."""
+        self._candidates = self.wb.candidates()
+        self.prefetcher.forget()
+        self.loader.reset()
+        self._requeue()
+
+    def set_filters(
+        self,
+        *,
+        group_ids: list[int] | tuple[int, ...] | None = None,
+        min_score: float | str | None = "keep",
+        unvetted_only: bool | None = None,
+    ) -> None:
+        """Change the queue's filters (``min_score=None`` removes the score cut)."""
+        f = self.state.filters
+        if group_ids is not None:
+            f.group_ids = tuple(as_id_list(group_ids))
+        if min_score != "keep":
+            f.min_score = None if min_score is None else float(min_score)
+        if unvetted_only is not None:
+            f.unvetted_only = bool(unvetted_only)
+        self._requeue()
+
+    def _requeue(self) -> None:
+        self.state.load(self._candidates)
+        self._show_current()
+        self._prepare_ahead()
+
+    def next(self) -> str | None:
+        """Go to the next candidate without deciding (see :meth:`skip` to record a skip)."""
+        return self._move(+1)
+
+    def previous(self) -> str | None:
+        """Go back one candidate."""
+        return self._move(-1)
+
+    def _move(self, step: int) -> str | None:
+        start = time.perf_counter()
+        self.state.go(step)
+        self._show_current(start)
+        self._prepare_ahead()
+        return self.state.current
+
+    # -- decisions ---------------------------------------------------------------------------
+    def save(self) -> str | None:
+        """Save the current candidate to the chosen groups; returns the next candidate."""
+        groups = as_id_list(self.save_groups.value)
+        if not groups:
+            raise OutboxError("choose at least one group to save to (the 'Save to' list)")
+        return self._decide("save", groups)
+
+    def reject(self) -> str | None:
+        """Reject the current candidate; returns the next candidate."""
+        return self._decide("reject", None)
+
+    def skip(self) -> str | None:
+        """Skip the current candidate for now (it moves to the end of the queue)."""
+        return self._decide("skip", None)
+
+    def _decide(self, decision: str, groups: list[int] | None) -> str | None:
+        start = time.perf_counter()
+        obj_id = self.state.current
+        if obj_id is None:
+            raise WorkbenchError(
+                "the queue is done: no candidate to decide on (Refresh after a sync)"
+            )
+        self.state.decide(obj_id, decision)
+        self._show_current(start)  # show first: the decision is written after
+        try:
+            self.wb.vet(obj_id, decision, group_ids=groups)
+        except WorkbenchError:
+            self.state.decisions.pop(obj_id, None)
+            self._requeue()  # the candidate comes back: nothing was recorded
+            raise
+        verb = {"save": "saved", "reject": "rejected", "skip": "skipped"}[decision]
+        where = f" to group(s) {', '.join(map(str, groups))}" if groups else ""
+        self.say(f"{obj_id} {verb}{where}")
+        self.strip.refresh()
+        self._prepare_ahead()
+        return self.state.current
+
+    def comment(self, text: str | None = None) -> int:
+        """Comment on the current candidate (the text box's text by default)."""
+        obj_id = self._need_current()
+        text = self.comment_text.value if text is None else text
+        action_id = self.wb.comment(obj_id, text)
+        self.comment_text.value = ""
+        if self.view is not None:
+            self.loader.reload_notes(self.view)
+            self._fill_tabs(self.view)
+        self.strip.refresh()
+        self.say(f"comment on {obj_id} queued (outbox #{action_id})")
+        return int(action_id)
+
+    def toggle_classifier(self) -> ClassificationPanel:
+        """Show (or hide) the classification panel for the current candidate."""
+        obj_id = self._need_current()
+        if self.classifier is None:
+            self.classifier = ClassificationPanel(self.wb, obj_id)
+            self.classify_box.children = (self.classifier.widget,)
+            self.classify_box.layout.display = ""
+        else:
+            hidden = self.classify_box.layout.display == "none"
+            self.classify_box.layout.display = "" if hidden else "none"
+            self.classifier.set_object(obj_id)
+        return self.classifier
+
+    def _need_current(self) -> str:
+        if self.state.current is None:
+            raise WorkbenchError("the queue is done: no current candidate")
+        return self.state.current
+
+    # -- showing -----------------------------------------------------------------------------
+    def _show_current(self, start: float | None = None) -> None:
+        start = time.perf_counter() if start is None else start
+        obj_id = self.state.current
+        shown = self.view
+        self.position.value = self._position_text()
+        if obj_id is None:
+            self.view = None
+            self.prefetcher.pinned = None
+            self.header.value = "<b>Queue done.</b> Refresh after a sync, or relax the filters."
+            self.plot_box.children = ()
+            for image in self.cutouts.values():
+                image.value = PLACEHOLDER_PNG
+            self.last_show_seconds = time.perf_counter() - start
+            return
+        view = self.prefetcher.get(obj_id, self.state.rows[obj_id])
+        self.view = view
+        self.prefetcher.pinned = obj_id
+        self.header.value = header_html(view)
+        for kind, image in self.cutouts.items():
+            image.value = view.thumbnails.get(kind) or PLACEHOLDER_PNG
+        self.plot_box.children = (view.plot,) if view.plot is not None else ()
+        self._fill_tabs(view)
+        if self.classifier is not None and self.classify_box.layout.display != "none":
+            self.classifier.set_object(obj_id)
+        self.last_show_seconds = time.perf_counter() - start
+        if shown is not None and shown.obj_id != obj_id and shown.obj_id not in self.state.rows:
+            self.prefetcher.forget(shown.obj_id)  # decided and gone from the queue
+
+    def _fill_tabs(self, view: CandidateView) -> None:
+        self.tab_html["Annotations"].value = annotations_html(view.annotations)
+        self.tab_html["Classifications"].value = html_table(
+            view.classifications,
+            ("classification", "probability", "author_name", "created_at"),
+            empty="no classification",
+        )
+        self.tab_html["Comments"].value = html_table(
+            view.comments, ("author", "text", "created_at"), empty="no comment"
+        )
+        self.tab_html["Galaxies"].value = html_table(
+            view.galaxies,
+            ("name", "sep_arcsec", "distmpc", "redshift", "catalog_name"),
+            empty=f"no catalog galaxy within {self.loader.galaxy_radius_arcsec:g} arcsec",
+        )
+        self.tab_html["Localizations"].value = localizations_html(
+            view.localizations, self.loader.notes
+        )
+
+    def _position_text(self) -> str:
+        s = self.state
+        n = len(s.queue)
+        at = min(s.position + 1, n)
+        decided = sum(1 for d in s.decisions.values() if d != "skip")
+        return f"{at} / {n} in queue ({decided} decided this session, {s.total} candidates cached)"
+
+    def _prepare_ahead(self) -> None:
+        upcoming = self.state.upcoming(self.prefetch)
+        self.prefetcher.prepare((i, self.state.rows[i]) for i in upcoming)
+
+
+def header_html(view: CandidateView) -> str:
+    """The candidate's id, position (degrees), score and when it passed."""
+    row = view.row
+    parts = [f"<b style='font-size:1.2em'>{html.escape(view.obj_id)}</b>"]
+    for key, label in (("ra", "RA"), ("dec", "Dec"), ("score", "score"), ("passed_at", "passed")):
+        value = row.get(key)
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            parts.append(f"{label} {html.escape(format_cell(value))}")
+    if view.localizations:
+        best = min(level for _, level in view.localizations)
+        parts.append(f"<span style='color:#c2185b'>in a GW localization (level {best:.2f})</span>")
+    return " · ".join(parts)
+
+
+def annotations_html(frame: pd.DataFrame) -> str:
+    """Each annotation's origin and its key=value data, escaped."""
+    if frame is None or frame.empty:
+        return "<i>no annotation</i>"
+    rows = [
+        f"<div><b>{html.escape(format_cell(r.get('origin')) or '?')}</b>: "
+        f"{html.escape(format_cell(r.get('data')))}</div>"
+        for r in frame.to_dict("records")
+    ]
+    return "".join(rows)
+
+
+def localizations_html(levels: list[tuple[str, float]], notes: list[str]) -> str:
+    """The candidate's 2D credible level in each cached localization (lower is more probable)."""
+    lines = [f"<div>{html.escape(d)}: credible level {lv:.3f}</div>" for d, lv in levels]
+    lines += [f"<div style='color:#b26b00'>{html.escape(n)}</div>" for n in notes]
+    return "".join(lines) or "<i>not inside any cached localization</i>"
+
+
+def build_layout(panel: VettingPanel, group_ids: tuple[int, ...], min_score: float | None) -> None:
+    """Create the panel's widgets, wire their callbacks, and set ``panel.widget``."""
+    guard = panel.errors.guard
+    groups = group_options(panel.wb)
+    filter_options: list[tuple[str, tuple[int, ...]]] = [("all groups", ())]
+    if len(group_ids) > 1:
+        filter_options.append((f"groups {', '.join(map(str, group_ids))}", group_ids))
+    filter_options += [(label, (gid,)) for label, gid in groups]
+    known = {v for _, v in filter_options}
+    panel.group_filter = w.Dropdown(
+        description="Passed", options=filter_options, value=group_ids if group_ids in known else ()
+    )
+    panel.min_score = w.Text(
+        description="Min score",
+        placeholder="any",
+        value="" if min_score is None else f"{min_score:g}",
+    )
+    panel.unvetted = w.Checkbox(description="unvetted only", value=True, indent=False)
+    panel.refresh_button = w.Button(description="Refresh", icon="refresh")
+    panel.position = w.HTML()
+    panel.header = w.HTML()
+    panel.cutouts = {
+        k: w.Image(value=PLACEHOLDER_PNG, format="png", width=150, height=150) for k in CUTOUTS
+    }
+    panel.plot_box = w.Box(layout=w.Layout(min_height="300px"))
+    panel.tab_html = {name: w.HTML() for name in TABS}
+    tabs = w.Tab(children=[panel.tab_html[n] for n in TABS], titles=TABS)
+    valid_ids = {gid for _, gid in groups}
+    panel.save_groups = w.SelectMultiple(
+        description="Save to",
+        options=groups,
+        rows=3,
+        value=[g for g in group_ids if g in valid_ids],
+    )
+    buttons = {
+        "save_button": ("Save", "check", "success", panel.save),
+        "reject_button": ("Reject", "times", "danger", panel.reject),
+        "skip_button": ("Skip", "forward", "", panel.skip),
+        "previous_button": ("Back", "backward", "", panel.previous),
+        "classify_button": ("Classify", "tag", "info", panel.toggle_classifier),
+        "comment_button": ("Comment", "comment", "", lambda: panel.comment()),
+    }
+    for attr, (label, icon, style, action) in buttons.items():
+        button = w.Button(description=label, icon=icon, button_style=style)
+        button.on_click(guard(lambda _b, act=action: act()))
+        setattr(panel, attr, button)
+    panel.comment_text = w.Textarea(placeholder="a comment on this candidate", rows=2)
+    panel.classify_box = w.VBox(layout=w.Layout(display="none"))
+    panel.strip = OutboxStrip(panel.wb, panel.errors)
+    panel.refresh_button.on_click(guard(lambda _b: panel.refresh()))
+    panel.group_filter.observe(
+        guard(lambda c: panel.set_filters(group_ids=c["new"])), names="value"
+    )
+    panel.min_score.observe(
+        guard(lambda c: panel.set_filters(min_score=parse_score(c["new"]))), names="value"
+    )
+    panel.unvetted.observe(
+        guard(lambda c: panel.set_filters(unvetted_only=c["new"])), names="value"
+    )
+    cutout_boxes = [w.VBox([w.HTML(f"<center>{k}</center>"), panel.cutouts[k]]) for k in CUTOUTS]
+    panel.widget = w.VBox(
+        [
+            w.HBox([panel.group_filter, panel.min_score, panel.unvetted, panel.refresh_button]),
+            panel.position,
+            panel.header,
+            w.HBox([*cutout_boxes, panel.plot_box]),
+            tabs,
+            w.HBox(
+                [
+                    panel.save_groups,
+                    panel.save_button,
+                    panel.reject_button,
+                    panel.skip_button,
+                    panel.previous_button,
+                    panel.classify_button,
+                ]
+            ),
+            w.HBox([panel.comment_text, panel.comment_button]),
+            panel.classify_box,
+            panel.message,
+            panel.strip.widget,
+            panel.errors.output,
+        ]
+    )
+
+
+def parse_score(text: str) -> float | None:
+    """The min-score box's value: a number, or empty for no cut."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise WorkbenchError(
+            f"min score must be a number such as 0.5 (or empty for any), not {text!r}"
+        ) from exc
+    if not math.isfinite(value):
+        raise WorkbenchError(f"min score must be a finite number, not {text!r}")
+    return value

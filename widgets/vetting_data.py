@@ -1,0 +1,195 @@
+"""Everything the vetting panel shows about one candidate, read from the cache ahead of time.
+
+The next candidate must appear at once after a click, so its cutouts, photometry,
+annotations, classifications, comments, nearby galaxies and light-curve widget are read and
+built BEFORE the click (:class:`Prefetcher`); showing it is then only setting widget values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._common import close_tree
+
+ARCSEC_PER_DEG = 3600.0
+
+
+@dataclass
+class CandidateView:
+    """One candidate's data as shown by the vetting panel (a snapshot of the cache)."""
+
+    obj_id: str
+    row: dict[str, Any]
+    thumbnails: dict[str, bytes]
+    photometry: pd.DataFrame
+    annotations: pd.DataFrame
+    classifications: pd.DataFrame
+    comments: pd.DataFrame
+    galaxies: pd.DataFrame
+    localizations: list[tuple[str, float]] = field(default_factory=list)
+    plot: Any = None
+    load_seconds: float = 0.0
+
+
+def nearby(galaxies: pd.DataFrame, ra: float, dec: float, radius_arcsec: float) -> pd.DataFrame:
+    """Galaxies within ``radius_arcsec`` of (ra, dec) [degrees], nearest first, with
+    their separation ``sep_arcsec``; the haversine formula keeps small angles exact."""
+    if galaxies.empty or not np.isfinite(ra) or not np.isfinite(dec):
+        return galaxies.iloc[0:0].assign(sep_arcsec=[])
+    ra1, dec1 = np.radians(ra), np.radians(dec)
+    ra2 = np.radians(galaxies["ra"].to_numpy(float))
+    dec2 = np.radians(galaxies["dec"].to_numpy(float))
+    hav = (
+        np.sin((dec2 - dec1) / 2) ** 2 + np.cos(dec1) * np.cos(dec2) * np.sin((ra2 - ra1) / 2) ** 2
+    )
+    sep = np.degrees(2 * np.arcsin(np.sqrt(np.clip(hav, 0.0, 1.0)))) * ARCSEC_PER_DEG
+    inside = sep <= radius_arcsec
+    return galaxies[inside].assign(sep_arcsec=sep[inside]).sort_values("sep_arcsec")
+
+
+class CandidateLoader:
+    """Reads one candidate's data from the cache through the facade.
+
+    The galaxy catalog and the candidates' credible levels in the cached localizations are
+    read once (first use) and reused for every candidate; ``notes`` keeps what could not be
+    computed (a damaged skymap, say) so the panel can say so.
+    """
+
+    def __init__(
+        self,
+        wb: Any,
+        *,
+        galaxy_radius_arcsec: float = 60.0,
+        max_events: int = 3,
+        make_plot: Callable[[pd.DataFrame, str], Any] | None = None,
+    ) -> None:
+        self.wb = wb
+        self.galaxy_radius_arcsec = float(galaxy_radius_arcsec)
+        self.max_events = max_events
+        self.make_plot = make_plot
+        self.notes: list[str] = []
+        self._galaxies: pd.DataFrame | None = None
+        self._levels: dict[str, list[tuple[str, float]]] | None = None
+
+    def reset(self) -> None:
+        """Forget the galaxy catalog and credible levels read so far (after a sync)."""
+        self._galaxies = None
+        self._levels = None
+        self.notes.clear()
+
+    @property
+    def galaxies(self) -> pd.DataFrame:
+        if self._galaxies is None:
+            frame = self.wb.galaxies()
+            self._galaxies = frame.dropna(subset=["ra", "dec"]) if not frame.empty else frame
+        return self._galaxies
+
+    @property
+    def levels(self) -> dict[str, list[tuple[str, float]]]:
+        """Candidate id -> [(event dateobs, 2D credible level)], for the latest events."""
+        if self._levels is None:
+            self._levels = self._credible_levels()
+        return self._levels
+
+    def _credible_levels(self) -> dict[str, list[tuple[str, float]]]:
+        from workbench.errors import WorkbenchError
+
+        out: dict[str, list[tuple[str, float]]] = {}
+        events = self.wb.gcn_events()
+        if events.empty:
+            return out
+        events = events.sort_values("dateobs", ascending=False).head(self.max_events)
+        for dateobs in events["dateobs"]:
+            label = pd.Timestamp(dateobs).strftime("%Y-%m-%dT%H:%M:%S")
+            try:
+                hits = self.wb.crossmatch(label, what="candidates", cumprob=None)
+            except WorkbenchError as exc:
+                self.notes.append(f"{label}: {exc}")
+                continue
+            for obj_id, level in zip(hits["id"], hits["credible_level"], strict=True):
+                out.setdefault(str(obj_id), []).append((label, float(level)))
+        return out
+
+    def load(self, obj_id: str, row: dict[str, Any]) -> CandidateView:
+        """Read (and plot) everything shown about ``obj_id``."""
+        start = time.perf_counter()
+        photometry = self.wb.photometry(obj_id)
+        ra, dec = float(row.get("ra", np.nan)), float(row.get("dec", np.nan))
+        view = CandidateView(
+            obj_id=obj_id,
+            row=row,
+            thumbnails=self.wb.thumbnails(obj_id),
+            photometry=photometry,
+            annotations=self.wb.annotations(obj_id),
+            classifications=self.wb.classifications(obj_id),
+            comments=self.wb.comments(obj_id),
+            galaxies=nearby(self.galaxies, ra, dec, self.galaxy_radius_arcsec),
+            localizations=self.levels.get(obj_id, []),
+        )
+        if self.make_plot is not None:
+            view.plot = self.make_plot(photometry, obj_id)
+        view.load_seconds = time.perf_counter() - start
+        return view
+
+    def reload_notes(self, view: CandidateView) -> None:
+        """Re-read what the user's own actions change: classifications and comments."""
+        view.classifications = self.wb.classifications(view.obj_id)
+        view.comments = self.wb.comments(view.obj_id)
+
+
+class Prefetcher:
+    """Keeps the views of the current and the next few candidates ready.
+
+    Views are kept in arrival order and the oldest are closed past ``keep`` (a light
+    curve widget holds a whole Bokeh document in the browser).
+    """
+
+    def __init__(self, loader: CandidateLoader, keep: int = 6) -> None:
+        self.loader = loader
+        self.keep = max(3, keep)  # the view on screen, the one being stored, and one more
+        self._views: OrderedDict[str, CandidateView] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+        self.pinned: str | None = None  # the view on screen: never closed by eviction
+
+    def get(self, obj_id: str, row: dict[str, Any]) -> CandidateView:
+        """The view of ``obj_id``: prepared already (a hit) or read now (a miss)."""
+        view = self._views.get(obj_id)
+        if view is None:
+            self.misses += 1
+            view = self._store(self.loader.load(obj_id, row))
+        else:
+            self.hits += 1
+            self._views.move_to_end(obj_id)
+        return view
+
+    def prepare(self, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Load the views of these candidates unless already prepared."""
+        for obj_id, row in items:
+            if obj_id not in self._views:
+                self._store(self.loader.load(obj_id, row))
+
+    def forget(self, obj_id: str | None = None) -> None:
+        """Drop one prepared view (or all), closing its widgets."""
+        ids = [obj_id] if obj_id is not None else list(self._views)
+        for key in ids:
+            view = self._views.pop(key, None)
+            if view is not None and view.plot is not None:
+                close_tree(view.plot)
+
+    def __contains__(self, obj_id: str) -> bool:
+        return obj_id in self._views
+
+    def _store(self, view: CandidateView) -> CandidateView:
+        self._views[view.obj_id] = view
+        while len(self._views) > self.keep:
+            oldest = next(k for k in self._views if k not in (self.pinned, view.obj_id))
+            self.forget(oldest)
+        return view
