@@ -136,6 +136,7 @@ class ScriptedServer:
         self.seen: list[Seen] = []
         self._routes: dict[tuple[str, str], list[Reply]] = {}
         self._dynamic: dict[tuple[str, str], Callable[[Seen], Reply]] = {}
+        self.fallback: Callable[[Seen], Reply] | None = None  # for unscripted routes
         app = tornado.web.Application([(r"/.*", _Handler, {"owner": self})])
         self.port, self._stop = serve_in_thread(app)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -159,6 +160,8 @@ class ScriptedServer:
         with self._lock:
             replies = self._routes.get((method, path))
             if not replies:
+                if self.fallback is not None:
+                    return self.fallback(seen)
                 return err(404, f"no script for {method} {path}")
             return replies.pop(0) if len(replies) > 1 else replies[0]
 

@@ -35,13 +35,13 @@ class CommentsAPI(BaseClient):
     """``/api/{sources|spectra|gcn_event}/{id}/comments`` and ``/api/{sources|spectra}/{id}/annotations``."""
 
     def list_comments(self, resource_type: str, resource_id: Any) -> list[dict]:
-        """Retrieve all comments on a source, spectrum or GCN event (``GET .../comments``)."""
+        """Retrieve all comments on a source, spectrum or GCN event (``GET /api/{sources|spectra|gcn_event}/{id}/comments``)."""
         return self.get(
             api_path(_target(resource_type, _COMMENT_TARGETS, "comments"), resource_id, "comments")
         )
 
     def get_comment(self, resource_type: str, resource_id: Any, comment_id: int) -> dict:
-        """Retrieve one comment (``GET .../comments/{comment_id}``)."""
+        """Retrieve one comment (``GET /api/{sources|spectra|gcn_event}/{id}/comments/{comment_id}``)."""
         kind = _target(resource_type, _COMMENT_TARGETS, "comments")
         return self.get(api_path(kind, resource_id, "comments", comment_id))
 
@@ -55,7 +55,7 @@ class CommentsAPI(BaseClient):
         attachment: bytes | str | os.PathLike | None = None,
         attachment_name: str | None = None,
     ) -> int:
-        """Post a comment (``POST .../comments``); return its id.
+        """Post a comment (``POST /api/{sources|spectra|gcn_event}/{id}/comments``); return its id.
 
         ``attachment``: bytes (then give ``attachment_name``) or a file path; it is sent
         base64-encoded as the API expects. ``group_ids`` default to all the user's groups.
@@ -69,31 +69,31 @@ class CommentsAPI(BaseClient):
     def update_comment(
         self, resource_type: str, resource_id: Any, comment_id: int, **fields: Any
     ) -> Any:
-        """Update a comment (``PUT .../comments/{comment_id}``), e.g. ``text="..."``."""
+        """Update a comment (``PUT /api/{sources|spectra|gcn_event}/{id}/comments/{comment_id}``), e.g. ``text="..."``."""
         kind = _target(resource_type, _COMMENT_TARGETS, "comments")
         return self.put(api_path(kind, resource_id, "comments", comment_id), fields)
 
     def delete_comment(self, resource_type: str, resource_id: Any, comment_id: int) -> Any:
-        """Delete a comment (``DELETE .../comments/{comment_id}``)."""
+        """Delete a comment (``DELETE /api/{sources|spectra|gcn_event}/{id}/comments/{comment_id}``)."""
         kind = _target(resource_type, _COMMENT_TARGETS, "comments")
         return self.delete(api_path(kind, resource_id, "comments", comment_id))
 
     def get_comment_attachment(
         self, resource_type: str, resource_id: Any, comment_id: int
     ) -> bytes:
-        """Download a comment's attachment (``GET .../comments/{comment_id}/attachment``) as bytes."""
+        """Download a comment's attachment (``GET /api/{sources|spectra|gcn_event}/{id}/comments/{comment_id}/attachment``) as bytes."""
         kind = _target(resource_type, _COMMENT_TARGETS, "comments")
         return self.get_bytes(
             api_path(kind, resource_id, "comments", comment_id, "attachment"), {"download": True}
         )
 
     def list_annotations(self, resource_type: str, resource_id: Any) -> list[dict]:
-        """Retrieve all annotations on a source or spectrum (``GET .../annotations``)."""
+        """Retrieve all annotations on a source or spectrum (``GET /api/{sources|spectra}/{id}/annotations``)."""
         kind = _target(resource_type, _ANNOTATION_TARGETS, "annotations")
         return self.get(api_path(kind, resource_id, "annotations"))
 
     def get_annotation(self, resource_type: str, resource_id: Any, annotation_id: int) -> dict:
-        """Retrieve one annotation (``GET .../annotations/{annotation_id}``)."""
+        """Retrieve one annotation (``GET /api/{sources|spectra}/{id}/annotations/{annotation_id}``)."""
         kind = _target(resource_type, _ANNOTATION_TARGETS, "annotations")
         return self.get(api_path(kind, resource_id, "annotations", annotation_id))
 

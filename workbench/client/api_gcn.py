@@ -71,12 +71,17 @@ class GcnAPI(BaseClient):
     def download_localization(
         self, dateobs: str | datetime, name: str, dest: str | os.PathLike | None = None
     ) -> bytes | Path:
-        """A localization's multi-order FITS skymap (``.../name/{name}/download``).
+        """A localization's multi-order FITS skymap (``GET /api/localization/{dateobs}/name/{name}/download``).
 
         Returns the bytes, or the file written when ``dest`` (a file or a folder) is given.
         """
         path = api_path("localization", dateobs_text(dateobs), "name", name, "download")
-        return self.download(path, dest) if dest is not None else self.get_bytes(path)
+        if dest is None:
+            return self.get_bytes(path)
+        target = Path(dest).expanduser()
+        if target.is_dir():  # name the file after the map, not after the URL's "download"
+            target = target / (Path(str(name).replace("\\", "/")).name or "skymap.fits")
+        return self.download(path, target)
 
     def list_galaxy_catalogs(self) -> list[dict]:
         """The galaxy catalogs and their sizes (``GET /api/galaxy_catalog?catalogNamesOnly=true``)."""
