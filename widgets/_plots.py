@@ -15,9 +15,9 @@ import pandas as pd
 
 def bokeh_widget(fig: Any) -> Any:
     """Wrap a Bokeh figure or layout in a widget that lives inside ipywidgets layouts."""
-    from jupyter_bokeh import BokehModel
+    from workbench.plots import as_widget
 
-    return BokehModel(fig)
+    return as_widget(fig)
 
 
 def lightcurve_widget(
@@ -27,7 +27,7 @@ def lightcurve_widget(
     the object has no photometry in the cache."""
     if photometry is None or photometry.empty:
         return w.HTML(f"<i>no photometry of {html.escape(obj_id)} in the cache</i>")
-    from workbench.plots.lightcurve import lightcurve_plot
+    from workbench.plots import lightcurve_plot
 
     fig, _sources = lightcurve_plot(photometry, title=obj_id, width=width, height=height)
     return bokeh_widget(fig)

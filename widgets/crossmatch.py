@@ -215,7 +215,7 @@ class CrossmatchPanel(Panel):
         self._draw(inside)
 
     def _draw(self, inside: dict[str, pd.DataFrame]) -> None:
-        from workbench.plots.localization import localization_plot
+        from workbench.plots import localization_plot
 
         s = self.state
         levels = sorted({0.5, round(s.cumprob, 4)})

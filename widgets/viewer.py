@@ -82,7 +82,7 @@ class ObjectViewer(Panel):
     def _draw_lightcurve(self) -> None:
         if not self.obj_id:
             return
-        from workbench.plots.lightcurve import lightcurve_plot
+        from workbench.plots import lightcurve_plot
 
         phot = self.wb.photometry(self.obj_id)
         if phot.empty:
@@ -97,7 +97,7 @@ class ObjectViewer(Panel):
         self._swap(self.lightcurve_box, bokeh_widget(fig))
 
     def _draw_spectra(self) -> None:
-        from workbench.plots.spectrum import spectra_plot
+        from workbench.plots import spectra_plot
 
         spectra = self.wb.spectra(self.obj_id)
         if spectra.empty:
