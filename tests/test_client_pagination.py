@@ -231,3 +231,33 @@ def test_bare_list_endpoints_are_one_page():
         pages = list(client.iter_pages("/api/taxonomy", list_key=None))
         assert len(pages) == 1 and pages[0].total == 2
         assert "pageNumber" not in srv.seen[0].query
+
+
+def test_candidate_walk_can_reuse_the_servers_cached_query():
+    def answer(seen: Seen) -> Reply:
+        number = int(seen.query["pageNumber"][0])
+        rows = [{"id": f"c{number}-{i}"} for i in range(10 if number < 3 else 5)]
+        return ok(
+            {
+                "candidates": rows,
+                "totalMatches": 25,
+                "queryID": "q-123",
+                "pageNumber": number,
+                "numPerPage": 10,
+            }
+        )
+
+    with ScriptedServer() as srv:
+        srv.route("GET", "/api/candidates", answer)
+        client = SkyPortalClient(srv.url, token=TOKEN, rate_limit=None)
+        pager = PageNumberPaginator("candidates", reuse_query_id=True)
+        pages = list(
+            client.iter_pages("/api/candidates", page_size=10, concurrency=2, paginator=pager)
+        )
+        assert sum(len(p.records) for p in pages) == 25
+        queries = sorted((s.query for s in srv.seen), key=lambda q: q["pageNumber"])
+        assert "queryID" not in queries[0]
+        assert all(q["queryID"] == ["q-123"] and q["useCache"] == ["true"] for q in queries[1:])
+        # the same paginator, walked again, starts afresh
+        list(client.iter_pages("/api/candidates", page_size=10, paginator=pager))
+        assert "queryID" not in srv.seen[3].query

@@ -274,11 +274,16 @@ class BaseClient:
             else:
                 paginator = PageNumberPaginator(list_key)
         base = dict(params or {})
+        first: list[Page] = []  # set by the first fetch, which always runs alone
 
         def fetch(number: int, size: int) -> Page:
-            query = {**base, **paginator.params(number, size)}
-            data = self.get(path, query, timeout=timeout)
-            return paginator.parse(data, number, url=redact(self.url + path))
+            query = {**base, **paginator.params(number, size, first[0] if first else None)}
+            page = paginator.parse(
+                self.get(path, query, timeout=timeout), number, url=redact(self.url + path)
+            )
+            if not first:
+                first.append(page)
+            return page
 
         return walk_pages(
             fetch, paginator, page_size=page_size, start_page=start_page, concurrency=concurrency
