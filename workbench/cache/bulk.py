@@ -245,7 +245,9 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, table: pa.Table) -> 
     try:
         on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _wb_stage AS SELECT s.*, t.raw_hash AS _old "
+            # a stored row without a hash (an image put before its metadata) still exists
+            f"CREATE OR REPLACE TEMP TABLE _wb_stage AS SELECT s.*, CASE WHEN "
+            f"t.{_q(spec.keys[0])} IS NOT NULL THEN coalesce(t.raw_hash, 0) END AS _old "
             f"FROM _wb_in s LEFT JOIN {spec.name} t ON {on}")
     finally:
         con.unregister("_wb_in")

@@ -108,9 +108,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def candidate_row(record: Mapping) -> tuple[dict, dict]:
-    """The ``candidates`` raw part and typed values of one candidate record."""
-    raw = {k: record[k] for k in CANDIDATE_KEYS if k in record}
+def candidate_row(record: Mapping) -> dict:
+    """The typed ``candidates`` values of one candidate record."""
     filter_ids = record.get("filter_ids") or record.get("passing_filter_ids")
     if filter_ids is None and record.get("filter_id") is not None:
         filter_ids = [record["filter_id"]]
@@ -127,7 +126,7 @@ def candidate_row(record: Mapping) -> tuple[dict, dict]:
         "passed_at": record.get("passed_at"),
         "last_detected_at": record.get("last_detected_at"),
     }
-    return raw, values
+    return values
 
 
 def child_values(rows: list[dict], obj_id_default: list[str] | None = None) -> dict[str, list]:

@@ -206,14 +206,19 @@ class UpsertMixin:
         ids = [r["id"] for r in records]
         before = self._ids_in("candidates", "obj_id", ids)
         changed = self._upsert_objs([rec.obj_part(r, rec.CANDIDATE_KEYS) for r in records]).changed
-        raws, values = [], {}
-        for r in records:
-            raw, vals = rec.candidate_row(r)
-            raws.append(raw)
+        parts = [{k: r[k] for k in rec.CANDIDATE_KEYS if k in r} for r in records]
+        page, olds = self._merged_page(CANDIDATES, parts, {"obj_id": ids}, extra=("score",))
+        values: dict[str, list] = {}
+        for merged, r, old in zip(page.raws, records, olds, strict=True):
+            # the single-candidate answer lacks some keys: the merged view has them all
+            vals = rec.candidate_row({**merged, "id": r["id"], "score": r.get("score"),
+                                      "annotations": r.get("annotations")})
+            if vals["score"] is None and "annotations" not in r and old is not None:
+                vals["score"] = old[1]
             for k, v in vals.items():
                 values.setdefault(k, []).append(v)
-        changed |= merge_page(self._con, Page(CANDIDATES, raws, values), now=self._now,
-                              track="obj_id").changed
+        page.values = values
+        changed |= merge_page(self._con, page, now=self._now, track="obj_id").changed
         changed |= self._embedded(records, complete)
         return self._per_record(ids, before, changed)
 
