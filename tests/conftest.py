@@ -16,3 +16,70 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present")
     return SHARED
+
+
+# --------------------------------------------------------------------------- local server
+# The local SkyPortal-compatible server (workbench.server). ``server`` is shared by the
+# whole session: tests that only read may use it; tests that write, switch behaviours
+# (auth, rate limit, faults, latency, quirks) or need a particular seed use
+# ``make_server``, which starts fresh servers and stops them afterwards.
+
+SERVER_SEED = {"sources": 60, "candidates": 30, "seed": 1}
+
+
+@pytest.fixture(scope="session")
+def server():
+    """A session-wide LocalServer (60 sources, 30 candidates, seed 1). Do not mutate it."""
+    from workbench.server import LocalServer
+
+    srv = LocalServer(**SERVER_SEED).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def make_server():
+    """Factory of started LocalServers, stopped after the test.
+
+    ``make_server(sources=200, candidates=50, seed=3, rate_limit=True, latency="realistic",
+    latency_scale=0.01, ...)``: keyword arguments are LocalServer's (sizes, seed, token,
+    port) plus any behaviour switch.
+    """
+    from workbench.server import LocalServer
+
+    started = []
+
+    def factory(**kwargs):
+        options = dict(SERVER_SEED)
+        options.update(kwargs)
+        srv = LocalServer(**options).start()
+        started.append(srv)
+        return srv
+
+    yield factory
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture
+def server_process():
+    """Factory running the server in a SEPARATE process (for kill -9 / two-process tests).
+
+    ``proc = server_process(sources=60, seed=1)`` -> ``proc.url``, ``proc.token``,
+    ``proc.pid``; stopped (SIGTERM, then SIGKILL) after the test. Behaviours are switched
+    over HTTP: ``PUT {proc.url}/_workbench/behaviour`` with the token.
+    """
+    from workbench.server import spawn_server_process
+
+    started = []
+
+    def factory(**kwargs):
+        options = dict(SERVER_SEED)
+        options.update(kwargs)
+        proc = spawn_server_process(**options)
+        started.append(proc)
+        return proc
+
+    yield factory
+    for proc in started:
+        proc.stop()

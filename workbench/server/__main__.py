@@ -1,0 +1,20 @@
+"""``python -m workbench.server``: the same as ``workbench serve``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .command import configure, run
+
+
+def main() -> int:
+    """Parse the serve options and run the server in the foreground."""
+    parser = argparse.ArgumentParser(prog="python -m workbench.server",
+                                     description="Run the local SkyPortal-compatible server.")
+    configure(parser)
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The Tornado application: the route table of the local SkyPortal-compatible server."""
+
+from __future__ import annotations
+
+import logging
+
+import tornado.web
+
+from .handlers import (
+    admin,
+    candidates,
+    classifications,
+    gcn,
+    info,
+    misc,
+    photometry,
+    sources,
+    spectra,
+)
+from .handlers.base import Context, InvalidEndpoint
+
+log = logging.getLogger("workbench.server")
+OBJ = r"([^/]+)"
+RES = r"(sources|spectra|gcn_event)"
+
+
+def routes() -> list[tuple[str, type]]:
+    """(pattern, handler) pairs; the catch-all answers 400 "Invalid API endpoint"."""
+    return [
+        (r"/api/sysinfo/?", info.SysInfoHandler),
+        (r"/api/config/?", info.ConfigHandler),
+        (r"/api/groups/?", info.GroupsHandler),
+        (r"/api/groups/public/?", info.PublicGroupHandler),
+        (r"/api/groups/(\d+)/?", info.GroupHandler),
+        (r"/api/taxonomy/?", info.TaxonomyListHandler),
+        (r"/api/taxonomy/([^/]+)/?", info.TaxonomyHandler),
+        (r"/api/sources/?", sources.SourceListHandler),
+        (rf"/api/sources/{OBJ}/photometry/?", sources.SourcePhotometryHandler),
+        (rf"/api/sources/{OBJ}/spectra/?", sources.SourceSpectraHandler),
+        (rf"/api/sources/{OBJ}/classifications/?", sources.SourceClassificationsHandler),
+        (rf"/api/sources/{OBJ}/groups/?", sources.SourceGroupsListHandler),
+        (rf"/api/{RES}/{OBJ}/comments/?", misc.CommentsHandler),
+        (rf"/api/{RES}/{OBJ}/comments/(\w+)/?", misc.CommentsHandler),
+        (rf"/api/{RES}/{OBJ}/comments/(\w+)/(attachment)(?:\.pdf)?/?", misc.CommentsHandler),
+        (rf"/api/(sources|spectra)/{OBJ}/annotations/?", misc.AnnotationsHandler),
+        (rf"/api/(sources|spectra)/{OBJ}/annotations/(\w+)/?", misc.AnnotationsHandler),
+        (rf"/api/sources/{OBJ}/?", sources.SourceHandler),
+        (r"/api/source_groups/?", sources.SourceGroupsHandler),
+        (r"/api/candidates/?", candidates.CandidateListHandler),
+        (rf"/api/candidates/{OBJ}/?", candidates.CandidateHandler),
+        (rf"/api/candidates/{OBJ}/(\d+)/?", candidates.CandidateHandler),
+        (r"/api/classification/?", classifications.ClassificationListHandler),
+        (r"/api/classification/(\d+)/?", classifications.ClassificationHandler),
+        (r"/api/spectra/?", spectra.SpectraHandler),
+        (r"/api/spectra/ascii/?", spectra.SpectrumAsciiHandler),
+        (r"/api/spectra/parse/ascii/?", spectra.SpectrumParseHandler),
+        (r"/api/spectra/range/?", spectra.SpectraRangeHandler),
+        (r"/api/spectra/(\d+)/?", spectra.SpectrumHandler),
+        (r"/api/photometry/?", photometry.PhotometryPostHandler),
+        (r"/api/photometry/range/?", photometry.PhotometryRangeHandler),
+        (r"/api/photometry/(\d+)/?", photometry.PhotometryHandler),
+        (r"/api/galaxy_catalog/?", gcn.GalaxyCatalogHandler),
+        (r"/api/galaxy_catalog/([^/]+)/?", gcn.GalaxyCatalogHandler),
+        (r"/api/gcn_event/?", gcn.GcnEventListHandler),
+        (r"/api/gcn_event/([^/]+)/?", gcn.GcnEventHandler),
+        (r"/api/localization/([^/]+)/name/([^/]+?)/?", gcn.LocalizationHandler),
+        (r"/api/localization/([^/]+)/name/([^/]+?)/(download)/?", gcn.LocalizationHandler),
+        (r"/api/listing/?", misc.ListingHandler),
+        (r"/api/listing/(\d+)/?", misc.ListingHandler),
+        (r"/static/thumbnails/(.+)", misc.ThumbnailHandler),
+        (r"/_workbench/health/?", admin.HealthHandler),
+        (r"/_workbench/behaviour/?", admin.BehaviourHandler),
+        (r"/_workbench/stats/?", admin.StatsHandler),
+        (r"/_workbench/mutate/?", admin.MutateHandler),
+        (r"/api/.*", InvalidEndpoint),
+    ]
+
+
+def make_app(ctx: Context) -> tornado.web.Application:
+    """The application serving ``ctx``'s store with ``ctx``'s behaviour."""
+    return tornado.web.Application([(p, h, {"ctx": ctx}) for p, h in routes()],
+                                   compress_response=False, serve_traceback=False,
+                                   log_function=_log)
+
+
+def _log(handler: tornado.web.RequestHandler) -> None:
+    """Access log at debug level only: tests provoke 4xx on purpose, and URLs are redacted."""
+    from ..redact import redact
+
+    log.debug("%d %s %s %.1fms", handler.get_status(), handler.request.method,
+              redact(handler.request.uri), 1000 * handler.request.request_time())

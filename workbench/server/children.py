@@ -1,0 +1,461 @@
+"""What hangs off an object: photometry, classifications, comments, annotations, spectra,
+listings. Seeded ones are generated from ``(seed, index)``; posted ones are stored.
+
+Id schemes keep generated and posted records apart without materialising the seed:
+photometry and comment ids of a seeded object are a contiguous block (``*_base``), and
+ids handed out at run time come from counters above every seeded block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import lightcurve, refdata
+from .columns import Columns
+from .sky import ANCHOR_US, KINDS, N_NAMED
+from .timeutil import US_PER_DAY, mjd_to_us, parse_time
+
+COMMENT_TEXTS = [
+    "Rising fast in g; requesting a spectrum.",
+    "Host looks like a face-on spiral, offset ~2 arcsec from the nucleus.",
+    "Consistent with a young SN; SEDM classification requested.",
+    "Periodic in the ZTF data; folded light curve attached to the annotations.",
+    "Likely bogus: close to a bright star, subtraction residual.",
+    "Nuclear, slow evolution: AGN flare or TDE?",
+    "Reported to TNS.",
+]
+CLASS_BY_KIND = {"Ia": ["Ia", "Ia-norm", "Ia-91T"], "II": ["Type II", "IIP", "IIn"],
+                 "Ibc": ["Ib", "Ic", "Ic-BL"], "periodic": ["RR Lyrae", "Delta Scuti", "Algol"],
+                 "agn": ["AGN", "QSO"], "tde": ["Tidal Disruption Event"],
+                 "bogus": ["bogus"]}
+
+
+def hash_uniform(seed: int, idx: np.ndarray, salt: int) -> np.ndarray:
+    """Deterministic uniform [0, 1) per (seed, idx, salt), vectorised (splitmix64)."""
+    x = (np.asarray(idx, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+         + np.uint64((seed * 1_000_003 + salt) & 0xFFFFFFFFFFFFFFFF))
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+class ChildrenMixin:
+    """Photometry, classifications, comments, annotations, spectra and listings."""
+
+    # ------------------------------------------------------------------ seeding
+    def _seed_children(self) -> None:
+        n = self.n_seeded
+        self._next_phot = int(self.objs["phot_base"][-1] + self.objs["n_phot"][-1]) + 1
+        self._next_comment = int(self.objs["comm_base"][-1] + self.objs["n_comm"][-1]) + 1
+        self._next_annotation = 2 * n + 1
+        self.cand_seeded = np.zeros(n, dtype=bool)
+        self.cand_seeded[self.cands["obj"]] = True
+        self.phot_added: dict[int, list[dict[str, Any]]] = {}
+        self.phot_owner: dict[int, int] = {}
+        self.phot_deleted: set[int] = set()
+        self.comments_added: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        self.comment_edits: dict[int, dict[str, Any]] = {}
+        self.comment_deleted: set[int] = set()
+        self.annotations_added: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+        self.listings: list[dict[str, Any]] = []
+        self.cls = self._seed_classifications()
+        self.spectra = self._seed_spectra()
+
+    def _reserve_phot(self, count: int) -> int:
+        base = self._next_phot - 1
+        self._next_phot += count
+        return base
+
+    def _seed_classifications(self) -> Columns:
+        rng = np.random.default_rng([self.seed, 3])
+        rows: list[tuple] = [
+            (4, 1, "Time-domain Source", 0.9, True, "SCoPe", "2018-05-02T11:20:04.349890"),
+            (4, 2, "variable", 0.02, False, None, "2018-05-02T11:20:04.524888"),
+            (3, 1, "Type II", 1.0, False, None, "2021-04-03T12:10:44.911301"),
+        ]
+        named = [(o, t, c, p, ml, orig, parse_time(w), 1) for o, t, c, p, ml, orig, w in rows]
+        gen = np.arange(N_NAMED, self.n_seeded)
+        saved = (self.saved_at[gen] >= 0).any(axis=1)
+        gen = gen[saved]
+        first = gen[rng.random(len(gen)) < 0.35]
+        second = first[rng.random(len(first)) < 0.3]
+        objs = np.concatenate([first, second])
+        created = self.objs["created"][objs] + rng.integers(US_PER_DAY // 10, 40 * US_PER_DAY,
+                                                            len(objs))
+        created = np.minimum(created, ANCHOR_US - rng.integers(1, US_PER_DAY, len(objs)))
+        out = {k: [] for k in ("obj", "taxonomy_id", "classification", "probability", "ml",
+                               "origin", "created", "author_id")}
+        for rec in named:
+            for key, value in zip(out, rec, strict=True):
+                out[key].append(value)
+        kinds = self.objs["kind"][objs]
+        choice = rng.random(len(objs))
+        ml = rng.random(len(objs)) < 0.3
+        for j, obj in enumerate(objs):
+            names = CLASS_BY_KIND[KINDS[kinds[j]]]
+            name = names[int(choice[j] * len(names))]
+            taxonomy = 2 if name in ("bogus",) else 1
+            out["obj"].append(int(obj))
+            out["taxonomy_id"].append(taxonomy)
+            out["classification"].append(name)
+            out["probability"].append(round(float(0.5 + 0.5 * choice[j]), 3))
+            out["ml"].append(bool(ml[j]))
+            out["origin"].append("SCoPe" if ml[j] else None)
+            out["created"].append(int(created[j]))
+            out["author_id"].append(1 if choice[j] < 0.7 else int(2 + (j % 3)))
+        m = len(out["obj"])
+        return Columns({
+            "id": np.arange(1, m + 1, dtype=np.int64),
+            "obj": np.array(out["obj"], dtype=np.int64),
+            "taxonomy_id": np.array(out["taxonomy_id"], dtype=np.int64),
+            "classification": np.array(out["classification"], dtype=object),
+            "probability": np.array(out["probability"], dtype=np.float64),
+            "ml": np.array(out["ml"], dtype=bool),
+            "origin": np.array(out["origin"], dtype=object),
+            "author_id": np.array(out["author_id"], dtype=np.int64),
+            "created": np.array(out["created"], dtype=np.int64),
+            "modified": np.array(out["created"], dtype=np.int64),
+            "deleted": np.zeros(m, dtype=bool),
+            "group_ids": np.array([None] * m, dtype=object),
+        })
+
+    def _seed_spectra(self) -> Columns:
+        rng = np.random.default_rng([self.seed, 5])
+        named = [(1, 2, "2019-10-24T05:23:14", "demo_data"),
+                 (2, 2, "2019-08-24T06:18:53", "demo_data"),
+                 (3, 9, "2021-04-03T02:28:19.921000", None)]
+        objs = [o for o, *_ in named]
+        inst = [i for _, i, *_ in named]
+        observed = [parse_time(w) for *_, w, _ in named]
+        origin: list[Any] = [orig for *_, orig in named]
+        gen = np.arange(N_NAMED, self.n_seeded)
+        transient = np.isin(self.objs["kind"][gen], [0, 1, 2, 5])
+        pick = gen[transient & (rng.random(len(gen)) < 0.15)]
+        delay = rng.integers(2 * US_PER_DAY, 30 * US_PER_DAY, len(pick))
+        objs += pick.tolist()
+        inst += rng.choice([3, 3, 2, 4, 9], len(pick)).tolist()
+        observed += np.minimum(self.objs["created"][pick] + delay,
+                               ANCHOR_US - US_PER_DAY).tolist()
+        origin += [None] * len(pick)
+        observed_arr = np.array(observed, dtype=np.int64)
+        created = observed_arr + rng.integers(3_600_000_000, 2 * US_PER_DAY, len(objs))
+        created = np.minimum(created, ANCHOR_US)
+        m = len(objs)
+        return Columns({
+            "id": np.arange(1, m + 1, dtype=np.int64), "obj": np.array(objs, dtype=np.int64),
+            "instrument_id": np.array(inst, dtype=np.int64), "observed_at": observed_arr,
+            "created": created, "modified": created.copy(),
+            "origin": np.array(origin, dtype=object), "type": np.array(["source"] * m, dtype=object),
+            "label": np.array([None] * m, dtype=object),
+            "altdata": np.array([None] * m, dtype=object),
+            "units": np.array(["erg/s/cm/cm/AA"] * m, dtype=object),
+            "owner_id": np.ones(m, dtype=np.int64), "deleted": np.zeros(m, dtype=bool),
+            "arrays": np.array([None] * m, dtype=object),
+            "group_ids": np.array([None] * m, dtype=object),
+        })
+
+    # --------------------------------------------------------------- photometry
+    def photometry(self, idx: int) -> list[dict[str, Any]]:
+        """Every live point of the object, in MJD order (internal field names)."""
+        with self.lock:
+            points = self._generated_points(idx) + list(self.phot_added.get(idx, []))
+            if self.phot_deleted:
+                points = [p for p in points if p["id"] not in self.phot_deleted]
+        points.sort(key=lambda p: (p["mjd"], p["id"]))
+        return points
+
+    def _generated_points(self, idx: int) -> list[dict[str, Any]]:
+        o = self.objs
+        count = int(o["n_phot"][idx])
+        if not o["gen"][idx] or count == 0:
+            return []
+        curve = lightcurve.generate(self.seed, idx, self.kind(idx), count,
+                                    float(o["lc_start"][idx]), float(o["lc_end"][idx]),
+                                    float(o["peak_mjd"][idx]), float(o["peak_mag"][idx]),
+                                    float(o["period"][idx]))
+        base = int(o["phot_base"][idx])
+        created = int(o["created"][idx])
+        det = curve.detected
+        mag, magerr, lim = curve.mag, curve.magerr, curve.limiting_mag
+        out = []
+        for k in range(count):
+            d = bool(det[k])
+            out.append({
+                "id": base + k + 1, "mjd": float(curve.mjd[k]),
+                "filter": str(lightcurve.FILTERS[curve.band[k]]),
+                "flux": float(curve.flux[k]) if d else None, "fluxerr": float(curve.fluxerr[k]),
+                "mag": float(mag[k]) if d else None, "magerr": float(magerr[k]) if d else None,
+                "limiting_mag": float(lim[k]), "snr": float(curve.flux[k] / curve.fluxerr[k])
+                if d else None, "instrument_id": 1, "instrument_name": "ZTF", "origin": "None",
+                "created": created + 1000 * (k + 1), "ra": None, "dec": None, "altdata": None,
+            })
+        return out
+
+    def photometry_point(self, pid: int) -> tuple[int, dict[str, Any]] | None:
+        """(object index, point) of photometry id ``pid``, or None."""
+        with self.lock:
+            if pid in self.phot_deleted:
+                return None
+            if pid in self.phot_owner:
+                idx = self.phot_owner[pid]
+                return idx, next(p for p in self.phot_added[idx] if p["id"] == pid)
+            gen = np.flatnonzero(self.objs["gen"])
+            bases = self.objs["phot_base"][gen]
+            pos = np.searchsorted(bases, pid - 1, side="right") - 1
+            if pos < 0:
+                return None
+            idx = int(gen[pos])
+            k = pid - 1 - int(bases[pos])
+            if not 0 <= k < int(self.objs["n_phot"][idx]):
+                return None
+            return idx, self._generated_points(idx)[k]
+
+    def add_photometry(self, idx: int, points: list[dict[str, Any]]) -> list[int]:
+        """Store posted points (internal field names); moves the object's ``modified``."""
+        with self.lock:
+            ids = []
+            for point in points:
+                pid = self._next_phot
+                self._next_phot += 1
+                stored = dict(point, id=pid, created=self.clock.now())
+                self.phot_added.setdefault(idx, []).append(stored)
+                self.phot_owner[pid] = idx
+                ids.append(pid)
+            self.touch(idx)
+            return ids
+
+    def delete_photometry(self, pid: int) -> bool:
+        """Delete one point; False when it does not exist."""
+        with self.lock:
+            found = self.photometry_point(pid)
+            if found is None:
+                return False
+            self.phot_deleted.add(pid)
+            self.touch(found[0])
+            return True
+
+    # ----------------------------------------------------------- classifications
+    def add_classification(self, idx: int, taxonomy_id: int, name: str, *,
+                           probability: float | None = None, ml: bool = False,
+                           origin: str | None = None, author_id: int = refdata.ADMIN_ID,
+                           group_ids: list[int] | None = None) -> int:
+        """Store a classification; return its id."""
+        with self.lock:
+            cid = int(self.cls["id"][-1]) + 1 if len(self.cls) else 1
+            now = self.clock.now()
+            self.cls.append([{"id": cid, "obj": idx, "taxonomy_id": taxonomy_id,
+                              "classification": name,
+                              "probability": np.nan if probability is None else probability,
+                              "ml": bool(ml), "origin": origin, "author_id": author_id,
+                              "created": now, "modified": now, "deleted": False,
+                              "group_ids": group_ids}])
+            return cid
+
+    def classification_row(self, cid: int) -> int | None:
+        """Row number of a live classification id, or None."""
+        ids = self.cls["id"]
+        pos = int(np.searchsorted(ids, cid))
+        if pos < len(ids) and ids[pos] == cid and not self.cls["deleted"][pos]:
+            return pos
+        return None
+
+    def edit_classification(self, cid: int, fields: dict[str, Any]) -> bool:
+        """Change a classification's fields; ``modified`` moves. False if it does not exist."""
+        with self.lock:
+            row = self.classification_row(cid)
+            if row is None:
+                return False
+            for key in ("classification", "taxonomy_id", "probability", "ml", "origin"):
+                if key in fields:
+                    value = fields[key]
+                    if key == "probability" and value is None:
+                        value = np.nan
+                    self.cls.set(key, row, value)
+            self.cls.set("modified", row, self.clock.now())
+            return True
+
+    def delete_classification(self, cid: int) -> bool:
+        """Delete a classification; False if it does not exist."""
+        with self.lock:
+            row = self.classification_row(cid)
+            if row is None:
+                return False
+            self.cls.set("deleted", row, True)
+            return True
+
+    def classifications_of(self, idx: int) -> np.ndarray:
+        """Row numbers of the object's live classifications."""
+        return np.flatnonzero((self.cls["obj"] == idx) & ~self.cls["deleted"])
+
+    # ------------------------------------------------------------------ comments
+    def comments(self, rtype: str, rid: Any) -> list[dict[str, Any]]:
+        """Live comments on a resource ("sources" + obj index, "spectra" + id, ...)."""
+        with self.lock:
+            out = []
+            if rtype == "sources" and self.objs["gen"][rid]:
+                base = int(self.objs["comm_base"][rid])
+                for k in range(int(self.objs["n_comm"][rid])):
+                    out.append(self._generated_comment(rid, base + k + 1, k))
+            out += [dict(c) for c in self.comments_added.get((rtype, rid), [])]
+            out = [dict(c, **self.comment_edits.get(c["id"], {})) for c in out
+                   if c["id"] not in self.comment_deleted]
+        return out
+
+    def _generated_comment(self, idx: int, cid: int, k: int) -> dict[str, Any]:
+        u = hash_uniform(self.seed, np.array([cid]), 17)[0]
+        text = COMMENT_TEXTS[int(u * len(COMMENT_TEXTS))]
+        if idx == 3:
+            text = ["Spectrum from LT/SPRAT shows broad H-alpha: a young SN II.",
+                    "Host is NGC 5147-like spiral; z from host lines.", "Reported to TNS."][k]
+        when = int(self.objs["created"][idx]) + (k + 1) * 3_600_000_000 + cid % 997
+        return {"id": cid, "text": text, "author_id": 1 + int(u * 1000) % 4, "created": when,
+                "modified": when, "group_ids": [1], "attachment_name": None,
+                "attachment_bytes": None, "bot": False}
+
+    def add_comment(self, rtype: str, rid: Any, text: str, *, author_id: int = refdata.ADMIN_ID,
+                    group_ids: list[int] | None = None,
+                    attachment: tuple[str, bytes] | None = None) -> int:
+        """Store a comment on a resource; return its id."""
+        with self.lock:
+            cid = self._next_comment
+            self._next_comment += 1
+            now = self.clock.now()
+            self.comments_added.setdefault((rtype, rid), []).append({
+                "id": cid, "text": text, "author_id": author_id, "created": now,
+                "modified": now, "group_ids": group_ids or [1], "bot": False,
+                "attachment_name": attachment[0] if attachment else None,
+                "attachment_bytes": attachment[1] if attachment else None})
+            return cid
+
+    def find_comment(self, rtype: str, rid: Any, cid: int) -> dict[str, Any] | None:
+        """One live comment of a resource, or None."""
+        return next((c for c in self.comments(rtype, rid) if c["id"] == cid), None)
+
+    def edit_comment(self, cid: int, fields: dict[str, Any]) -> None:
+        """Change a comment's text/groups; ``modified`` moves."""
+        with self.lock:
+            edit = self.comment_edits.setdefault(cid, {})
+            edit.update({k: v for k, v in fields.items() if k in ("text", "group_ids")})
+            edit["modified"] = self.clock.now()
+
+    def delete_comment(self, cid: int) -> None:
+        """Delete a comment."""
+        with self.lock:
+            self.comment_deleted.add(cid)
+
+    # --------------------------------------------------------------- annotations
+    def annotations(self, rtype: str, rid: Any) -> list[dict[str, Any]]:
+        """Annotations of a resource (internal fields), generated ones first."""
+        with self.lock:
+            out = []
+            if rtype == "sources" and rid < self.n_seeded:
+                if rid == 3:
+                    when = int(self.objs["created"][3]) + 2_000_000_000
+                    out.append({"id": 2 * rid + 2, "origin": "Program A", "author_id": 1,
+                                "created": when, "modified": when,
+                                "data": {"class": "SNe II", "some_boolean": True,
+                                         "numeric_field": 0.11235813}})
+                if self.cand_seeded[rid]:
+                    out.append(self._kowalski(rid))
+            out += [dict(a) for a in self.annotations_added.get((rtype, rid), [])]
+        return out
+
+    def scores(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Real/bogus (``drb``) and ACAI scores of objects, vectorised and deterministic."""
+        idx = np.asarray(idx)
+        bogus = self.objs["kind"][idx] == KINDS.index("bogus")
+        drb = np.where(bogus, 0.3 * hash_uniform(self.seed, idx, 1),
+                       0.6 + 0.4 * hash_uniform(self.seed, idx, 1) ** 0.3)
+        out = {"drb": np.round(drb, 5)}
+        for j, key in enumerate(("acai_h", "acai_v", "acai_o", "acai_n", "acai_b")):
+            out[key] = np.round(hash_uniform(self.seed, idx, 10 + j), 5)
+        out["sgscore1"] = np.round(hash_uniform(self.seed, idx, 20), 4)
+        out["distpsnr1"] = np.round(30 * hash_uniform(self.seed, idx, 21), 3)
+        return out
+
+    def _kowalski(self, idx: int) -> dict[str, Any]:
+        data = {k: float(v[0]) for k, v in self.scores(np.array([idx])).items()}
+        rows = self.candidate_rows(idx)
+        when = int(self.cands["passed_at"][rows].min()) if len(rows) else int(
+            self.objs["created"][idx])
+        return {"id": 2 * idx + 1, "origin": "kowalski", "author_id": 1, "created": when,
+                "modified": when, "data": data}
+
+    def add_annotation(self, rtype: str, rid: Any, origin: str, data: dict[str, Any], *,
+                       author_id: int = refdata.ADMIN_ID) -> int:
+        """Store an annotation; return its id."""
+        with self.lock:
+            aid = self._next_annotation
+            self._next_annotation += 1
+            now = self.clock.now()
+            self.annotations_added.setdefault((rtype, rid), []).append(
+                {"id": aid, "origin": origin, "author_id": author_id, "created": now,
+                 "modified": now, "data": data})
+            return aid
+
+    # ------------------------------------------------------------------- spectra
+    def spectrum_row(self, sid: int) -> int | None:
+        """Row number of a live spectrum id, or None."""
+        ids = self.spectra["id"]
+        pos = int(np.searchsorted(ids, sid))
+        if pos < len(ids) and ids[pos] == sid and not self.spectra["deleted"][pos]:
+            return pos
+        return None
+
+    def spectrum_arrays(self, row: int):
+        """(wavelengths [Å], fluxes, errors or None) of a spectrum row."""
+        from . import spectrum
+
+        stored = self.spectra["arrays"][row]
+        if stored is not None:
+            return stored
+        idx = int(self.spectra["obj"][row])
+        return spectrum.generate(self.seed, int(self.spectra["id"][row]), self.kind(idx),
+                                 float(self.objs["redshift"][idx]),
+                                 int(self.spectra["instrument_id"][row]), with_errors=False)
+
+    def add_spectrum(self, idx: int, wavelengths, fluxes, errors, *, observed_at: int,
+                     instrument_id: int, **fields: Any) -> int:
+        """Store a posted spectrum; return its id."""
+        with self.lock:
+            sid = int(self.spectra["id"][-1]) + 1 if len(self.spectra) else 1
+            now = self.clock.now()
+            arrays = (np.asarray(wavelengths, float), np.asarray(fluxes, float),
+                      None if errors is None else np.asarray(errors, float))
+            row = {"id": sid, "obj": idx, "instrument_id": instrument_id,
+                   "observed_at": observed_at, "created": now, "modified": now,
+                   "type": fields.get("type") or "source", "label": fields.get("label"),
+                   "origin": fields.get("origin"), "altdata": fields.get("altdata"),
+                   "units": fields.get("units") or "erg/s/cm/cm/AA",
+                   "owner_id": refdata.ADMIN_ID, "deleted": False, "arrays": arrays,
+                   "group_ids": fields.get("group_ids")}
+            self.spectra.append([row])
+            return sid
+
+    def spectra_of(self, idx: int) -> np.ndarray:
+        """Row numbers of the object's live spectra."""
+        return np.flatnonzero((self.spectra["obj"] == idx) & ~self.spectra["deleted"])
+
+    # ------------------------------------------------------------------ listings
+    def add_listing(self, user_id: int, obj_id: str, list_name: str,
+                    params: dict[str, Any] | None = None) -> int:
+        """Add an object to a user's list (e.g. "rejected_candidates"); return its id."""
+        with self.lock:
+            lid = self.listings[-1]["id"] + 1 if self.listings else 1
+            now = self.clock.now()
+            self.listings.append({"id": lid, "user_id": user_id, "obj_id": obj_id,
+                                  "list_name": list_name, "params": params,
+                                  "created": now, "modified": now})
+            return lid
+
+    def listed(self, user_id: int, list_name: str) -> set[str]:
+        """Object ids in one of a user's lists."""
+        return {x["obj_id"] for x in self.listings
+                if x["user_id"] == user_id and x["list_name"] == list_name}
+
+
+__all__ = ["ChildrenMixin", "hash_uniform", "mjd_to_us"]

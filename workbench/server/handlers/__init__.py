@@ -1,0 +1,1 @@
+"""Tornado request handlers of the local SkyPortal-compatible server."""

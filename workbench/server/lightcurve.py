@@ -1,0 +1,93 @@
+"""Deterministic synthetic light curves, generated per object on demand.
+
+Fluxes are in the zp=23.9 AB system (microJansky), as SkyPortal's ``format=flux``:
+``flux = 10**(-0.4 * (mag - 23.9))``. Each epoch has a 5-sigma limiting magnitude;
+``fluxerr`` is the flux at that limit over 5, so a point is a detection when
+``flux / fluxerr >= 5`` and otherwise an upper limit (``mag`` null, ``limiting_mag`` set),
+which is how the captured ZTF21aaqjmps photometry relates its fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ZP = 23.9
+DETECTION_SNR = 5.0
+FILTERS = np.array(["ztfg", "ztfr", "ztfi"])
+# colour offsets (mag) and decline-time stretch per filter, for transients
+_COLOR = np.array([0.0, 0.1, 0.35])
+_STRETCH = np.array([0.8, 1.0, 1.25])
+
+
+@dataclass(frozen=True)
+class LightCurve:
+    """Photometry arrays of one object, in time order (mjd in MJD, flux in µJy)."""
+
+    mjd: np.ndarray
+    band: np.ndarray  # index into FILTERS
+    flux: np.ndarray
+    fluxerr: np.ndarray
+
+    @property
+    def detected(self) -> np.ndarray:
+        """True where the point is a >= 5 sigma detection."""
+        return self.flux / self.fluxerr >= DETECTION_SNR
+
+    @property
+    def mag(self) -> np.ndarray:
+        """AB magnitude of detections, NaN for upper limits."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.detected, ZP - 2.5 * np.log10(self.flux), np.nan)
+
+    @property
+    def magerr(self) -> np.ndarray:
+        """1-sigma magnitude error of detections (2.5/ln10 / SNR), NaN for upper limits."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.detected, 2.5 / np.log(10) * self.fluxerr / self.flux, np.nan)
+
+    @property
+    def limiting_mag(self) -> np.ndarray:
+        """5-sigma limiting AB magnitude of each epoch."""
+        return ZP - 2.5 * np.log10(DETECTION_SNR * self.fluxerr)
+
+
+def generate(seed: int, index: int, kind: str, n: int, start: float, end: float,
+             peak_mjd: float, peak_mag: float, period: float) -> LightCurve:
+    """``n`` points between MJD ``start`` and ``end`` for an object of class ``kind``."""
+    rng = np.random.default_rng([seed, index, 11])
+    nights = np.sort(rng.uniform(start, end, n))
+    mjd = np.floor(nights) + 0.15 + 0.3 * rng.random(n)  # night-time at Palomar
+    mjd = np.sort(mjd)
+    band = rng.choice(3, size=n, p=[0.46, 0.46, 0.08])
+    limit = np.clip(rng.normal(20.4, 0.45, n), 18.6, 21.4)
+    model = _model_mag(rng, kind, mjd, band, peak_mjd, peak_mag, period)
+    true_flux = 10 ** (-0.4 * (model - ZP))
+    fluxerr = 10 ** (-0.4 * (limit - ZP)) / DETECTION_SNR
+    fluxerr = np.hypot(fluxerr, 0.01 * true_flux)  # 1% calibration floor
+    flux = true_flux + rng.normal(0.0, 1.0, n) * fluxerr
+    return LightCurve(mjd=mjd, band=band, flux=flux, fluxerr=fluxerr)
+
+
+def _model_mag(rng, kind, mjd, band, peak_mjd, peak_mag, period) -> np.ndarray:
+    if kind in ("Ia", "II", "Ibc", "tde"):
+        rise, fall = {"Ia": (4.0, 18.0), "II": (3.0, 60.0), "Ibc": (2.5, 14.0),
+                      "tde": (10.0, 45.0)}[kind]
+        fall = fall * _STRETCH[band]
+        # Bazin-style rise and exponential decline whose maximum falls on peak_mjd
+        t_max = rise * np.log(fall / rise - 1.0)
+        u = mjd - peak_mjd + t_max
+        shape = np.exp(-u / fall) / (1.0 + np.exp(-u / rise))
+        norm = np.exp(-t_max / fall) / (1.0 + np.exp(-t_max / rise))
+        return peak_mag + _COLOR[band] - 2.5 * np.log10(np.maximum(shape / norm, 1e-12))
+    if kind == "periodic":
+        phase = (mjd / period + rng.random()) % 1.0
+        amp = rng.uniform(0.2, 0.9)
+        return peak_mag + _COLOR[band] / 2 + amp * (phase - 0.5) * (1 if rng.random() < .5 else -1)
+    if kind == "agn":
+        steps = rng.normal(0.0, 0.06, len(mjd))
+        walk = np.cumsum(steps) - np.cumsum(steps).mean()
+        return peak_mag + 0.2 * _COLOR[band] + walk
+    # "bogus": a flickering artefact near the detection limit
+    return 20.0 + rng.normal(0.0, 0.5, len(mjd))

@@ -1,0 +1,219 @@
+"""The seeded synthetic sky as compact numpy columns, deterministic for (seed, sizes).
+
+Only per-object *parameters* live here (position, class, light-curve shape, counts);
+light curves, spectra arrays, comments' text and thumbnails are generated on demand
+from ``(seed, object index)`` by :mod:`.lightcurve`, :mod:`.spectrum` and
+:mod:`.thumbs`. The five objects of the SkyPortal captures come first (indices 0-4) so
+that a request copied from a capture works locally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import healpy as hp
+import numpy as np
+
+from .columns import Columns
+from .timeutil import US_PER_DAY, mjd_to_us, parse_time, us_to_mjd
+
+ANCHOR_US = parse_time("2026-11-01T00:00:00")  # "now" of the seed; data spreads before it
+KINDS = ["Ia", "II", "Ibc", "periodic", "agn", "tde", "bogus"]
+KIND_P = [0.37, 0.24, 0.08, 0.15, 0.08, 0.03, 0.05]
+HEALPIX_NSIDE = 2**29  # SkyPortal's Obj.healpix: NESTED index at order 29
+GW_CENTER = (12.83, -25.20)  # the 2019-08-14 GW event of the captures
+GROUP_CAPACITY = 16
+
+# (id, ra, dec, redshift, kind, created, origin, alias, altdata, peak_mjd, peak_mag,
+#  (lc_start, lc_end), n_phot, groups, candidate passes [(filter, passed_at)])
+NAMED: list[tuple[Any, ...]] = [
+    ("ZTF26abmjjnm", 12.30653, 35.56105, np.nan, "Ibc", "2026-08-07T11:17:43.296000", None,
+     None, None, 61259.46, 18.69, (61254.96, 61259.48), 6, (1, 3),
+     [(1, "2026-08-07T11:20:12.532114")]),
+    ("ZTFrlh6cyjh", 342.4596, 51.2634, np.nan, "periodic", "2019-10-20T09:13:51.104000", None,
+     None, {"simbad": {"class": "EB"}}, 58760.0, 16.1, (58640.0, 58780.3), 60, (1, 3, 4),
+     [(1, "2020-10-30T11:23:06.475748")]),
+    ("ZTFe028h94k", 229.9620403, 34.8442757, np.nan, "periodic", "2019-08-20T04:45:47.808015",
+     None, ["SN2020abc"], {"simbad": {"class": "RRLyr"}}, 58700.0, 15.8, (58600.0, 58715.2), 80,
+     (1, 3, 4), [(1, "2020-10-30T11:13:06.475748")]),
+    ("ZTF21aaqjmps", 202.5050541, 13.4111859, 0.0246, "II", "2021-03-21T06:27:01.996040", "ZTF",
+     ["SN 2021gvm"], None, 59315.34, 17.23, (59265.37, 59403.19), 174, (1, 3, 4),
+     [(1, "2021-03-21T06:31:40.116250"), (2, "2021-03-21T06:31:40.118820")]),
+    ("ZTF18aabcvnq", 172.0534465, 25.6596908, np.nan, "periodic", "2018-04-25T04:13:20.000000",
+     "ZTF", ["AT 2018cbj"], None, 58200.0, 16.9, (58150.0, 58233.2), 90, (1, 3, 4),
+     [(1, "2018-04-25T04:13:26.000000"), (2, "2018-04-25T04:13:26.000000")]),
+]
+N_NAMED = len(NAMED)
+
+
+@dataclass
+class Sky:
+    """Everything seeded, as columns; the :class:`~.store.Store` adds what is posted."""
+
+    seed: int
+    objs: Columns
+    saved_at: np.ndarray  # (objects, group slots) epoch µs, -1 = not saved
+    saved_by: np.ndarray  # (objects, group slots) user id
+    group_slot: dict[int, int]
+    cands: Columns
+    n_seeded: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
+    """Seed ``n_sources`` saved sources and ``n_candidates`` candidate objects.
+
+    Both counts include the five named capture objects (all five are saved sources and
+    candidates), so smaller values are raised to 5. Deterministic for (seed, sizes).
+    """
+    if n_sources < 0 or n_candidates < 0:
+        raise ValueError("sources and candidates must be >= 0")
+    rng = np.random.default_rng([seed, 1])
+    n_gen_src = max(0, n_sources - N_NAMED)
+    n_gen_cand = max(0, n_candidates - N_NAMED)
+    n_cand_src = min(n_gen_src, round(0.3 * n_gen_cand))
+    n_unsaved = n_gen_cand - n_cand_src
+    n = N_NAMED + n_gen_src + n_unsaved
+
+    kind = rng.choice(len(KINDS), size=n, p=KIND_P).astype(np.int8)
+    ra = rng.uniform(0.0, 360.0, n)
+    dec = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-30.0)), 1.0, n)))
+    created = ANCHOR_US - rng.integers(US_PER_DAY, 730 * US_PER_DAY, n)
+    unsaved = slice(N_NAMED + n_gen_src, n)
+    created[unsaved] = ANCHOR_US - rng.integers(US_PER_DAY // 24, 45 * US_PER_DAY, n_unsaved)
+    extragalactic = np.isin(kind, [0, 1, 2, 4, 5])
+    z = np.where(kind == 4, rng.uniform(0.05, 0.9, n), rng.uniform(0.008, 0.12, n))
+    z = np.where(extragalactic & (rng.random(n) < 0.7), np.round(z, 4), np.nan)
+    _place_gw_counterparts(ra, dec, z, kind, created, n_gen_src)
+    later = rng.random(n) < 0.3
+    modified = created + np.where(later, rng.integers(0, 60 * US_PER_DAY, n), 0)
+    modified = np.minimum(modified, ANCHOR_US)
+
+    created_mjd = us_to_mjd(created)
+    transient = np.isin(kind, [0, 1, 2, 5])
+    rise = rng.uniform(8.0, 20.0, n)
+    peak_mjd = np.where(transient, created_mjd + rise, created_mjd)
+    peak_mag = np.where(transient, rng.uniform(17.0, 20.0, n), rng.uniform(15.0, 19.0, n))
+    lc_start = created_mjd - np.where(transient, rng.uniform(5.0, 30.0, n), 300.0)
+    span = np.where(transient, rng.uniform(40.0, 160.0, n), rng.uniform(60.0, 300.0, n))
+    lc_end = np.minimum(created_mjd + span, us_to_mjd(ANCHOR_US))
+    n_phot = np.clip((lc_end - lc_start) / rng.uniform(1.0, 3.0, n), 8, 400).astype(np.int64)
+    n_phot[unsaved] = np.minimum(n_phot[unsaved], 40)
+
+    ids = _ztf_names(rng, created)
+    origin = np.where(rng.random(n) < 0.8, "ZTF", None).astype(object)
+    alias = np.full(n, None, dtype=object)
+    altdata = np.full(n, None, dtype=object)
+    for i, named in enumerate(NAMED):
+        (ids[i], ra[i], dec[i], z[i], k, when, origin[i], alias[i], altdata[i], peak_mjd[i],
+         peak_mag[i], (lc_start[i], lc_end[i]), n_phot[i], _, _) = named
+        kind[i] = KINDS.index(k)
+        created[i] = modified[i] = parse_time(when)
+    n_comm = np.where(rng.random(n) < 0.25, rng.integers(1, 4, n), 0).astype(np.int64)
+    n_comm[3] = 3
+
+    objs = Columns({
+        "id": ids, "ra": ra, "dec": dec, "redshift": z, "kind": kind, "created": created,
+        "modified": modified, "origin": origin, "alias": alias, "altdata": altdata,
+        "peak_mjd": peak_mjd, "peak_mag": peak_mag, "lc_start": lc_start, "lc_end": lc_end,
+        "period": rng.uniform(0.25, 20.0, n), "n_phot": n_phot,
+        "phot_base": np.concatenate([[0], np.cumsum(n_phot)[:-1]]).astype(np.int64),
+        "n_comm": n_comm,
+        "comm_base": np.concatenate([[0], np.cumsum(n_comm)[:-1]]).astype(np.int64),
+        "healpix": hp.ang2pix(HEALPIX_NSIDE, ra, dec, nest=True, lonlat=True).astype(np.int64),
+        "gen": np.ones(n, dtype=bool),
+    })
+    saved_at, saved_by, slots = _saves(rng, n, n_gen_src, created)
+    cands = _candidates(rng, n, n_gen_src, n_cand_src, created, saved_at, slots)
+    return Sky(seed=seed, objs=objs, saved_at=saved_at, saved_by=saved_by, group_slot=slots,
+               cands=cands, n_seeded=n)
+
+
+def _ztf_names(rng: np.random.Generator, created: np.ndarray) -> np.ndarray:
+    """``ZTF`` + two-digit year of creation + seven lowercase letters, all distinct."""
+    n = len(created)
+    years = (created // (US_PER_DAY * 36525 // 100) + 70) % 100  # years since 1900, mod 100
+    letters = rng.integers(0, 26, (n, 7), dtype=np.uint8) + ord("a")
+    tails = letters.view("S7").ravel().astype(str)
+    out = np.array([f"ZTF{y:02d}{t}" for y, t in zip(years, tails, strict=True)], dtype=object)
+    seen: set[str] = set()
+    for i, name in enumerate(out):
+        while name in seen:
+            extra = "".join(chr(c) for c in rng.integers(0, 26, 7) + ord("a"))
+            name = f"{name[:5]}{extra}"
+        seen.add(name)
+        out[i] = name
+    return out
+
+
+def _place_gw_counterparts(ra, dec, z, kind, created, n_gen_src) -> None:
+    """Put a few generated sources inside the GW event's localization (a counterpart first)."""
+    rng = np.random.default_rng([7, n_gen_src])
+    event_us = parse_time("2019-08-14T21:10:39")
+    for j in range(min(3, n_gen_src)):
+        i = N_NAMED + j
+        ra[i] = GW_CENTER[0] + rng.normal(0.0, 0.8) / np.cos(np.radians(GW_CENTER[1]))
+        dec[i] = GW_CENTER[1] + rng.normal(0.0, 0.8)
+        created[i] = event_us + (j + 1) * US_PER_DAY // 2
+        if j == 0:
+            kind[i], z[i] = KINDS.index("Ibc"), 0.0587
+
+
+def _saves(rng, n, n_gen_src, created):
+    slots = {gid: gid - 1 for gid in range(1, 9)}
+    saved_at = np.full((n, GROUP_CAPACITY), -1, dtype=np.int64)
+    saved_by = np.zeros((n, GROUP_CAPACITY), dtype=np.int16)
+    gen = slice(N_NAMED, N_NAMED + n_gen_src)
+    probs = {1: 0.85, 2: 0.1, 3: 0.4, 4: 0.3}
+    for gid, p in probs.items():
+        hit = rng.random(n_gen_src) < p
+        delay = rng.integers(US_PER_DAY // 100, 2 * US_PER_DAY, n_gen_src)
+        saved_at[gen, slots[gid]] = np.where(hit, created[gen] + delay, -1)
+    none = (saved_at[gen] < 0).all(axis=1)
+    saved_at[gen, 0][none] = created[gen][none] + US_PER_DAY // 10
+    saved_by[gen] = np.where(rng.random((n_gen_src, 1)) < 0.8, 1, rng.integers(2, 5, (n_gen_src, 1)))
+    for i, named in enumerate(NAMED):
+        for gid in named[13]:
+            saved_at[i, slots[gid]] = created[i] + 623_000
+            saved_by[i, slots[gid]] = 1
+    saved_at = np.minimum(saved_at, ANCHOR_US)
+    return saved_at, saved_by, slots
+
+
+def _candidates(rng, n, n_gen_src, n_cand_src, created, saved_at, slots) -> Columns:
+    """Candidate rows (obj, filter, passed_at): named, some saved sources, the unsaved rest."""
+    objs: list[int] = []
+    filters: list[int] = []
+    passed: list[int] = []
+    for i, named in enumerate(NAMED):
+        for fid, when in named[14]:
+            objs.append(i)
+            filters.append(fid)
+            passed.append(parse_time(when))
+    pool = np.arange(N_NAMED, N_NAMED + n_gen_src)
+    picked = np.sort(rng.choice(pool, size=n_cand_src, replace=False)) if n_cand_src else pool[:0]
+    chosen = np.concatenate([picked, np.arange(N_NAMED + n_gen_src, n)]).astype(np.int64)
+    passes = rng.integers(1, 4, len(chosen))
+    for obj, k in zip(chosen, passes, strict=True):
+        first = created[obj] + int(rng.integers(60_000_000, 3_600_000_000))
+        for j in range(k):
+            objs.append(int(obj))
+            filters.append(int(rng.integers(1, 3)))
+            passed.append(min(first + j * int(rng.integers(3_600_000_000, 2 * US_PER_DAY)),
+                              ANCHOR_US))
+    m = len(objs)
+    return Columns({
+        "id": np.arange(1, m + 1, dtype=np.int64), "obj": np.array(objs, dtype=np.int64),
+        "filter_id": np.array(filters, dtype=np.int64),
+        "passed_at": np.array(passed, dtype=np.int64),
+        "uploader_id": np.ones(m, dtype=np.int64), "deleted": np.zeros(m, dtype=bool),
+    })
+
+
+def mjd_now() -> float:
+    """MJD of the seed's anchor ("now" for generated light curves)."""
+    return us_to_mjd(ANCHOR_US)
+
+
+__all__ = ["ANCHOR_US", "KINDS", "NAMED", "N_NAMED", "Sky", "build_sky", "mjd_now", "mjd_to_us"]
