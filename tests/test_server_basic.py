@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import requests
 
 ZERO_TOKEN = "00000000-0000-0000-0000-000000000000"
@@ -35,8 +37,8 @@ def test_error_envelope_exactly_as_captured(server):
         r = get(server, path)
         assert r.status_code == status, path
         assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
-        assert r.text == ('{"status": "error", "message": "%s", "data": {}, "version": "1.4.0"}'
-                          % message)
+        expected = {"status": "error", "message": message, "data": {}, "version": "1.4.0"}
+        assert r.text == json.dumps(expected)  # compact, key order as captured
 
 
 def test_401_messages_as_captured(server):

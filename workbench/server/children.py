@@ -176,7 +176,8 @@ class ChildrenMixin:
         curve = lightcurve.generate(self.seed, idx, self.kind(idx), count,
                                     float(o["lc_start"][idx]), float(o["lc_end"][idx]),
                                     float(o["peak_mjd"][idx]), float(o["peak_mag"][idx]),
-                                    float(o["period"][idx]))
+                                    float(o["period"][idx]),
+                                    i_band=idx >= N_NAMED and idx % 3 == 0)
         base = int(o["phot_base"][idx])
         created = int(o["created"][idx])
         det = curve.detected
@@ -379,6 +380,8 @@ class ChildrenMixin:
 
     def _kowalski(self, idx: int) -> dict[str, Any]:
         data = {k: float(v[0]) for k, v in self.scores(np.array([idx])).items()}
+        if self.kind(idx) == "periodic":
+            data["period"] = round(float(self.objs["period"][idx]), 6)  # days
         rows = self.candidate_rows(idx)
         when = int(self.cands["passed_at"][rows].min()) if len(rows) else int(
             self.objs["created"][idx])

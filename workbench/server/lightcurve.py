@@ -54,13 +54,17 @@ class LightCurve:
 
 
 def generate(seed: int, index: int, kind: str, n: int, start: float, end: float,
-             peak_mjd: float, peak_mag: float, period: float) -> LightCurve:
-    """``n`` points between MJD ``start`` and ``end`` for an object of class ``kind``."""
+             peak_mjd: float, peak_mag: float, period: float, *,
+             i_band: bool = True) -> LightCurve:
+    """``n`` points between MJD ``start`` and ``end`` for an object of class ``kind``.
+
+    ``i_band=False`` keeps to ztfg/ztfr (ZTF public data has no i band).
+    """
     rng = np.random.default_rng([seed, index, 11])
     nights = np.sort(rng.uniform(start, end, n))
     mjd = np.floor(nights) + 0.15 + 0.3 * rng.random(n)  # night-time at Palomar
     mjd = np.sort(mjd)
-    band = rng.choice(3, size=n, p=[0.46, 0.46, 0.08])
+    band = rng.choice(3, size=n, p=[0.46, 0.46, 0.08] if i_band else [0.5, 0.5, 0.0])
     limit = np.clip(rng.normal(20.4, 0.45, n), 18.6, 21.4)
     model = _model_mag(rng, kind, mjd, band, peak_mjd, peak_mag, period)
     true_flux = 10 ** (-0.4 * (model - ZP))

@@ -92,12 +92,14 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
 
     created_mjd = us_to_mjd(created)
     transient = np.isin(kind, [0, 1, 2, 5])
-    rise = rng.uniform(8.0, 20.0, n)
+    # an object is created by its first alert, so it is detectable then: rise a few days
+    rise = rng.uniform(3.0, 12.0, n)
     peak_mjd = np.where(transient, created_mjd + rise, created_mjd)
-    peak_mag = np.where(transient, rng.uniform(17.0, 20.0, n), rng.uniform(15.0, 19.0, n))
-    lc_start = created_mjd - np.where(transient, rng.uniform(5.0, 30.0, n), 300.0)
+    peak_mag = np.where(transient, rng.uniform(16.5, 19.0, n), rng.uniform(15.0, 19.0, n))
+    lc_start = created_mjd - np.where(transient, rng.uniform(3.0, 15.0, n), 300.0)
     span = np.where(transient, rng.uniform(40.0, 160.0, n), rng.uniform(60.0, 300.0, n))
     lc_end = np.minimum(created_mjd + span, us_to_mjd(ANCHOR_US))
+    lc_end = np.maximum(lc_end, created_mjd + 0.5)  # at least the discovery night
     n_phot = np.clip((lc_end - lc_start) / rng.uniform(1.0, 3.0, n), 8, 400).astype(np.int64)
     n_phot[unsaved] = np.minimum(n_phot[unsaved], 40)
 

@@ -24,8 +24,9 @@ def candidate_record(store, idx: int, rows: np.ndarray, *, comments: bool,
     rec["saved_groups"] = [records.group(store, g) for g in saved]
     rec["classifications"] = list_classifications(store, idx)
     filters = store.cands["filter_id"][rows]
-    rec["passing_group_ids"] = [refdata.FILTERS[int(f)][0] for f in filters
-                                if int(f) in refdata.FILTERS]
+    if not single:
+        rec["passing_group_ids"] = [refdata.FILTERS[int(f)][0] for f in filters
+                                    if int(f) in refdata.FILTERS]
     rec["associated_objs"] = []
     rec["annotations"] = [records.annotation(store, "sources", idx, a, groups=True)
                           for a in sorted(store.annotations("sources", idx),
@@ -40,7 +41,8 @@ def candidate_record(store, idx: int, rows: np.ndarray, *, comments: bool,
                            for c in full_comments(store, idx)]
     if photometry:
         rec["photometry"] = [photrec.record(store, idx, p, annotations=True) for p in points]
-    rec["tags"] = []
+    if not single:
+        rec["tags"] = []
     return rec
 
 

@@ -86,16 +86,34 @@ def localization_record(event, *, arrays: bool, dist: bool, full: bool) -> dict[
     return out
 
 
-def _notice(event) -> dict[str, Any]:
+VOEVENT = """<?xml version="1.0" ?>
+<voe:VOEvent xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0" version="2.0" role="observation"
+ ivorn="{ivorn}">
+  <Who><Date>{date}</Date></Who>
+  <WhereWhen><ObsDataLocation><ObservationLocation><AstroCoords>
+    <Time><TimeInstant><ISOTime>{date}</ISOTime></TimeInstant></Time>
+    <Position2D><Value2><C1>{ra}</C1><C2>{dec}</C2></Value2><Error2Radius>{err}</Error2Radius>
+    </Position2D></AstroCoords></ObservationLocation></ObsDataLocation></WhereWhen>
+  <What><Param name="skymap_fits" value="{name}"/></What>
+</voe:VOEvent>
+"""
+
+
+def _notice(event, *, content: bool = False) -> dict[str, Any]:
     stamp = iso(event.created + 59_000)
-    return {"stream": event.stream, "dateobs": event.dateobs, "has_localization": True,
-            "id": event.id, "created_at": stamp, "ivorn": f"ivo://local/{event.stream}#"
-            f"{event.dateobs}", "sent_by_id": 1, "notice_type": event.notice_type,
+    ivorn = f"ivo://local/{event.stream}#{event.dateobs}"
+    extra = {}
+    if content:
+        extra["content"] = VOEVENT.format(ivorn=ivorn, date=event.dateobs, ra=event.center[0],
+                                          dec=event.center[1], err=event.sigma,
+                                          name=event.loc_name)
+    return {**extra,"stream": event.stream, "dateobs": event.dateobs, "has_localization": True,
+            "id": event.id, "created_at": stamp, "ivorn": ivorn, "sent_by_id": 1, "notice_type": event.notice_type,
             "notice_format": "voevent", "date": event.dateobs, "localization_ingested": True,
             "modified": stamp}
 
 
-def event_record(event, *, full: bool) -> dict[str, Any]:
+def event_record(event, *, full: bool, notice_content: bool = True) -> dict[str, Any]:
     """A GcnEvent dict (list form, or ``full`` with the localization arrays)."""
     stamp = iso(event.created)
     out: dict[str, Any] = {"trigger_id": None, "aliases": event.aliases, "id": event.id,
@@ -106,8 +124,8 @@ def event_record(event, *, full: bool) -> dict[str, Any]:
     out["localizations"] = [localization_record(event, arrays=full, dist=False, full=full)]
     if full:
         out.update({"comments": [], "detectors": [],
-                    "gcn_notices": [_notice(event)], "gcn_triggers": [],
-                    "properties": [{"dateobs": event.dateobs, "modified": stamp,
+                    "gcn_notices": [_notice(event, content=notice_content)],
+                    "gcn_triggers": [], "properties": [{"dateobs": event.dateobs, "modified": stamp,
                                     "data": event.properties, "sent_by_id": 1, "id": event.id,
                                     "created_at": stamp}] if event.properties else [],
                     "gcnevent_users": [], "tags": event.tags, "lightcurve": None,
@@ -156,7 +174,8 @@ class GcnEventHandler(BaseHandler):
         if event is None:
             raise ApiError("GCN event not found", 404)
         with self.store.lock:
-            rec = event_record(event, full=True)
+            rec = event_record(event, full=True,
+                               notice_content=not self.flag("excludeNoticeContent"))
         await self.success(rec)
 
 
