@@ -67,7 +67,7 @@ class Transaction(ReferenceMixin):
         try:
             return self._con.execute(sql, params)
         except duckdb.Error as exc:
-            raise CacheError(f"SQL failed in the cache transaction: {exc}") from exc
+            raise CacheError(f"SQL failed in the cache transaction, which is rolled back: {exc}") from exc
 
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         """A query's result as a DataFrame, seeing this transaction's own changes."""
