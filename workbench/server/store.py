@@ -184,6 +184,12 @@ class Store(ChildrenMixin):
                 self.query_cache.popitem(last=False)
             return qid
 
+    def mutate(self, action: str, n: int = 1, *, seed: int = 0, **options: Any) -> dict[str, Any]:
+        """Simulate another user's writes (see :mod:`.mutate`); returns what changed."""
+        from .mutate import mutate
+
+        return mutate(self, action, n, seed=seed, **options)
+
     def counts(self) -> dict[str, int]:
         """Numbers of objects, sources, candidates, classifications, ... (for tests, stats)."""
         with self.lock:
