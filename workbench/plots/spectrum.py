@@ -236,7 +236,7 @@ def _draw_spectra(
             {"wavelength": p["wave"], "flux": p["flux"], "flux_raw": p["raw"]}
         ).assign(scale=p["scale"])
         color = SPECTRUM_PALETTE[i % len(SPECTRUM_PALETTE)]
-        r = fig.line("x", "flux", source=src, color=color, line_width=1.2, name=key)
+        r = fig.line("x", "flux", source=src, color=color, line_width=1.2, name=f"curve:{key}")
         renderers.append(r)
         spec_sources.append(src)
         items.append(LegendItem(label=name, renderers=[r]))
