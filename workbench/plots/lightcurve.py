@@ -230,36 +230,32 @@ def _columns(rows: pd.DataFrame, y: str, time: str, t0: float, *, limit: bool) -
         "filter": rows["filter"].to_numpy(),
         "instrument_name": rows["instrument_name"].to_numpy(),
         "origin": rows["origin"].to_numpy(),
-        "obj_id": rows["obj_id"].to_numpy(),
         "id": rows["id"].to_numpy(),
-        "mag": rows["mag"].to_numpy(),
-        "magerr": rows["magerr"].to_numpy(),
-        "limiting_mag": rows["limiting_mag"].to_numpy(),
-        "flux": rows["flux"].to_numpy(),
-        "fluxerr": rows["fluxerr"].to_numpy(),
     }
+    # Only what is drawn or hovered goes to the browser; the rest stays in sources.full.
+    values = {c: rows[c].to_numpy() for c in ("mag", "magerr", "limiting_mag", "flux", "fluxerr")}
     if y == "mag":
-        val = cols["limiting_mag"] if limit else cols["mag"]
-        err = np.zeros(len(rows)) if limit else np.nan_to_num(cols["magerr"])
+        val = values["limiting_mag"] if limit else values["mag"]
+        err = np.zeros(len(rows)) if limit else np.nan_to_num(values["magerr"])
         text = (
             [f"> {v:.2f} (limit)" for v in val]
             if limit
-            else [f"{v:.2f} ± {e:.2f}" for v, e in zip(val, cols["magerr"], strict=True)]
+            else [f"{v:.2f} ± {e:.2f}" for v, e in zip(val, values["magerr"], strict=True)]
         )
     else:
-        val, err, text = _flux_values(cols, limit)
+        val, err, text = _flux_values(values, limit)
     cols.update(y=val, y_lo=val - err, y_hi=val + err, value=text)
     if limit and y == "flux":
-        cols["marker"] = np.where(np.isfinite(cols["flux"]), "circle", "inverted_triangle")
+        cols["marker"] = np.where(np.isfinite(values["flux"]), "circle", "inverted_triangle")
     return cols
 
 
-def _flux_values(cols: dict[str, Any], limit: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    flux, fluxerr = cols["flux"], np.nan_to_num(cols["fluxerr"])
+def _flux_values(values: dict[str, Any], limit: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    flux, fluxerr = values["flux"], np.nan_to_num(values["fluxerr"])
     if not limit:
         return flux, fluxerr, [f"{f:.3g} ± {e:.2g}" for f, e in zip(flux, fluxerr, strict=True)]
     # A non-detection without a measured flux is drawn at the flux of its limiting magnitude.
-    lim_flux = 10 ** (-0.4 * (cols["limiting_mag"] - ZP))
+    lim_flux = 10 ** (-0.4 * (values["limiting_mag"] - ZP))
     has = np.isfinite(flux)
     val = np.where(has, flux, lim_flux)
     err = np.where(has, fluxerr, 0.0)
