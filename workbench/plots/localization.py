@@ -162,7 +162,10 @@ def _image(fig: Any, sky: Skymap, geo: dict, lv: list[float], shade: bool, key: 
     ]
 
 
-def _allsky(sky, lv, shade, grid, name, height, overlays, out) -> Any:  # type: ignore[no-untyped-def]
+def _allsky(
+    sky: Skymap, lv: list[float], shade: bool, grid: int, name: str, height: int,
+    overlays: dict[str, ColumnDataSource], out: PlotSources,
+) -> Any:  # fmt: skip
     nx, ny = grid, grid // 2
     xs = np.linspace(-X_MAX, X_MAX, nx)
     ys = np.linspace(-Y_MAX, Y_MAX, ny)
@@ -216,7 +219,10 @@ def _zoom_box(sky: Skymap, level: float) -> tuple[float, float, float, float, fl
     return center, lo - pad_ra, hi + pad_ra, max(-90.0, dlo - pad_dec), min(90.0, dhi + pad_dec)
 
 
-def _zoom(sky, lv, shade, grid, name, height, overlays, out, box) -> Any:  # type: ignore[no-untyped-def]
+def _zoom(
+    sky: Skymap, lv: list[float], shade: bool, grid: int, name: str, height: int,
+    overlays: dict[str, ColumnDataSource], out: PlotSources, box: tuple[float, ...],
+) -> Any:  # fmt: skip
     center, ra_lo, ra_hi, dec_lo, dec_hi = box
     cos_mid = max(np.cos(np.radians(0.5 * (dec_lo + dec_hi))), 0.1)
     aspect = (ra_hi - ra_lo) * cos_mid / (dec_hi - dec_lo)

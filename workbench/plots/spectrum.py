@@ -100,57 +100,52 @@ def spectra_plot(
     width or Gaussian FWHM) smooths it. ``lines`` is a set name (``'sn'``, ``'galaxy'``,
     ``'nebular'``, ``'all'``), line names, or None; ``telluric`` shades the O2/H2O bands.
 
-    Returns ``(column(slider, figure), sources)``; ``sources.models`` holds ``figure``,
-    ``slider``, ``spans`` and ``telluric`` (the shaded boxes).
+    Returns ``(column(slider, figure), sources)`` (a bare figure saying so when there are no
+    spectra); ``sources.models`` holds ``figure``, ``slider``, ``spans`` and ``telluric``.
     """
     z = check_redshift(redshift)
     if frame not in ("observed", "rest"):
         raise WorkbenchError(f"frame must be 'observed' or 'rest', not {frame!r}")
     if max_points < 4:
         raise WorkbenchError(f"max_points must be at least 4, not {max_points}")
+    z_end = z_max if z_max is not None else max(0.5, round(2 * z + 0.05, 2))
+    if z_end <= min(0.0, z):
+        raise WorkbenchError(f"z_max ({z_max}) must be above the redshift slider's start")
     table = _as_table(spectra)
     chosen = line_set(lines)
-    sources = PlotSources()
-    f = 1.0 + z
     processed = [
         _process(row, normalise, smooth_width, smooth_kernel, smooth_unit)
         for _, row in table.iterrows()
     ]
-    n_drawn = sum(min(p["wave"].size, max_points) for p in processed)
     fig = new_figure(title=title or _default_title(table), width=width, height=height,
-                     n_points=n_drawn)  # fmt: skip
+                     n_points=sum(min(p["wave"].size, max_points) for p in processed))  # fmt: skip
     # A fixed inner height lets the line labels hang from the top of the frame (screen units).
     fig.frame_height = max(150, height - 90)
-    frame_word = "rest-frame" if frame == "rest" else "observed"
-    fig.xaxis.axis_label = f"{frame_word.capitalize()} wavelength (Å)"
+    fig.xaxis.axis_label = f"{'Rest-frame' if frame == 'rest' else 'Observed'} wavelength (Å)"
     fig.yaxis.axis_label = "Flux / median" if normalise else _flux_label(table)
+    sources = PlotSources()
     sources.models["figure"] = fig
     if not processed:
         empty_note(fig, "no spectra")
         return fig, sources
-    spec_sources, items = _draw_spectra(fig, sources, table, processed, max_points, frame, f)
+    scale = 1.0 + z if frame == "rest" else 1.0
+    spec_sources, items = _draw_spectra(fig, sources, table, processed, max_points, scale)
     fig.add_layout(Legend(items=items, click_policy="hide"), "right")
-    obs_lo = min(float(np.nanmin(p["wave"])) for p in processed)
-    obs_hi = max(float(np.nanmax(p["wave"])) for p in processed)
+    obs_lo = min(float(p["wave"][0]) for p in processed)
+    obs_hi = max(float(p["wave"][-1]) for p in processed)
     pad = 0.02 * (obs_hi - obs_lo) or 10.0
-    obs_lo, obs_hi = obs_lo - pad, obs_hi + pad
-    scale = f if frame == "rest" else 1.0
-    fig.x_range = Range1d(start=obs_lo / scale, end=obs_hi / scale)
+    fig.x_range = Range1d(start=(obs_lo - pad) / scale, end=(obs_hi + pad) / scale)
     spans, line_src = _draw_lines(fig, sources, chosen, z if frame == "observed" else 0.0)
     boxes, tell_src = _draw_telluric(fig, sources, telluric, scale)
-    slider = Slider(
-        start=min(0.0, z), end=z_max if z_max is not None else max(0.5, round(2 * z + 0.05, 2)),
-        value=z, step=0.0005, format="0.0000", title="Redshift z", name="redshift",
-        width=width - 40,
-    )  # fmt: skip
-    if slider.end <= slider.start:
-        raise WorkbenchError(f"z_max ({z_max}) must be above the redshift's slider start")
+    slider = Slider(start=min(0.0, z), end=z_end, value=z, step=0.0005, format="0.0000",
+                    title="Redshift z", name="redshift", width=width - 40)  # fmt: skip
+    bands = _bands(telluric)
     slider.js_on_change("value", CustomJS(args=dict(
         slider=slider, frame=frame, spans=spans, lines=line_src,
         rest=[ln.rest for ln in chosen], specs=spec_sources, boxes=boxes, tell=tell_src,
-        tell_start=[b.start for b in _bands(telluric)], tell_end=[b.end for b in _bands(telluric)],
-        tell_mid=[(b.start + b.end) / 2 for b in _bands(telluric)],
-        x_range=fig.x_range, obs_lo=obs_lo, obs_hi=obs_hi,
+        tell_start=[b.start for b in bands], tell_end=[b.end for b in bands],
+        tell_mid=[(b.start + b.end) / 2 for b in bands],
+        x_range=fig.x_range, obs_lo=obs_lo - pad, obs_hi=obs_hi + pad,
     ), code=_JS))  # fmt: skip
     sources.models.update(slider=slider, spans=spans, telluric=boxes)
     return column(slider, fig), sources
@@ -165,7 +160,9 @@ def _as_table(spectra: Any) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 "id": range(len(spectra)),
-                "label": [s.header.get("OBJECT") or f"spectrum {i}" for i, s in enumerate(spectra)],
+                "label": [
+                    str(s.header.get("OBJECT") or f"spectrum {i}") for i, s in enumerate(spectra)
+                ],
                 "wavelengths": [s.wavelengths for s in spectra],
                 "fluxes": [s.fluxes for s in spectra],
                 "errors": [s.errors for s in spectra],
@@ -182,9 +179,9 @@ def _name(row: pd.Series, i: int) -> str:
     if isinstance(label, str) and label.strip():
         return label
     parts = [str(row.get("instrument_name") or "").strip()]
-    observed = row.get("observed_at")
-    if observed is not None and not (isinstance(observed, float) and np.isnan(observed)):
-        parts.append(str(pd.Timestamp(observed).date()))
+    observed = pd.to_datetime(row.get("observed_at"), errors="coerce")
+    if not pd.isna(observed):
+        parts.append(str(observed.date()))
     text = " ".join(p for p in parts if p)
     return text or f"spectrum {row.get('id', i)}"
 
@@ -214,7 +211,7 @@ def _process(row: pd.Series, normalise: bool, width: float | None, kernel: str, 
 
 def _draw_spectra(
     fig: Any, sources: PlotSources, table: pd.DataFrame, processed: list[dict],
-    max_points: int, frame: str, f: float,
+    max_points: int, scale: float,
 ) -> tuple[list[ColumnDataSource], list[LegendItem]]:  # fmt: skip
     spec_sources, items, renderers = [], [], []
     for i, ((_, row), p) in enumerate(zip(table.iterrows(), processed, strict=True)):
@@ -225,7 +222,7 @@ def _draw_spectra(
         src = ColumnDataSource(
             {
                 "wave_obs": wave,
-                "x": wave / f if frame == "rest" else wave.copy(),
+                "x": wave / scale,  # scale is 1 + z in the rest frame, else 1
                 "flux": p["flux"][keep],
                 "label": [name] * keep.size,
             },
