@@ -55,7 +55,8 @@ def open_session(
     ``SKYPORTAL_URL`` set: ``Workbench.open()`` from the environment (and config file).
     Otherwise a private ``LocalServer`` with ``sources`` sources and ``candidates``
     candidates (random ``seed``) and a cache in a temporary directory; the notebook
-    should call ``session.close()`` at its end.
+    should call ``session.close()`` at its end. ``client_options`` go to the client
+    (``timeout``, ``rate_limit``, ``max_retries``, ...).
     """
     from workbench.facade import Workbench
 
@@ -66,6 +67,8 @@ def open_session(
     server = LocalServer(sources=sources, candidates=candidates, seed=seed, token=str(uuid.uuid4()))
     server.start()
     tmpdir = tempfile.TemporaryDirectory(prefix="workbench-notebook-")
+    # The private server is on loopback and ours alone: no need to pace requests to it.
+    client_options.setdefault("rate_limit", None)
     try:
         wb = Workbench.open(
             server.url, server.token, Path(tmpdir.name) / "workbench.duckdb", **client_options
