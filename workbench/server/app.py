@@ -11,6 +11,7 @@ from .handlers import (
     candidates,
     classifications,
     gcn,
+    generic,
     info,
     misc,
     photometry,
@@ -18,6 +19,7 @@ from .handlers import (
     spectra,
 )
 from .handlers.base import Context, InvalidEndpoint
+from .resources import SPECS
 
 log = logging.getLogger("workbench.server")
 OBJ = r"([^/]+)"
@@ -67,6 +69,16 @@ def routes() -> list[tuple[str, type]]:
         (r"/api/localization/([^/]+)/name/([^/]+?)/(download)/?", gcn.LocalizationHandler),
         (r"/api/listing/?", misc.ListingHandler),
         (r"/api/listing/(\d+)/?", misc.ListingHandler),
+        (r"/api/followup_request/schedule/(\d+)/?", generic.ScheduleHandler),
+        (r"/api/followup_request/prioritization/?", generic.PrioritizationHandler),
+        (r"/api/photometry_request/(\d+)/?", generic.PhotometryRequestHandler),
+        (r"/api/facility/?", generic.FacilityHandler),
+        (rf"/api/sources/{OBJ}/offsets/?", generic.OffsetsHandler),
+        (rf"/api/sources/{OBJ}/finder/?", generic.FinderHandler),
+        (r"/api/spectra/synthphot/(\d+)/?", generic.SynthPhotHandler),
+        (r"/api/spectrum/tns/(\d+)/?", generic.TNSHandler),
+        (r"/api/db_stats/?", generic.DBStatsHandler),
+        (r"/api/filters/(\d+)/v/?", generic.FilterVersionHandler),
         (r"/static/thumbnails/(.+)", misc.ThumbnailHandler),
         (r"/_workbench/health/?", admin.HealthHandler),
         (r"/_workbench/behaviour/?", admin.BehaviourHandler),
@@ -76,9 +88,20 @@ def routes() -> list[tuple[str, type]]:
     ]
 
 
+def resource_routes() -> list[tuple[str, type, dict]]:
+    """Routes of the table-driven resources (collection and item)."""
+    out = []
+    for name in SPECS:
+        out.append((rf"/api/{name}/?", generic.ResourceHandler, {"name": name}))
+        out.append((rf"/api/{name}/(\d+)/?", generic.ResourceHandler, {"name": name}))
+    return out
+
+
 def make_app(ctx: Context) -> tornado.web.Application:
     """The application serving ``ctx``'s store with ``ctx``'s behaviour."""
-    return tornado.web.Application([(p, h, {"ctx": ctx}) for p, h in routes()],
+    table = [(p, h, {"ctx": ctx}) for p, h in routes()]
+    table[-1:-1] = [(p, h, {"ctx": ctx, **kw}) for p, h, kw in resource_routes()]
+    return tornado.web.Application(table,
                                    compress_response=False, serve_traceback=False,
                                    log_function=_log)
 

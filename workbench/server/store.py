@@ -48,6 +48,12 @@ class Store(ChildrenMixin):
         self.overrides: dict[int, dict[str, Any]] = {}
         self.query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._seed_children()
+        from .resources import Resources
+
+        self.resources = Resources(self)
+        self.catalogs = {"CLU_mini": self.galaxies}
+        self.filter_versions: dict[int, dict[str, Any]] = {}
+        self.tns_submissions: list[dict[str, Any]] = []
 
     # ----------------------------------------------------------------- objects
     def find(self, obj_id: str) -> int | None:
@@ -174,6 +180,10 @@ class Store(ChildrenMixin):
         """Row numbers (into :attr:`cands`) of the object's live candidate rows."""
         mask = (self.cands["obj"] == idx) & ~self.cands["deleted"]
         return np.flatnonzero(mask)
+
+    def filter_groups(self) -> dict[int, int]:
+        """Filter id -> the group it passes candidates to."""
+        return {fid: int(rec["group_id"]) for fid, rec in self.resources.rows["filters"].items()}
 
     def remember_query(self, ordered: np.ndarray) -> str:
         """Keep an ordered id list for ``useCache=true&queryID=...``; return the queryID."""

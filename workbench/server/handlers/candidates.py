@@ -25,8 +25,8 @@ def candidate_record(store, idx: int, rows: np.ndarray, *, comments: bool,
     rec["classifications"] = list_classifications(store, idx)
     filters = store.cands["filter_id"][rows]
     if not single:
-        rec["passing_group_ids"] = [refdata.FILTERS[int(f)][0] for f in filters
-                                    if int(f) in refdata.FILTERS]
+        groups = store.filter_groups()
+        rec["passing_group_ids"] = [groups[int(f)] for f in filters if int(f) in groups]
     rec["associated_objs"] = []
     rec["annotations"] = [records.annotation(store, "sources", idx, a, groups=True)
                           for a in sorted(store.annotations("sources", idx),
@@ -82,7 +82,7 @@ class CandidateListHandler(BaseHandler):
         group_ids = self.int_list("groupIDs")
         if filter_ids is None:
             groups = group_ids or list(self.store.groups)
-            filter_ids = [f for f, (g, _, _) in refdata.FILTERS.items() if g in groups]
+            filter_ids = [f for f, g in self.store.filter_groups().items() if g in groups]
         return filter_ids
 
     def _select(self) -> np.ndarray:
@@ -124,7 +124,7 @@ class CandidateListHandler(BaseHandler):
             passed = parse_time(str(body["passed_at"]))
         except ValueError as exc:
             raise ApiError(f"Invalid passed_at: {body['passed_at']!r}") from exc
-        bad = [f for f in filter_ids if int(f) not in refdata.FILTERS]
+        bad = [f for f in filter_ids if int(f) not in store.filter_groups()]
         if bad:
             raise ApiError(f"Invalid filter ID(s): {bad}")
         with store.lock:
