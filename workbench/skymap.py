@@ -109,7 +109,10 @@ _DIST_LAYERS = ("distmu", "distsigma", "distnorm")
 
 
 def _as_layer(name: str, values: Any, n: int) -> np.ndarray:
-    arr = np.array(values, dtype=np.float64, copy=True).reshape(-1)
+    try:
+        arr = np.array(values, dtype=np.float64, copy=True).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise SkymapError(f"{name} must be numeric: {exc}") from exc
     if arr.size != n:
         raise SkymapError(f"{name} has {arr.size} values but uniq has {n}: the columns must align")
     return arr
@@ -137,7 +140,10 @@ class Skymap:
         *,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        uniq_arr = np.array(uniq, dtype=np.int64, copy=True).reshape(-1)
+        try:
+            uniq_arr = np.array(uniq, dtype=np.int64, copy=True).reshape(-1)
+        except (OverflowError, TypeError, ValueError) as exc:
+            raise SkymapError(f"uniq must be integers within int64: {exc}") from exc
         n = uniq_arr.size
         if n == 0:
             raise SkymapError("a skymap needs at least one pixel; got an empty uniq array")
@@ -298,15 +304,25 @@ class Skymap:
     def area(self, cumprob: Any = 0.9) -> Any:
         """Area (deg²) of the smallest region holding ``cumprob`` probability.
 
-        Linear interpolation of cumulative area against cumulative probability within the
-        pixel where ``cumprob`` is reached (as ligo.skymap's ``contour_areas``); the full sky
-        when ``cumprob`` exceeds the total. A float in, a float out; an array in, an array.
+        Linear interpolation of cumulative area against cumulative probability inside the
+        pixel where ``cumprob`` is reached (as ligo.skymap's ``contour_areas``). A level the
+        map reaches only up to rounding (1.0 on a map summing to 1 - 1e-16) gives the area
+        of all pixels with probability; a level the map never reaches (a truncated map)
+        gives the full sky. A float in, a float out; an array in, an array.
         """
         levels = _check_cumprob(cumprob)
         g = self._greedy
-        out = np.interp(
-            levels, np.r_[0.0, g["cum_prob"]], np.r_[0.0, g["cum_area"]], right=FULL_SKY_DEG2
-        )
+        cum_p, cum_a = g["cum_prob"], g["cum_area"]
+        k = np.searchsorted(cum_p, levels, side="left")
+        kk = np.minimum(k, self.npix - 1)
+        prev_p = np.where(k > 0, cum_p[np.maximum(kk - 1, 0)], 0.0)
+        prev_a = np.where(k > 0, cum_a[np.maximum(kk - 1, 0)], 0.0)
+        step_p, step_a = cum_p[kk] - prev_p, cum_a[kk] - prev_a
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = prev_a + np.where(step_p > 0, (levels - prev_p) / step_p, 0.0) * step_a
+        positive = float(cum_a[np.searchsorted(cum_p, cum_p[-1], side="left")])
+        reached = levels <= cum_p[-1] * (1 + 1e-12)
+        out = np.where(k < self.npix, out, np.where(reached, positive, FULL_SKY_DEG2))
         return float(out) if np.ndim(cumprob) == 0 else out
 
     def region(self, cumprob: float = 0.9) -> np.ndarray:
