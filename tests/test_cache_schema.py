@@ -42,7 +42,7 @@ def test_a_new_cache_is_at_the_current_version(tmp_path):
     assert log["name"].tolist() == [name for name, _ in mig.MIGRATIONS]
     meta = dict(cache.sql("SELECT key, value FROM meta").values.tolist())
     assert meta["schema_version"] == str(SCHEMA_VERSION) and meta["created_by"]
-    assert "Cache(" in repr(cache) and "schema_version=3" in repr(cache)
+    assert "Cache(" in repr(cache) and f"schema_version={SCHEMA_VERSION}" in repr(cache)
 
 
 def test_a_version_1_file_opens_and_upgrades_keeping_its_data(tmp_path):

@@ -286,6 +286,8 @@ def _delete_outside(con: duckdb.DuckDBPyConnection, spec: TableSpec, page: Page,
     if page.raws:
         on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
         keep = f" AND NOT EXISTS (SELECT 1 FROM _wb_stage s WHERE {on})"
+    if spec.local_rows:
+        keep += " AND t.action_id IS NULL"  # an action not yet on the server stays visible
     returning = f" RETURNING {_q(track)}" if track else ""
     rows = con.execute(
         f"DELETE FROM {spec.name} t WHERE {_q(column)} IN (SELECT unnest(?)){keep}{returning}",

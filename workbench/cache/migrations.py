@@ -133,6 +133,19 @@ CREATE TABLE vetting (
 ALTER TABLE candidates ADD COLUMN score DOUBLE;
 """
 
+# Local effects of queued actions (rows the outbox added, tagged with its action id), the
+# photometry version each obj was last fetched at, and the version of stored skymap pixels.
+_V4 = """
+CREATE TABLE obj_sync (
+    obj_id VARCHAR PRIMARY KEY, photometry_modified TIMESTAMP, photometry_synced_at TIMESTAMP);
+ALTER TABLE classifications ADD COLUMN action_id BIGINT;
+ALTER TABLE comments ADD COLUMN action_id BIGINT;
+ALTER TABLE sources ADD COLUMN action_id BIGINT;
+ALTER TABLE spectra ADD COLUMN action_id BIGINT;
+ALTER TABLE localizations ADD COLUMN pixels_modified TIMESTAMP;
+UPDATE localizations SET pixels_modified = modified WHERE n_pixels IS NOT NULL;
+"""
+
 # Machine-learning scores a candidate's annotations commonly carry, best first: the score of
 # a candidate is its obj's own `score`, else the first of these found in its annotations.
 SCORE_KEYS = ("drb", "braai", "rb", "score")
@@ -165,10 +178,15 @@ def _v3(con: duckdb.DuckDBPyConnection) -> None:
     _backfill_candidate_score(con)
 
 
+def _v4(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_V4)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", schema_v1),
     ("0002_gcn_events_localizations_galaxies", _v2),
     ("0003_vetting_and_candidate_score", _v3),
+    ("0004_local_effects_and_sync_markers", _v4),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

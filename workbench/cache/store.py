@@ -15,6 +15,7 @@ from ..errors import CacheError, SchemaError
 from .locking import FileGate, gate_for
 from .migrations import SCHEMA_VERSION, check_not_newer, read_version, upgrade
 from .transaction import Transaction, sync_row
+from .views import ViewsMixin
 
 # Tables `counts()` reports, in a stable order.
 TABLES = ("objs", "sources", "candidates", "photometry", "spectra", "classifications",
@@ -78,7 +79,7 @@ class Reader:
             raise CacheError(f"Query failed on the cache: {exc}") from exc
 
 
-class Cache:
+class Cache(ViewsMixin):
     """The workbench's local DuckDB cache of a SkyPortal server.
 
     ``path`` defaults to the configured cache file. Nothing is held open: each read opens the

@@ -37,6 +37,7 @@ class TableSpec:
     cols: tuple[Col, ...]
     merge: bool = False
     carry: tuple[str, ...] = ()
+    local_rows: bool = False  # has action_id: rows the outbox added locally, kept by syncs
 
     @property
     def names(self) -> list[str]:
@@ -61,7 +62,7 @@ OBJS = TableSpec("objs", ("id",), _cols("""
 
 SOURCES = TableSpec("sources", ("obj_id", "group_id"), _cols("""
     obj_id:str group_id:int saved_at:ts saved_by_id:int saved_by:str active:bool
-    requested:bool"""))
+    requested:bool"""), local_rows=True)
 
 CANDIDATES = TableSpec("candidates", ("obj_id",), _cols("""
     obj_id:str filter_id:int filter_ids:json passing_group_ids:json passed_at:ts
@@ -77,11 +78,12 @@ SPECTRA = TableSpec("spectra", ("id",), _cols("""
     id:int obj_id:str observed_at:ts instrument_id:int instrument_name:str
     telescope_name:str type:str label:str units:str origin:str altdata:json
     wavelengths:floats fluxes:floats errors:floats data_hash:hash created_at:ts
-    modified:ts"""), merge=True, carry=("wavelengths", "fluxes", "errors", "data_hash"))
+    modified:ts"""), merge=True, carry=("wavelengths", "fluxes", "errors", "data_hash"),
+    local_rows=True)
 
 CLASSIFICATIONS = TableSpec("classifications", ("id",), _cols("""
     id:int obj_id:str classification:str taxonomy_id:int probability:float ml:bool
-    origin:str author_id:int author_name:str created_at:ts modified:ts"""))
+    origin:str author_id:int author_name:str created_at:ts modified:ts"""), local_rows=True)
 
 TAXONOMIES = TableSpec("taxonomies", ("id",), _cols("""
     id:int name:str version:str provenance:str isLatest:bool hierarchy:json group_ids:json
@@ -93,7 +95,7 @@ GROUPS = TableSpec("groups", ("id",), _cols("""
 
 COMMENTS = TableSpec("comments", ("id",), _cols("""
     id:int obj_id:str text:str author_id:int author:str bot:bool origin:str
-    attachment_name:str group_ids:json created_at:ts modified:ts"""))
+    attachment_name:str group_ids:json created_at:ts modified:ts"""), local_rows=True)
 
 ANNOTATIONS = TableSpec("annotations", ("id",), _cols("""
     id:int obj_id:str origin:str author_id:int data:json group_ids:json created_at:ts
@@ -116,8 +118,8 @@ GCN_EVENTS = TableSpec("gcn_events", ("dateobs",), _cols("""
 
 LOCALIZATIONS = TableSpec("localizations", ("dateobs", "localization_name"), _cols("""
     dateobs:ts localization_name:str id:int notice_id:int n_pixels:int has_distance:bool
-    pixels_hash:hash created_at:ts modified:ts"""),
-    merge=True, carry=("n_pixels", "has_distance", "pixels_hash"))
+    pixels_hash:hash pixels_modified:ts created_at:ts modified:ts"""),
+    merge=True, carry=("n_pixels", "has_distance", "pixels_hash", "pixels_modified"))
 
 SPECS = {s.name: s for s in (
     OBJS, SOURCES, CANDIDATES, PHOTOMETRY, SPECTRA, CLASSIFICATIONS, TAXONOMIES, GROUPS,

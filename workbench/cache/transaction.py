@@ -15,6 +15,7 @@ import pyarrow as pa
 from ..errors import CacheError, OutboxError
 from ..redact import redact
 from .bulk import dumps, utc_naive
+from .local import LocalMixin
 from .tables import DELETABLE, OBJ_CHILDREN
 from .upserts_ref import ReferenceMixin
 
@@ -50,7 +51,7 @@ class _Ended:
                          "tx:` block to write again.")
 
 
-class Transaction(ReferenceMixin):
+class Transaction(LocalMixin, ReferenceMixin):
     """The handle ``with cache.write() as tx:`` gives: every call runs in one transaction
     that commits when the block ends and rolls back if it raises."""
 

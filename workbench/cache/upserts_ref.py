@@ -153,7 +153,8 @@ class ReferenceMixin(UpsertMixin):
         page, olds = self._merged_page(LOCALIZATIONS, [meta], {
             "dateobs": [when], "localization_name": [name],
             "n_pixels": [len(pixels["uniq"])], "has_distance": ["distmu" in pixels],
-            "pixels_hash": [pixels_hash]}, extra=("pixels_hash",))
+            "pixels_hash": [pixels_hash], "pixels_modified": [utc_naive(data.get("modified"))]},
+            extra=("pixels_hash",))
         page.carry = [False]
         page.extra_hash = [pixels_hash]
         out = merge_page(self._con, page, now=self._now)
@@ -163,8 +164,10 @@ class ReferenceMixin(UpsertMixin):
             n = len(pixels["uniq"])
             table = pa.table({"dateobs": pa.array([when] * n, pa.timestamp("us")),
                               "localization_name": pa.array([name] * n, pa.string()),
-                              **{k: pa.array(pixels[k]) if k in pixels else pa.nulls(n, pa.float64())
-                                 for k in _PIXELS}})
+                              # JSON has no infinity: SkyPortal sends a pixel's distmu=inf
+                              # ("no distance there") as null, kept as NULL here
+                              **{k: pa.array(pixels[k], from_pandas=True) if k in pixels
+                                 else pa.nulls(n, pa.float64()) for k in _PIXELS}})
             self._con.register("_wb_pixels", table)
             try:
                 self._con.execute("INSERT INTO localization_pixels SELECT dateobs, "
@@ -174,9 +177,11 @@ class ReferenceMixin(UpsertMixin):
                 self._con.unregister("_wb_pixels")
         return UpsertResult.of(out)
 
-    def put_thumbnail(self, obj_id: str, type: str, url: str | None, png_bytes: bytes) -> None:
+    def put_thumbnail(self, obj_id: str, type: str, url: str | None, png_bytes: bytes
+                      ) -> UpsertResult:
         """Store a thumbnail image (PNG, JPEG, GIF or SVG bytes) of ``obj_id``'s cutout
-        ``type`` (new/ref/sub...), fetched from ``url``."""
+        ``type`` (new/ref/sub...), fetched from ``url``. Counts one image: new (none was
+        cached), updated (different bytes) or unchanged."""
         if not isinstance(obj_id, str) or not obj_id or not isinstance(type, str) or not type:
             raise CacheError("put_thumbnail: give the obj id and the thumbnail type")
         if not isinstance(png_bytes, bytes | bytearray | memoryview) or not len(png_bytes):
@@ -188,14 +193,21 @@ class ReferenceMixin(UpsertMixin):
             raise CacheError(
                 f"put_thumbnail({obj_id}, {type}): the bytes are not a PNG, JPEG, GIF or SVG "
                 f"image (they start {data[:8]!r}); was an error page downloaded instead?")
+        before = self._con.execute("SELECT png FROM thumbnails WHERE obj_id = ? AND type = ?",
+                                   [obj_id, type]).fetchall()
         params = [url, content_type, data, self._now, self._now, obj_id, type]
-        updated = self._con.execute(
-            "UPDATE thumbnails SET url = ?, content_type = ?, png = ?, fetched_at = ?, "
-            "cached_at = ? WHERE obj_id = ? AND type = ? RETURNING 1", params).fetchall()
-        if not updated:
+        if before:
+            self._con.execute(
+                "UPDATE thumbnails SET url = ?, content_type = ?, png = ?, fetched_at = ?, "
+                "cached_at = ? WHERE obj_id = ? AND type = ?", params)
+        else:
             self._con.execute(
                 "INSERT INTO thumbnails (url, content_type, png, fetched_at, cached_at, obj_id, "
                 "type) VALUES (?, ?, ?, ?, ?, ?, ?)", params)
+        old = before[0][0] if before else None
+        if old is None:
+            return UpsertResult(new=1)
+        return UpsertResult(unchanged=1) if bytes(old) == data else UpsertResult(updated=1)
 
 
 def _pixel_columns(data: Mapping, what: str) -> dict[str, np.ndarray]:
