@@ -240,7 +240,7 @@ def _columns(rows: pd.DataFrame, y: str, time: str, t0: float, *, limit: bool) -
         text = (
             [f"> {v:.2f} (limit)" for v in val]
             if limit
-            else [f"{v:.2f} ± {e:.2f}" for v, e in zip(val, values["magerr"], strict=True)]
+            else [_pm(v, e, ".2f", ".2f") for v, e in zip(val, values["magerr"], strict=True)]
         )
     else:
         val, err, text = _flux_values(values, limit)
@@ -250,10 +250,16 @@ def _columns(rows: pd.DataFrame, y: str, time: str, t0: float, *, limit: bool) -
     return cols
 
 
+def _pm(value: float, error: float, vfmt: str, efmt: str) -> str:
+    """``value ± error`` for a hover, without the ``± nan`` of a missing error."""
+    return f"{value:{vfmt}} ± {error:{efmt}}" if np.isfinite(error) else f"{value:{vfmt}}"
+
+
 def _flux_values(values: dict[str, Any], limit: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
     flux, fluxerr = values["flux"], np.nan_to_num(values["fluxerr"])
     if not limit:
-        return flux, fluxerr, [f"{f:.3g} ± {e:.2g}" for f, e in zip(flux, fluxerr, strict=True)]
+        texts = [_pm(f, e, ".3g", ".2g") for f, e in zip(flux, values["fluxerr"], strict=True)]
+        return flux, fluxerr, texts
     # A non-detection without a measured flux is drawn at the flux of its limiting magnitude.
     lim_flux = 10 ** (-0.4 * (values["limiting_mag"] - ZP))
     has = np.isfinite(flux)

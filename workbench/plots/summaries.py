@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bokeh.models import ColumnDataSource, DataTable, HoverTool, NumberFormatter, TableColumn
+from bokeh.models import (
+    ColumnDataSource,
+    DataTable,
+    HoverTool,
+    NumberFormatter,
+    ScientificFormatter,
+    TableColumn,
+)
 
 from ..errors import WorkbenchError
 from ._base import PlotSources, empty_note, new_figure, require_columns
@@ -203,14 +210,16 @@ def galaxy_ranking(
 
 
 def _galaxy_table(src: ColumnDataSource, score: str, width: int) -> DataTable:
-    sci = NumberFormatter(format="0.000e+0")
+    sci = ScientificFormatter(precision=3)
     fixed = NumberFormatter(format="0.000")
-    columns = [TableColumn(field="rank", title="#", width=30), TableColumn(field="name", title="galaxy"),
-               TableColumn(field="score", title=score, formatter=sci)]  # fmt: skip
+    columns = [TableColumn(field="rank", title="#", width=30), TableColumn(field="name", title="galaxy", width=220),
+               TableColumn(field="score", title=score, formatter=sci, width=100)]  # fmt: skip
     titles = {"distmpc": "distance (Mpc)", "credible_level": "credible level", "ra": "RA (deg)",
               "dec": "Dec (deg)"}  # fmt: skip
     columns += [
-        TableColumn(field=c, title=t, formatter=fixed) for c, t in titles.items() if c in src.data
+        TableColumn(field=c, title=t, formatter=fixed, width=90)
+        for c, t in titles.items()
+        if c in src.data
     ]
     return DataTable(source=src, columns=columns, width=width, height=min(600, 30 + 25 * len(src.data["name"])),
                      index_position=None)  # fmt: skip
