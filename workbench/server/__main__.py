@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import WorkbenchError
 from .command import configure, run
 
 
@@ -13,7 +14,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m workbench.server",
                                      description="Run the local SkyPortal-compatible server.")
     configure(parser)
-    return run(parser.parse_args())
+    args = parser.parse_args()
+    try:
+        return run(args)
+    except WorkbenchError as exc:
+        print(f"workbench server: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .. import photrec, queries, records
-from ..timeutil import iso, mjd_to_us
+from ..timeutil import iso, mjd_to_us, us_to_mjd
 from .base import ApiError, BaseHandler, page_slice
 from .common import (
     find_obj,
@@ -218,8 +216,7 @@ class SourceSpectraHandler(BaseHandler):
             out = []
             for row in self.store.spectra_of(idx):
                 rec = spectrum_record(self.store, int(row))
-                rec["observed_at_mjd"] = float(self.store.spectra["observed_at"][row]) / 8.64e10 \
-                    + 40587.0
+                rec["observed_at_mjd"] = us_to_mjd(float(self.store.spectra["observed_at"][row]))
                 out.append(rec)
         await self.success({"obj_id": obj_id, "spectra": out})
 
@@ -282,8 +279,3 @@ class SourceGroupsHandler(BaseHandler):
             for gid in map(int, unsave):
                 store.unsave(idx, gid)
         await self.success()
-
-
-def observed_mjd(us: np.ndarray) -> np.ndarray:
-    """MJD of epoch microseconds (vectorised)."""
-    return us / 8.64e10 + 40587.0
