@@ -24,7 +24,15 @@ from .. import __version__
 from ..config import Settings, resolve_settings
 from ..errors import BadRequest, ConnectionFailed, SkyPortalError, WorkbenchError
 from ..redact import redact
-from .envelope import decode_body, envelope_message, error_for, unwrap
+from .envelope import (
+    decode_body,
+    envelope_message,
+    error_for,
+    looks_like_html,
+    message_in,
+    parse_json,
+    unwrap,
+)
 from .pagination import (
     AUTO,
     GalaxyPaginator,
@@ -418,24 +426,16 @@ class BaseClient:
         return _Retryable(error) if retry else error
 
     def _status_error(self, resp: requests.Response, shown: str, method: str) -> SkyPortalError:
-        body = resp.content if method != "HEAD" else b""
+        body = b"" if method == "HEAD" else resp.content
         self.stats.add(bytes_received=len(body))
-        message = None
-        kind = ""
-        if body.strip():
-            try:
-                message = envelope_message(
-                    decode_body(body, status=resp.status_code, content_type="", url=shown)
-                )
-            except SkyPortalError:
-                kind = (
-                    " (an HTML page, not SkyPortal's JSON: a proxy answered)"
-                    if body.lstrip()[:1] == b"<"
-                    else ""
-                )
+        message = message_in(body)
         if message is None:
-            reason = f" {resp.reason}" if resp.reason else ""
-            message = f"HTTP {resp.status_code}{reason}{kind}"
+            proxy = (
+                " (an HTML page, not SkyPortal's JSON: a proxy answered)"
+                if looks_like_html(body)
+                else ""
+            )
+            message = f"HTTP {resp.status_code} {resp.reason or ''}".rstrip() + proxy
         return error_for(resp.status_code, message, shown)
 
     def _read_envelope(self, resp: requests.Response, shown: str) -> Any:
@@ -452,13 +452,13 @@ class BaseClient:
     def _read_bytes(self, resp: requests.Response, shown: str) -> bytes:
         body = resp.content
         self.stats.add(bytes_received=len(body))
-        if "json" in resp.headers.get("Content-Type", "") and body.lstrip()[:1] == b"{":
-            try:  # an error envelope served with 200 by a binary endpoint
-                payload = decode_body(body, status=resp.status_code, content_type="json", url=shown)
-            except SkyPortalError:
+        if "json" in resp.headers.get("Content-Type", ""):
+            try:  # a binary endpoint may answer an error envelope with 200
+                payload = parse_json(body)
+            except (ValueError, UnicodeDecodeError):
                 return body
             if isinstance(payload, dict) and payload.get("status") == "error":
-                unwrap(payload, status=resp.status_code, url=shown)
+                raise error_for(max(resp.status_code, 400), envelope_message(payload), shown)
         return body
 
     def _full_url(self, path: str) -> str:

@@ -42,6 +42,16 @@ def preview(body: bytes) -> str:
     return text + ("..." if len(body) > _PREVIEW else "")
 
 
+def parse_json(body: bytes) -> Any:
+    """Parse JSON bytes; raise ``ValueError`` when they are not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    # Python servers may write NaN/Infinity, which orjson refuses
+    return json.loads(body)
+
+
 def decode_body(body: bytes, *, status: int, content_type: str, url: str) -> Any:
     """Parse a JSON body; raise :class:`InvalidResponse` when it is not JSON at all."""
     if not body.strip():
@@ -51,19 +61,28 @@ def decode_body(body: bytes, *, status: int, content_type: str, url: str) -> Any
             url=url,
         )
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:  # Python servers may write NaN/Infinity, which orjson refuses
-        return json.loads(body)
+        return parse_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        kind = "an HTML page" if body.lstrip()[:1] == b"<" else f"'{content_type or 'no type'}'"
+        kind = "an HTML page" if looks_like_html(body) else f"'{content_type or 'no type'}'"
         raise InvalidResponse(
             f"the server answered HTTP {status} with {kind} that is not valid JSON "
             f"(truncated or not SkyPortal?): {preview(body)!r}",
             status=status,
             url=url,
         ) from exc
+
+
+def looks_like_html(body: bytes) -> bool:
+    """Whether a body is markup (a proxy's error page, a login or captive portal)."""
+    return body.lstrip()[:1] == b"<"
+
+
+def message_in(body: bytes) -> str | None:
+    """The ``message`` of an error envelope in ``body``, or ``None`` if there is none."""
+    try:
+        return envelope_message(parse_json(body)) if body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def envelope_message(payload: Any) -> str | None:
@@ -89,9 +108,9 @@ def unwrap(payload: Any, *, status: int, url: str) -> Any:
     return payload.get("data")
 
 
-def error_for(status: int, message: str | None, url: str, *, body_kind: str = "") -> SkyPortalError:
+def error_for(status: int, message: str | None, url: str) -> SkyPortalError:
     """The exception for an HTTP refusal, carrying the server's own message."""
-    text = message or f"HTTP {status}{body_kind}"
+    text = message or f"HTTP {status}"
     hint = _HINTS.get(status)
     full = f"{text} ({hint})" if hint else text
     if status in (401, 403):
