@@ -115,6 +115,8 @@ def test_synthetic_photometry_of_a_flat_fnu_spectrum(make_server):
     for pid in ids:
         point = ok(srv, "GET", f"/api/photometry/{pid}").json()["data"]
         assert point["mag"] == pytest.approx(18.0, abs=1e-3)
+    as_body = ok(srv, "POST", f"/api/spectra/synthphot/{sid}", {"filters": ["ztfi"]})
+    assert len(as_body.json()["data"]["ids"]) == 1  # SkyPortal's own tests send a JSON list
     assert call(srv, "POST", f"/api/spectra/synthphot/{sid}",
                 params={"filters": "johnsonU"}).status_code == 400
 
@@ -128,7 +130,8 @@ def test_tns_db_stats_and_filter_versions(make_server):
     assert stats["Number of sources"] == 60
     v = ok(srv, "POST", "/api/filters/1/v", {"pipeline": [{"$match": {"drb": {"$gt": 0.9}}}]})
     assert v.json()["data"]["active_fid"] == "v1"
-    ok(srv, "PATCH", "/api/filters/1/v", {"active": False})
+    ok(srv, "PATCH", "/api/filters/1/v", {"filter_id": 1, "active": False})
+    assert call(srv, "PATCH", "/api/filters/1/v", {"filter_id": 2}).status_code == 400
     assert ok(srv, "GET", "/api/filters/1/v").json()["data"]["active"] is False
     assert call(srv, "PATCH", "/api/filters/1/v", {"active_fid": "v9"}).status_code == 400
     assert call(srv, "GET", "/api/filters/99/v").status_code == 404

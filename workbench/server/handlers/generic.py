@@ -269,7 +269,10 @@ class SynthPhotHandler(BaseHandler):
         row = store.spectrum_row(int(spectrum_id))
         if row is None:
             raise ApiError(f"Could not load spectrum with ID {spectrum_id}", 404)
-        names = [f.strip() for f in str(self.arg("filters") or "ztfg,ztfr").split(",") if f]
+        requested = self.arg("filters") or "ztfg,ztfr"  # query string or JSON body list
+        if isinstance(requested, str):
+            requested = requested.split(",")
+        names = [str(f).strip() for f in requested if str(f).strip()]
         unknown = [f for f in names if f not in BANDS]
         if unknown:
             raise ApiError(f"Unknown filters {unknown}; supported: {sorted(BANDS)}")
@@ -356,6 +359,9 @@ class FilterVersionHandler(BaseHandler):
     async def patch(self, filter_id: str) -> None:
         state = self._state(filter_id)
         body = self.json_body()
+        # Fritz's docs send the filter_id again in the body; it must agree with the URL
+        if "filter_id" in body and str(body.pop("filter_id")) != filter_id:
+            raise ApiError("filter_id in the body does not match the URL")
         allowed = {"active", "active_fid", "autosave", "update_annotations"}
         unknown = set(body) - allowed
         if unknown:
