@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import healpy as hp
 import numpy as np
-from astropy.table import Table
 from scipy.special import ndtr
 
 START_ORDER = 3
@@ -146,6 +145,8 @@ def area_within(m: MocMap, level: float) -> float:
 
 def to_fits(m: MocMap, *, name: str, dateobs: str) -> bytes:
     """The map as multi-order FITS bytes (UNIQ, PROBDENSITY[, DISTMU, DISTSIGMA, DISTNORM])."""
+    from astropy.table import Table  # imported here: astropy costs a second at start-up
+
     table = Table({"UNIQ": m.uniq.astype(np.int64), "PROBDENSITY": m.probdensity})
     table["PROBDENSITY"].unit = "sr-1"
     if m.distmu is not None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import tdtax
-
 from .timeutil import parse_time
 
 VERSION = "1.4.0"
@@ -174,6 +172,8 @@ VARIABLE_TAXONOMY = {
 
 def initial_taxonomies() -> dict[int, dict[str, Any]]:
     """Taxonomy 1 is the real ``tdtax`` tree; taxonomy 2 a small variable-star one."""
+    import tdtax  # imported here: it validates its YAML with jsonschema (~2 s)
+
     t1 = _stamp(3600.0 + 0.1695)
     t2 = _stamp(3600.0 + 0.2478)
     return {
