@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 import warnings
 
 import pytest
@@ -344,10 +345,11 @@ def test_token_never_in_repr_errors_or_logs(srv, caplog):
 
 
 def test_plain_http_to_a_remote_host_warns_once():
+    host = f"http://skyportal-{uuid.uuid4().hex[:8]}.invalid"  # warned once per process
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        SkyPortalClient("http://skyportal.invalid", token=TOKEN)
-        SkyPortalClient("http://skyportal.invalid", token=TOKEN)
+        SkyPortalClient(host, token=TOKEN)
+        SkyPortalClient(host, token=TOKEN)
         SkyPortalClient("http://127.0.0.1:9", token=TOKEN)
         SkyPortalClient("https://skyportal2.invalid", token=TOKEN)
     messages = [str(w.message) for w in caught]

@@ -155,13 +155,8 @@ CALLS = {
     "delete_filter": lambda c, x: c.delete_filter(x["filter"]) is not None,
 }  # fmt: skip
 
-# Where the local server departs from SkyPortal/Fritz (reported to its engineer).
-KNOWN_GAPS = {
-    "post_synthetic_photometry": "local server reads `filters` as one string; SkyPortal's own "
-    "test posts a JSON body {'filters': ['ztfg', ...]} (400 'Unknown filters [\"['ztfg']\"]')",
-    "update_kowalski_filter": "local server refuses `filter_id` in the PATCH body, which Fritz's "
-    "docs list as required (400 'unknown fields ['filter_id']')",
-}
+# Where the local server departs from SkyPortal/Fritz: name -> reason (none known now).
+KNOWN_GAPS: dict[str, str] = {}
 
 API_CLASSES = (SourcesAPI, CandidatesAPI, CommentsAPI, SpectraAPI, GcnAPI, ObservingAPI, SystemAPI)
 

@@ -261,3 +261,25 @@ def test_candidate_walk_can_reuse_the_servers_cached_query():
         # the same paginator, walked again, starts afresh
         list(client.iter_pages("/api/candidates", page_size=10, paginator=pager))
         assert "queryID" not in srv.seen[3].query
+
+
+def test_a_long_bare_list_is_one_page_not_an_endless_walk():
+    with ScriptedServer() as srv:
+        srv.script("GET", "/api/spectra", ok([{"id": i} for i in range(700)]))
+        client = SkyPortalClient(srv.url, token=TOKEN, rate_limit=None)
+        pages = list(client.iter_pages("/api/spectra", page_size=500))
+        assert len(pages) == 1 and len(pages[0].records) == 700 and pages[0].complete
+        assert srv.count("GET", "/api/spectra") == 1
+
+
+def test_a_server_ignoring_the_page_number_is_caught():
+    with ScriptedServer() as srv:
+        srv.script(
+            "GET",
+            "/api/sources/x/spectra",
+            ok({"obj_id": "x", "spectra": [{"id": i} for i in range(10)]}),
+        )
+        client = SkyPortalClient(srv.url, token=TOKEN, rate_limit=None)
+        with pytest.raises(InvalidResponse, match="does not page by number"):
+            list(client.iter_pages("/api/sources/x/spectra", page_size=10))
+        assert srv.count("GET", "/api/sources/x/spectra") == 2  # noticed on the first repeat

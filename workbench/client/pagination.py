@@ -25,12 +25,17 @@ AUTO: Any = ...  # list_key default: find the one list in ``data``
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a listing: its number, its records, ``totalMatches`` and the rest of ``data``."""
+    """One page of a listing: its number, its records, ``totalMatches`` and the rest of ``data``.
+
+    ``complete`` is true when the answer was the whole listing (a bare list: the
+    endpoint does not paginate), so no further page is asked for.
+    """
 
     number: int
     records: list[dict]
     total: int | None = None
     payload: dict = field(default_factory=dict)
+    complete: bool = False
 
 
 class Paginator:
@@ -97,7 +102,7 @@ class PageNumberPaginator(Paginator):
 
     def parse(self, data: Any, number: int, url: str = "") -> Page:
         if isinstance(data, list):
-            return Page(number, data, None, {})
+            return Page(number, data, len(data), {}, complete=True)
         if not isinstance(data, dict):
             raise InvalidResponse(
                 f"expected a JSON object or list as data, got {type(data).__name__}", url=url
@@ -155,7 +160,7 @@ class SinglePagePaginator(Paginator):
     def parse(self, data: Any, number: int, url: str = "") -> Page:
         if not isinstance(data, list):
             raise InvalidResponse(f"expected a list as data, got {type(data).__name__}", url=url)
-        return Page(number, data, len(data), {})
+        return Page(number, data, len(data), {}, complete=True)
 
 
 def _is_short(page: Page, size: int) -> bool:
@@ -189,7 +194,7 @@ def walk_pages(
     size = min(page_size, paginator.max_page_size)
     first = fetch(start_page, size)
     yield first
-    if not paginator.paginated or not first.records:
+    if not paginator.paginated or first.complete or not first.records:
         return
     echoed = paginator.server_page_size(first)
     if echoed and echoed < size:  # the server clamps numPerPage lower than asked
@@ -201,25 +206,35 @@ def walk_pages(
     if _is_short(first, size):
         return
     if first.total is None or concurrency == 1:
-        yield from _sequential(fetch, size, start_page + 1, first.total)
+        yield from _sequential(fetch, size, start_page + 1, first.total, first.records)
         return
     last = math.ceil(first.total / size)
     tail = yield from _concurrent(fetch, size, start_page + 1, last, concurrency)
     if tail is not None and tail.total is not None and tail.total > last * size:
         # rows were added while reading: carry on one page at a time
-        yield from _sequential(fetch, size, last + 1, tail.total)
+        yield from _sequential(fetch, size, last + 1, tail.total, tail.records)
 
 
 def _sequential(
-    fetch: Callable[[int, int], Page], size: int, number: int, total: int | None
+    fetch: Callable[[int, int], Page],
+    size: int,
+    number: int,
+    total: int | None,
+    previous: list[dict],
 ) -> Iterator[Page]:
     while total is None or (number - 1) * size < total:
         page = fetch(number, size)
+        if page.records and page.records == previous:
+            # without a total, a server that ignores the page number would loop forever
+            raise InvalidResponse(
+                f"page {number} repeats page {number - 1}: this endpoint does not page by "
+                "number; read it as one page (list_key=None)"
+            )
         yield page
         if _is_short(page, size):
             return
         total = page.total if page.total is not None else total
-        number += 1
+        previous, number = page.records, number + 1
 
 
 def _concurrent(
