@@ -39,8 +39,10 @@ def main() -> None:
     t = time.perf_counter()
     srv = LocalServer(sources=args.sources, candidates=args.candidates, seed=42)
     seeded = time.perf_counter() - t
-    print(f"seed {args.sources:,} sources / {args.candidates:,} candidates: {seeded:.2f} s, "
-          f"peak RSS +{rss_mb() - base:.0f} MB")
+    print(
+        f"seed {args.sources:,} sources / {args.candidates:,} candidates: {seeded:.2f} s, "
+        f"peak RSS +{rss_mb() - base:.0f} MB"
+    )
     print("counts:", srv.store.counts())
     with srv:
         s = requests.Session()
@@ -51,10 +53,14 @@ def main() -> None:
 
         cases = [
             ("/api/sources 500/page, page 1", page("/api/sources", numPerPage=500)),
-            ("/api/sources 500/page, last page", page("/api/sources", numPerPage=500,
-                                                      pageNumber=-(-args.sources // 500))),
-            ("/api/sources createdOrModifiedAfter", page(
-                "/api/sources", numPerPage=500, createdOrModifiedAfter="2026-10-01")),
+            (
+                "/api/sources 500/page, last page",
+                page("/api/sources", numPerPage=500, pageNumber=-(-args.sources // 500)),
+            ),
+            (
+                "/api/sources createdOrModifiedAfter",
+                page("/api/sources", numPerPage=500, createdOrModifiedAfter="2026-10-01"),
+            ),
             ("/api/candidates 100/page", page("/api/candidates", numPerPage=100)),
             ("/api/candidates 500/page", page("/api/candidates", numPerPage=500)),
             ("/api/classification 500/page", page("/api/classification", numPerPage=500)),
@@ -68,8 +74,11 @@ def main() -> None:
         t = time.perf_counter()
         n, page_no = 0, 1
         while True:
-            r = s.get(srv.url + "/api/sources", params={"numPerPage": 500, "pageNumber": page_no},
-                      timeout=120)
+            r = s.get(
+                srv.url + "/api/sources",
+                params={"numPerPage": 500, "pageNumber": page_no},
+                timeout=120,
+            )
             if r.status_code != 200:
                 break
             n += len(r.json()["data"]["sources"])

@@ -12,5 +12,13 @@ from .local import LocalServer, ServerProcess, free_port, spawn_server_process
 from .stats import Stats
 from .store import Store
 
-__all__ = ["Behaviour", "Fault", "LocalServer", "ServerProcess", "Stats", "Store", "free_port",
-           "spawn_server_process"]
+__all__ = [
+    "Behaviour",
+    "Fault",
+    "LocalServer",
+    "ServerProcess",
+    "Stats",
+    "Store",
+    "free_port",
+    "spawn_server_process",
+]

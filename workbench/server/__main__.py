@@ -11,8 +11,9 @@ from .command import configure, run
 
 def main() -> int:
     """Parse the serve options and run the server in the foreground."""
-    parser = argparse.ArgumentParser(prog="python -m workbench.server",
-                                     description="Run the local SkyPortal-compatible server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m workbench.server", description="Run the local SkyPortal-compatible server."
+    )
     configure(parser)
     args = parser.parse_args()
     try:

@@ -101,14 +101,19 @@ def make_app(ctx: Context) -> tornado.web.Application:
     """The application serving ``ctx``'s store with ``ctx``'s behaviour."""
     table = [(p, h, {"ctx": ctx}) for p, h in routes()]
     table[-1:-1] = [(p, h, {"ctx": ctx, **kw}) for p, h, kw in resource_routes()]
-    return tornado.web.Application(table,
-                                   compress_response=False, serve_traceback=False,
-                                   log_function=_log)
+    return tornado.web.Application(
+        table, compress_response=False, serve_traceback=False, log_function=_log
+    )
 
 
 def _log(handler: tornado.web.RequestHandler) -> None:
     """Access log at debug level only: tests provoke 4xx on purpose, and URLs are redacted."""
     from ..redact import redact
 
-    log.debug("%d %s %s %.1fms", handler.get_status(), handler.request.method,
-              redact(handler.request.uri), 1000 * handler.request.request_time())
+    log.debug(
+        "%d %s %s %.1fms",
+        handler.get_status(),
+        handler.request.method,
+        redact(handler.request.uri),
+        1000 * handler.request.request_time(),
+    )

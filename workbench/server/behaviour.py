@@ -21,11 +21,11 @@ FAULT_KINDS = ("500", "502", "503", "504", "429", "slow", "drop", "malformed", "
 LATENCY_PROFILES = ("none", "realistic")
 # realistic profile (DESIGN.md, SkyPortal 1.4.0 on this machine): base seconds + per row
 PROFILES = {
-    "sources": (0.08, 0.00025),       # 0.205 s for 500 sources
-    "candidates": (0.3, 0.0174),      # ~9 s for 500, ~2 s for 100
+    "sources": (0.08, 0.00025),  # 0.205 s for 500 sources
+    "candidates": (0.3, 0.0174),  # ~9 s for 500, ~2 s for 100
     "classification": (0.01, 0.00004),  # 0.03 s for 500
-    "photometry": (0.03, 0.0),        # per-source photometry
-    "spectra": (0.1, 0.012),          # ~6.5 s for 500 full spectra
+    "photometry": (0.03, 0.0),  # per-source photometry
+    "spectra": (0.1, 0.012),  # ~6.5 s for 500 full spectra
     "spectra_minimal": (0.05, 0.0015),
     "default": (0.02, 0.0),
 }
@@ -84,13 +84,15 @@ class Behaviour:
         with self._lock:
             for key, value in changes.items():
                 if key == "faults":
-                    self.faults = [f if isinstance(f, Fault) else Fault(**_fault_args(f))
-                                   for f in value or []]
+                    self.faults = [
+                        f if isinstance(f, Fault) else Fault(**_fault_args(f)) for f in value or []
+                    ]
                 elif key == "quirks":
                     unknown = set(value) - set(DEFAULT_QUIRKS)
                     if unknown:
-                        raise ConfigError(f"unknown quirks {sorted(unknown)}; "
-                                          f"known: {sorted(DEFAULT_QUIRKS)}")
+                        raise ConfigError(
+                            f"unknown quirks {sorted(unknown)}; known: {sorted(DEFAULT_QUIRKS)}"
+                        )
                     self.quirks.update({k: bool(v) for k, v in value.items()})
                 elif key in ("auth", "rate_limit"):
                     self.__dict__[key] = bool(value)
@@ -171,10 +173,17 @@ class Behaviour:
     def to_dict(self) -> dict[str, Any]:
         """The switches as JSON-ready values."""
         with self._lock:
-            return {"auth": self.auth, "rate_limit": self.rate_limit, "rate": self.rate,
-                    "burst": self.burst, "retry_after": self.retry_after,
-                    "latency": self.latency, "latency_scale": self.latency_scale,
-                    "quirks": dict(self.quirks), "faults": [asdict(f) for f in self.faults]}
+            return {
+                "auth": self.auth,
+                "rate_limit": self.rate_limit,
+                "rate": self.rate,
+                "burst": self.burst,
+                "retry_after": self.retry_after,
+                "latency": self.latency,
+                "latency_scale": self.latency_scale,
+                "quirks": dict(self.quirks),
+                "faults": [asdict(f) for f in self.faults],
+            }
 
 
 def _fault_args(spec: dict[str, Any]) -> dict[str, Any]:

@@ -27,10 +27,12 @@ COMMENT_TEXTS = [
     "Reported to TNS.",
 ]
 
+
 def hash_uniform(seed: int, idx: np.ndarray, salt: int) -> np.ndarray:
     """Deterministic uniform [0, 1) per (seed, idx, salt), vectorised (splitmix64)."""
-    x = (np.asarray(idx, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-         + np.uint64((seed * 1_000_003 + salt) & 0xFFFFFFFFFFFFFFFF))
+    x = np.asarray(idx, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(
+        (seed * 1_000_003 + salt) & 0xFFFFFFFFFFFFFFFF
+    )
     with np.errstate(over="ignore"):
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -80,11 +82,18 @@ class ChildrenMixin:
         count = int(o["n_phot"][idx])
         if not o["gen"][idx] or count == 0:
             return []
-        curve = lightcurve.generate(self.seed, idx, self.kind(idx), count,
-                                    float(o["lc_start"][idx]), float(o["lc_end"][idx]),
-                                    float(o["peak_mjd"][idx]), float(o["peak_mag"][idx]),
-                                    float(o["period"][idx]),
-                                    i_band=idx >= N_NAMED and idx % 3 == 0)
+        curve = lightcurve.generate(
+            self.seed,
+            idx,
+            self.kind(idx),
+            count,
+            float(o["lc_start"][idx]),
+            float(o["lc_end"][idx]),
+            float(o["peak_mjd"][idx]),
+            float(o["peak_mag"][idx]),
+            float(o["period"][idx]),
+            i_band=idx >= N_NAMED and idx % 3 == 0,
+        )
         base = int(o["phot_base"][idx])
         created = int(o["created"][idx])
         det = curve.detected
@@ -92,15 +101,26 @@ class ChildrenMixin:
         out = []
         for k in range(count):
             d = bool(det[k])
-            out.append({
-                "id": base + k + 1, "mjd": float(curve.mjd[k]),
-                "filter": str(lightcurve.FILTERS[curve.band[k]]),
-                "flux": float(curve.flux[k]) if d else None, "fluxerr": float(curve.fluxerr[k]),
-                "mag": float(mag[k]) if d else None, "magerr": float(magerr[k]) if d else None,
-                "limiting_mag": float(lim[k]), "snr": float(curve.flux[k] / curve.fluxerr[k])
-                if d else None, "instrument_id": 1, "instrument_name": "ZTF", "origin": "None",
-                "created": created + 1000 * (k + 1), "ra": None, "dec": None, "altdata": None,
-            })
+            out.append(
+                {
+                    "id": base + k + 1,
+                    "mjd": float(curve.mjd[k]),
+                    "filter": str(lightcurve.FILTERS[curve.band[k]]),
+                    "flux": float(curve.flux[k]) if d else None,
+                    "fluxerr": float(curve.fluxerr[k]),
+                    "mag": float(mag[k]) if d else None,
+                    "magerr": float(magerr[k]) if d else None,
+                    "limiting_mag": float(lim[k]),
+                    "snr": float(curve.flux[k] / curve.fluxerr[k]) if d else None,
+                    "instrument_id": 1,
+                    "instrument_name": "ZTF",
+                    "origin": "None",
+                    "created": created + 1000 * (k + 1),
+                    "ra": None,
+                    "dec": None,
+                    "altdata": None,
+                }
+            )
         return out
 
     def photometry_point(self, pid: int) -> tuple[int, dict[str, Any]] | None:
@@ -147,20 +167,40 @@ class ChildrenMixin:
             return True
 
     # ----------------------------------------------------------- classifications
-    def add_classification(self, idx: int, taxonomy_id: int, name: str, *,
-                           probability: float | None = None, ml: bool = False,
-                           origin: str | None = None, author_id: int = refdata.ADMIN_ID,
-                           group_ids: list[int] | None = None) -> int:
+    def add_classification(
+        self,
+        idx: int,
+        taxonomy_id: int,
+        name: str,
+        *,
+        probability: float | None = None,
+        ml: bool = False,
+        origin: str | None = None,
+        author_id: int = refdata.ADMIN_ID,
+        group_ids: list[int] | None = None,
+    ) -> int:
         """Store a classification; return its id."""
         with self.lock:
             cid = int(self.cls["id"][-1]) + 1 if len(self.cls) else 1
             now = self.clock.now()
-            self.cls.append([{"id": cid, "obj": idx, "taxonomy_id": taxonomy_id,
-                              "classification": name,
-                              "probability": np.nan if probability is None else probability,
-                              "ml": bool(ml), "origin": origin, "author_id": author_id,
-                              "created": now, "modified": now, "deleted": False,
-                              "group_ids": group_ids}])
+            self.cls.append(
+                [
+                    {
+                        "id": cid,
+                        "obj": idx,
+                        "taxonomy_id": taxonomy_id,
+                        "classification": name,
+                        "probability": np.nan if probability is None else probability,
+                        "ml": bool(ml),
+                        "origin": origin,
+                        "author_id": author_id,
+                        "created": now,
+                        "modified": now,
+                        "deleted": False,
+                        "group_ids": group_ids,
+                    }
+                ]
+            )
             return cid
 
     def classification_row(self, cid: int) -> int | None:
@@ -209,34 +249,63 @@ class ChildrenMixin:
                 for k in range(int(self.objs["n_comm"][rid])):
                     out.append(self._generated_comment(rid, base + k + 1, k))
             out += [dict(c) for c in self.comments_added.get((rtype, rid), [])]
-            out = [dict(c, **self.comment_edits.get(c["id"], {})) for c in out
-                   if c["id"] not in self.comment_deleted]
+            out = [
+                dict(c, **self.comment_edits.get(c["id"], {}))
+                for c in out
+                if c["id"] not in self.comment_deleted
+            ]
         return out
 
     def _generated_comment(self, idx: int, cid: int, k: int) -> dict[str, Any]:
         u = hash_uniform(self.seed, np.array([cid]), 17)[0]
         text = COMMENT_TEXTS[int(u * len(COMMENT_TEXTS))]
         if idx == 3:
-            text = ["Spectrum from LT/SPRAT shows broad H-alpha: a young SN II.",
-                    "Host is NGC 5147-like spiral; z from host lines.", "Reported to TNS."][k]
+            text = [
+                "Spectrum from LT/SPRAT shows broad H-alpha: a young SN II.",
+                "Host is NGC 5147-like spiral; z from host lines.",
+                "Reported to TNS.",
+            ][k]
         when = int(self.objs["created"][idx]) + (k + 1) * 3_600_000_000 + cid % 997
-        return {"id": cid, "text": text, "author_id": 1 + int(u * 1000) % 4, "created": when,
-                "modified": when, "group_ids": [1], "attachment_name": None,
-                "attachment_bytes": None, "bot": False}
+        return {
+            "id": cid,
+            "text": text,
+            "author_id": 1 + int(u * 1000) % 4,
+            "created": when,
+            "modified": when,
+            "group_ids": [1],
+            "attachment_name": None,
+            "attachment_bytes": None,
+            "bot": False,
+        }
 
-    def add_comment(self, rtype: str, rid: Any, text: str, *, author_id: int = refdata.ADMIN_ID,
-                    group_ids: list[int] | None = None,
-                    attachment: tuple[str, bytes] | None = None) -> int:
+    def add_comment(
+        self,
+        rtype: str,
+        rid: Any,
+        text: str,
+        *,
+        author_id: int = refdata.ADMIN_ID,
+        group_ids: list[int] | None = None,
+        attachment: tuple[str, bytes] | None = None,
+    ) -> int:
         """Store a comment on a resource; return its id."""
         with self.lock:
             cid = self._next_comment
             self._next_comment += 1
             now = self.clock.now()
-            self.comments_added.setdefault((rtype, rid), []).append({
-                "id": cid, "text": text, "author_id": author_id, "created": now,
-                "modified": now, "group_ids": group_ids or [1], "bot": False,
-                "attachment_name": attachment[0] if attachment else None,
-                "attachment_bytes": attachment[1] if attachment else None})
+            self.comments_added.setdefault((rtype, rid), []).append(
+                {
+                    "id": cid,
+                    "text": text,
+                    "author_id": author_id,
+                    "created": now,
+                    "modified": now,
+                    "group_ids": group_ids or [1],
+                    "bot": False,
+                    "attachment_name": attachment[0] if attachment else None,
+                    "attachment_bytes": attachment[1] if attachment else None,
+                }
+            )
             return cid
 
     def find_comment(self, rtype: str, rid: Any, cid: int) -> dict[str, Any] | None:
@@ -263,10 +332,20 @@ class ChildrenMixin:
             if rtype == "sources" and rid < self.n_seeded:
                 if rid == 3:
                     when = int(self.objs["created"][3]) + 2_000_000_000
-                    out.append({"id": 2 * rid + 2, "origin": "Program A", "author_id": 1,
-                                "created": when, "modified": when,
-                                "data": {"class": "SNe II", "some_boolean": True,
-                                         "numeric_field": 0.11235813}})
+                    out.append(
+                        {
+                            "id": 2 * rid + 2,
+                            "origin": "Program A",
+                            "author_id": 1,
+                            "created": when,
+                            "modified": when,
+                            "data": {
+                                "class": "SNe II",
+                                "some_boolean": True,
+                                "numeric_field": 0.11235813,
+                            },
+                        }
+                    )
                 if self.cand_seeded[rid]:
                     out.append(self._kowalski(rid))
             out += [dict(a) for a in self.annotations_added.get((rtype, rid), [])]
@@ -276,8 +355,11 @@ class ChildrenMixin:
         """Real/bogus (``drb``) and ACAI scores of objects, vectorised and deterministic."""
         idx = np.asarray(idx)
         bogus = self.objs["kind"][idx] == KINDS.index("bogus")
-        drb = np.where(bogus, 0.3 * hash_uniform(self.seed, idx, 1),
-                       0.6 + 0.4 * hash_uniform(self.seed, idx, 1) ** 0.3)
+        drb = np.where(
+            bogus,
+            0.3 * hash_uniform(self.seed, idx, 1),
+            0.6 + 0.4 * hash_uniform(self.seed, idx, 1) ** 0.3,
+        )
         out = {"drb": np.round(drb, 5)}
         for j, key in enumerate(("acai_h", "acai_v", "acai_o", "acai_n", "acai_b")):
             out[key] = np.round(hash_uniform(self.seed, idx, 10 + j), 5)
@@ -290,21 +372,44 @@ class ChildrenMixin:
         if self.kind(idx) == "periodic":
             data["period"] = round(float(self.objs["period"][idx]), 6)  # days
         rows = self.candidate_rows(idx)
-        when = int(self.cands["passed_at"][rows].min()) if len(rows) else int(
-            self.objs["created"][idx])
-        return {"id": 2 * idx + 1, "origin": "kowalski", "author_id": 1, "created": when,
-                "modified": when, "data": data}
+        when = (
+            int(self.cands["passed_at"][rows].min())
+            if len(rows)
+            else int(self.objs["created"][idx])
+        )
+        return {
+            "id": 2 * idx + 1,
+            "origin": "kowalski",
+            "author_id": 1,
+            "created": when,
+            "modified": when,
+            "data": data,
+        }
 
-    def add_annotation(self, rtype: str, rid: Any, origin: str, data: dict[str, Any], *,
-                       author_id: int = refdata.ADMIN_ID) -> int:
+    def add_annotation(
+        self,
+        rtype: str,
+        rid: Any,
+        origin: str,
+        data: dict[str, Any],
+        *,
+        author_id: int = refdata.ADMIN_ID,
+    ) -> int:
         """Store an annotation; return its id."""
         with self.lock:
             aid = self._next_annotation
             self._next_annotation += 1
             now = self.clock.now()
             self.annotations_added.setdefault((rtype, rid), []).append(
-                {"id": aid, "origin": origin, "author_id": author_id, "created": now,
-                 "modified": now, "data": data})
+                {
+                    "id": aid,
+                    "origin": origin,
+                    "author_id": author_id,
+                    "created": now,
+                    "modified": now,
+                    "data": data,
+                }
+            )
             return aid
 
     # ------------------------------------------------------------------- spectra
@@ -324,25 +429,52 @@ class ChildrenMixin:
         if stored is not None:
             return stored
         idx = int(self.spectra["obj"][row])
-        return spectrum.generate(self.seed, int(self.spectra["id"][row]), self.kind(idx),
-                                 float(self.objs["redshift"][idx]),
-                                 int(self.spectra["instrument_id"][row]), with_errors=False)
+        return spectrum.generate(
+            self.seed,
+            int(self.spectra["id"][row]),
+            self.kind(idx),
+            float(self.objs["redshift"][idx]),
+            int(self.spectra["instrument_id"][row]),
+            with_errors=False,
+        )
 
-    def add_spectrum(self, idx: int, wavelengths, fluxes, errors, *, observed_at: int,
-                     instrument_id: int, **fields: Any) -> int:
+    def add_spectrum(
+        self,
+        idx: int,
+        wavelengths,
+        fluxes,
+        errors,
+        *,
+        observed_at: int,
+        instrument_id: int,
+        **fields: Any,
+    ) -> int:
         """Store a posted spectrum; return its id."""
         with self.lock:
             sid = int(self.spectra["id"][-1]) + 1 if len(self.spectra) else 1
             now = self.clock.now()
-            arrays = (np.asarray(wavelengths, float), np.asarray(fluxes, float),
-                      None if errors is None else np.asarray(errors, float))
-            row = {"id": sid, "obj": idx, "instrument_id": instrument_id,
-                   "observed_at": observed_at, "created": now, "modified": now,
-                   "type": fields.get("type") or "source", "label": fields.get("label"),
-                   "origin": fields.get("origin"), "altdata": fields.get("altdata"),
-                   "units": fields.get("units") or "erg/s/cm/cm/AA",
-                   "owner_id": refdata.ADMIN_ID, "deleted": False, "arrays": arrays,
-                   "group_ids": fields.get("group_ids")}
+            arrays = (
+                np.asarray(wavelengths, float),
+                np.asarray(fluxes, float),
+                None if errors is None else np.asarray(errors, float),
+            )
+            row = {
+                "id": sid,
+                "obj": idx,
+                "instrument_id": instrument_id,
+                "observed_at": observed_at,
+                "created": now,
+                "modified": now,
+                "type": fields.get("type") or "source",
+                "label": fields.get("label"),
+                "origin": fields.get("origin"),
+                "altdata": fields.get("altdata"),
+                "units": fields.get("units") or "erg/s/cm/cm/AA",
+                "owner_id": refdata.ADMIN_ID,
+                "deleted": False,
+                "arrays": arrays,
+                "group_ids": fields.get("group_ids"),
+            }
             self.spectra.append([row])
             return sid
 
@@ -351,21 +483,33 @@ class ChildrenMixin:
         return np.flatnonzero((self.spectra["obj"] == idx) & ~self.spectra["deleted"])
 
     # ------------------------------------------------------------------ listings
-    def add_listing(self, user_id: int, obj_id: str, list_name: str,
-                    params: dict[str, Any] | None = None) -> int:
+    def add_listing(
+        self, user_id: int, obj_id: str, list_name: str, params: dict[str, Any] | None = None
+    ) -> int:
         """Add an object to a user's list (e.g. "rejected_candidates"); return its id."""
         with self.lock:
             lid = self.listings[-1]["id"] + 1 if self.listings else 1
             now = self.clock.now()
-            self.listings.append({"id": lid, "user_id": user_id, "obj_id": obj_id,
-                                  "list_name": list_name, "params": params,
-                                  "created": now, "modified": now})
+            self.listings.append(
+                {
+                    "id": lid,
+                    "user_id": user_id,
+                    "obj_id": obj_id,
+                    "list_name": list_name,
+                    "params": params,
+                    "created": now,
+                    "modified": now,
+                }
+            )
             return lid
 
     def listed(self, user_id: int, list_name: str) -> set[str]:
         """Object ids in one of a user's lists."""
-        return {x["obj_id"] for x in self.listings
-                if x["user_id"] == user_id and x["list_name"] == list_name}
+        return {
+            x["obj_id"]
+            for x in self.listings
+            if x["user_id"] == user_id and x["list_name"] == list_name
+        }
 
 
 __all__ = ["CLASS_BY_KIND", "ChildrenMixin", "hash_uniform", "mjd_to_us"]

@@ -48,8 +48,14 @@ class Event:
         """Build the localization the first time it is needed."""
         if self.skymap is None:
             max_order = 12 if self.sigma < 1 else 10
-            self.skymap = mocmap.gaussian(self.center[0], self.center[1], self.sigma,
-                                          max_order=max_order, dist=self.dist, seed=self.id)
+            self.skymap = mocmap.gaussian(
+                self.center[0],
+                self.center[1],
+                self.sigma,
+                max_order=max_order,
+                dist=self.dist,
+                seed=self.id,
+            )
             self.levels = mocmap.credible_levels(self.skymap)
         return self.skymap
 
@@ -63,25 +69,75 @@ class Event:
 def initial_events() -> dict[str, Event]:
     """The captures' four events keyed by dateobs (maps are built lazily)."""
     specs = [
-        (1, "2018-01-16T00:36:53", ["FERMI#bn180116026"], ["GRB", "Fermi"],
-         "214.74000_28.14000_11.19000", (214.74, 28.14), 11.19, None, "FERMI_GBM_FIN_POS",
-         "Fermi", {}),
-        (2, "2019-08-14T21:10:39", ["LVC#S190814bv"],
-         ["GW", "LVC", "NSBH", "H1", "L1", "V1", "< 1 per 100 years"],
-         "LALInference.v1.fits.gz", GW_CENTER, 1.2, (267.4, 51.6), "LVC_UPDATE", "LVC",
-         {"BBH": 0.0, "BNS": 0.0, "NSBH": 0.99789, "HasNS": 0.99789, "MassGap": 0.00211,
-          "HasRemnant": 0.0, "Terrestrial": 0.0, "FAR": 2.03e-33, "num_instruments": 3}),
-        (3, "2022-08-22T20:26:30", [], ["AMON", "IceCube", "Neutrino", "Bronze"],
-         "273.48340_22.16480_0.52109", (273.4834, 22.1648), 0.52109, None,
-         "ICECUBE_ASTROTRACK_BRONZE", "AMON", {}),
-        (4, "2026-08-06T23:02:28", [], ["X-ray", "Einstein Probe"],
-         "12.27800_35.58800_0.05183", (12.278, 35.588), 0.05183, None, "EP_WXT", "EP", {}),
+        (
+            1,
+            "2018-01-16T00:36:53",
+            ["FERMI#bn180116026"],
+            ["GRB", "Fermi"],
+            "214.74000_28.14000_11.19000",
+            (214.74, 28.14),
+            11.19,
+            None,
+            "FERMI_GBM_FIN_POS",
+            "Fermi",
+            {},
+        ),
+        (
+            2,
+            "2019-08-14T21:10:39",
+            ["LVC#S190814bv"],
+            ["GW", "LVC", "NSBH", "H1", "L1", "V1", "< 1 per 100 years"],
+            "LALInference.v1.fits.gz",
+            GW_CENTER,
+            1.2,
+            (267.4, 51.6),
+            "LVC_UPDATE",
+            "LVC",
+            {
+                "BBH": 0.0,
+                "BNS": 0.0,
+                "NSBH": 0.99789,
+                "HasNS": 0.99789,
+                "MassGap": 0.00211,
+                "HasRemnant": 0.0,
+                "Terrestrial": 0.0,
+                "FAR": 2.03e-33,
+                "num_instruments": 3,
+            },
+        ),
+        (
+            3,
+            "2022-08-22T20:26:30",
+            [],
+            ["AMON", "IceCube", "Neutrino", "Bronze"],
+            "273.48340_22.16480_0.52109",
+            (273.4834, 22.1648),
+            0.52109,
+            None,
+            "ICECUBE_ASTROTRACK_BRONZE",
+            "AMON",
+            {},
+        ),
+        (
+            4,
+            "2026-08-06T23:02:28",
+            [],
+            ["X-ray", "Einstein Probe"],
+            "12.27800_35.58800_0.05183",
+            (12.278, 35.588),
+            0.05183,
+            None,
+            "EP_WXT",
+            "EP",
+            {},
+        ),
     ]
     out = {}
     for eid, dateobs, aliases, tags, name, center, sigma, dist, ntype, stream, props in specs:
         created = max(INSTALLED_US, parse_time(dateobs)) + eid * 1_713_551
-        out[dateobs] = Event(eid, dateobs, aliases, tags, name, center, sigma, dist, ntype,
-                             stream, props, created)
+        out[dateobs] = Event(
+            eid, dateobs, aliases, tags, name, center, sigma, dist, ntype, stream, props, created
+        )
     return out
 
 
@@ -102,25 +158,35 @@ def build_galaxies(seed: int, n: int) -> Columns:
     total = len(ra)
     mstar = 10 ** rng.normal(9.8, 0.7, total)
     dm = 5 * np.log10(dist * 1e5)
-    magb = np.round(dm - 2.5 * np.log10(mstar / 1e10) - 20.3 + rng.normal(0, .3, total), 3)
-    magk = np.where(rng.random(total) < 0.6, np.round(magb - rng.uniform(2.5, 4.0, total), 3),
-                    np.nan)
+    magb = np.round(dm - 2.5 * np.log10(mstar / 1e10) - 20.3 + rng.normal(0, 0.3, total), 3)
+    magk = np.where(
+        rng.random(total) < 0.6, np.round(magb - rng.uniform(2.5, 4.0, total), 3), np.nan
+    )
     z = dist * H0 / C_KMS
     names = np.array([_name(r, d) for r, d in zip(ra, dec, strict=True)], dtype=object)
     stamp = INSTALLED_US + 3_000_000_000
-    return Columns({
-        "id": np.arange(1, total + 1, dtype=np.int64), "name": names, "ra": ra, "dec": dec,
-        "distmpc": dist, "distmpc_unc": np.where(rng.random(total) < .5, 0.1 * dist, np.nan),
-        "redshift": np.where(rng.random(total) < 0.7, np.round(z, 5), np.nan),
-        "mstar": np.where(rng.random(total) < 0.95, mstar, np.nan), "magb": magb,
-        "magk": magk, "sfr_fuv": np.where(rng.random(total) < .7,
-                                          10 ** rng.normal(-0.3, 0.6, total), np.nan),
-        "a": np.where(rng.random(total) < .2, rng.uniform(0.2, 2.0, total), np.nan),
-        "b2a": np.where(rng.random(total) < .7, rng.uniform(0.2, 1.0, total), np.nan),
-        "pa": np.where(rng.random(total) < .65, rng.uniform(0, 180, total), np.nan),
-        "healpix": hp.ang2pix(HEALPIX_NSIDE, ra, dec, nest=True, lonlat=True).astype(np.int64),
-        "created": np.full(total, stamp, dtype=np.int64),
-    })
+    return Columns(
+        {
+            "id": np.arange(1, total + 1, dtype=np.int64),
+            "name": names,
+            "ra": ra,
+            "dec": dec,
+            "distmpc": dist,
+            "distmpc_unc": np.where(rng.random(total) < 0.5, 0.1 * dist, np.nan),
+            "redshift": np.where(rng.random(total) < 0.7, np.round(z, 5), np.nan),
+            "mstar": np.where(rng.random(total) < 0.95, mstar, np.nan),
+            "magb": magb,
+            "magk": magk,
+            "sfr_fuv": np.where(
+                rng.random(total) < 0.7, 10 ** rng.normal(-0.3, 0.6, total), np.nan
+            ),
+            "a": np.where(rng.random(total) < 0.2, rng.uniform(0.2, 2.0, total), np.nan),
+            "b2a": np.where(rng.random(total) < 0.7, rng.uniform(0.2, 1.0, total), np.nan),
+            "pa": np.where(rng.random(total) < 0.65, rng.uniform(0, 180, total), np.nan),
+            "healpix": hp.ang2pix(HEALPIX_NSIDE, ra, dec, nest=True, lonlat=True).astype(np.int64),
+            "created": np.full(total, stamp, dtype=np.int64),
+        }
+    )
 
 
 def _name(ra: float, dec: float) -> str:

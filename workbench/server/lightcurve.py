@@ -53,9 +53,19 @@ class LightCurve:
         return ZP - 2.5 * np.log10(DETECTION_SNR * self.fluxerr)
 
 
-def generate(seed: int, index: int, kind: str, n: int, start: float, end: float,
-             peak_mjd: float, peak_mag: float, period: float, *,
-             i_band: bool = True) -> LightCurve:
+def generate(
+    seed: int,
+    index: int,
+    kind: str,
+    n: int,
+    start: float,
+    end: float,
+    peak_mjd: float,
+    peak_mag: float,
+    period: float,
+    *,
+    i_band: bool = True,
+) -> LightCurve:
     """``n`` points between MJD ``start`` and ``end`` for an object of class ``kind``.
 
     ``i_band=False`` keeps to ztfg/ztfr (ZTF public data has no i band).
@@ -76,8 +86,12 @@ def generate(seed: int, index: int, kind: str, n: int, start: float, end: float,
 
 def _model_mag(rng, kind, mjd, band, peak_mjd, peak_mag, period) -> np.ndarray:
     if kind in ("Ia", "II", "Ibc", "tde"):
-        rise, fall = {"Ia": (4.0, 18.0), "II": (3.0, 60.0), "Ibc": (2.5, 14.0),
-                      "tde": (10.0, 45.0)}[kind]
+        rise, fall = {
+            "Ia": (4.0, 18.0),
+            "II": (3.0, 60.0),
+            "Ibc": (2.5, 14.0),
+            "tde": (10.0, 45.0),
+        }[kind]
         fall = fall * _STRETCH[band]
         # Bazin-style rise and exponential decline whose maximum falls on peak_mjd
         t_max = rise * np.log(fall / rise - 1.0)
@@ -88,7 +102,7 @@ def _model_mag(rng, kind, mjd, band, peak_mjd, peak_mag, period) -> np.ndarray:
     if kind == "periodic":
         phase = (mjd / period + rng.random()) % 1.0
         amp = rng.uniform(0.2, 0.9)
-        return peak_mag + _COLOR[band] / 2 + amp * (phase - 0.5) * (1 if rng.random() < .5 else -1)
+        return peak_mag + _COLOR[band] / 2 + amp * (phase - 0.5) * (1 if rng.random() < 0.5 else -1)
     if kind == "agn":
         steps = rng.normal(0.0, 0.06, len(mjd))
         walk = np.cumsum(steps) - np.cumsum(steps).mean()

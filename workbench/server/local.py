@@ -39,14 +39,25 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 class LocalServer:
     """A seeded SkyPortal-compatible server on ``host:port`` (0 picks a free port)."""
 
-    def __init__(self, *, sources: int = 200, candidates: int = 50, seed: int = 42,
-                 token: str | None = None, port: int = 0, host: str = "127.0.0.1",
-                 galaxies: int = 400, allow_remote: bool = False,
-                 **behaviour: Any) -> None:
+    def __init__(
+        self,
+        *,
+        sources: int = 200,
+        candidates: int = 50,
+        seed: int = 42,
+        token: str | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        galaxies: int = 400,
+        allow_remote: bool = False,
+        **behaviour: Any,
+    ) -> None:
         if host not in LOOPBACK and not allow_remote:
-            raise ConfigError(f"refusing to serve on non-loopback host {host!r}: the local "
-                              "server has a made-up token and no TLS; pass allow_remote=True "
-                              "(CLI: --allow-remote) if you really mean it")
+            raise ConfigError(
+                f"refusing to serve on non-loopback host {host!r}: the local "
+                "server has a made-up token and no TLS; pass allow_remote=True "
+                "(CLI: --allow-remote) if you really mean it"
+            )
         self.token = token or str(uuid.uuid4())
         register_secret(self.token)
         self.host = host
@@ -90,8 +101,10 @@ class LocalServer:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise ConfigError(f"cannot listen on {self.host}:{self.port}: {exc}; choose "
-                              "another port (0 picks a free one)") from exc
+            raise ConfigError(
+                f"cannot listen on {self.host}:{self.port}: {exc}; choose "
+                "another port (0 picks a free one)"
+            ) from exc
         from .cosmo import _grid
 
         _grid()  # build the distance grid now, not inside the first request
@@ -99,8 +112,9 @@ class LocalServer:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._ready.clear()
-        self._thread = threading.Thread(target=self._serve, args=(sock,),
-                                        name=f"workbench-server-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, args=(sock,), name=f"workbench-server-{self.port}", daemon=True
+        )
         self._thread.start()
         self._ready.wait(30)
         if self._error is not None:
@@ -109,10 +123,12 @@ class LocalServer:
 
     def _serve(self, sock: socket.socket) -> None:
         async def main() -> None:
-            ctx = Context(store=self.store, behaviour=self.behaviour, stats=self.stats,
-                          token=self.token)
-            self._server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False,
-                                                         idle_connection_timeout=60)
+            ctx = Context(
+                store=self.store, behaviour=self.behaviour, stats=self.stats, token=self.token
+            )
+            self._server = tornado.httpserver.HTTPServer(
+                make_app(ctx), xheaders=False, idle_connection_timeout=60
+            )
             self._server.add_sockets([sock])
             self._loop = asyncio.get_running_loop()
             self._stopping = asyncio.Event()
@@ -185,19 +201,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn_server_process(*, sources: int = 60, candidates: int = 30, seed: int = 1,
-                         token: str | None = None, port: int | None = None,
-                         extra_args: list[str] | None = None,
-                         timeout: float = 60.0) -> ServerProcess:
+def spawn_server_process(
+    *,
+    sources: int = 60,
+    candidates: int = 30,
+    seed: int = 1,
+    token: str | None = None,
+    port: int | None = None,
+    extra_args: list[str] | None = None,
+    timeout: float = 60.0,
+) -> ServerProcess:
     """Start ``python -m workbench.server`` in a new process; return when it answers."""
     import requests
 
     token = token or str(uuid.uuid4())
     register_secret(token)
     port = port or free_port()
-    cmd = [sys.executable, "-m", "workbench.server", "--port", str(port), "--sources",
-           str(sources), "--candidates", str(candidates), "--seed", str(seed), "--quiet",
-           *(extra_args or [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "workbench.server",
+        "--port",
+        str(port),
+        "--sources",
+        str(sources),
+        "--candidates",
+        str(candidates),
+        "--seed",
+        str(seed),
+        "--quiet",
+        *(extra_args or []),
+    ]
     env = dict(os.environ, WORKBENCH_SERVER_TOKEN=token)
     root = Path(__file__).resolve().parents[2]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))

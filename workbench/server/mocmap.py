@@ -47,9 +47,16 @@ class MocMap:
         return self.probdensity * self.area
 
 
-def gaussian(ra: float, dec: float, sigma_deg: float, *, max_order: int = 12,
-             tol: float = 1e-5, dist: tuple[float, float] | None = None,
-             seed: int = 0) -> MocMap:
+def gaussian(
+    ra: float,
+    dec: float,
+    sigma_deg: float,
+    *,
+    max_order: int = 12,
+    tol: float = 1e-5,
+    dist: tuple[float, float] | None = None,
+    seed: int = 0,
+) -> MocMap:
     """A normalised Gaussian localization at (ra, dec) [deg] with angular ``sigma_deg``.
 
     ``dist = (mean, sd)`` in Mpc adds distance layers varying slightly across the sky.
@@ -90,15 +97,16 @@ def gaussian(ra: float, dec: float, sigma_deg: float, *, max_order: int = 12,
     tilt = rng.normal(0.0, 0.05)
     mu = mean * (1.0 + tilt * (theta / max(sigma, 1e-9)))
     sig = np.full_like(mu, sd)
-    return MocMap(uniq=uniq, probdensity=dens, distmu=mu, distsigma=sig,
-                  distnorm=distance_norm(mu, sig))
+    return MocMap(
+        uniq=uniq, probdensity=dens, distmu=mu, distsigma=sig, distnorm=distance_norm(mu, sig)
+    )
 
 
 def _angle_to(center: np.ndarray, orders: np.ndarray, pix: np.ndarray) -> np.ndarray:
     out = np.empty(len(pix))
     for o in np.unique(orders):
         sel = orders == o
-        vec = np.array(hp.pix2vec(2**int(o), pix[sel], nest=True)).T
+        vec = np.array(hp.pix2vec(2 ** int(o), pix[sel], nest=True)).T
         out[sel] = np.arccos(np.clip(vec @ center, -1.0, 1.0))
     return out
 
@@ -126,8 +134,9 @@ def credible_levels(m: MocMap) -> np.ndarray:
 def lookup(m: MocMap, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """Index of the map pixel holding each position (degrees); -1 outside the map."""
     max_order = int(m.order.max())
-    ipix = hp.ang2pix(2**max_order, np.asarray(ra, float), np.asarray(dec, float),
-                      nest=True, lonlat=True)
+    ipix = hp.ang2pix(
+        2**max_order, np.asarray(ra, float), np.asarray(dec, float), nest=True, lonlat=True
+    )
     shift = 2 * (max_order - m.order)
     lo = (m.uniq - 4 * 4**m.order) << shift
     sort = np.argsort(lo)
@@ -155,9 +164,17 @@ def to_fits(m: MocMap, *, name: str, dateobs: str) -> bytes:
         table["DISTNORM"] = m.distnorm
         table["DISTMU"].unit = table["DISTSIGMA"].unit = "Mpc"
         table["DISTNORM"].unit = "Mpc-2"
-    table.meta.update({"PIXTYPE": "HEALPIX", "ORDERING": "NUNIQ", "COORDSYS": "C",
-                       "MOCORDER": int(m.order.max()), "INDXSCHM": "EXPLICIT",
-                       "OBJECT": name, "DATE-OBS": dateobs})
+    table.meta.update(
+        {
+            "PIXTYPE": "HEALPIX",
+            "ORDERING": "NUNIQ",
+            "COORDSYS": "C",
+            "MOCORDER": int(m.order.max()),
+            "INDXSCHM": "EXPLICIT",
+            "OBJECT": name,
+            "DATE-OBS": dateobs,
+        }
+    )
     buf = io.BytesIO()
     table.write(buf, format="fits")
     return buf.getvalue()

@@ -61,8 +61,15 @@ def add_sources(store, rng, n: int) -> dict[str, Any]:
         name = _new_name(store, rng)
         kind = KINDS[int(rng.integers(0, 3))]
         ra, dec = float(rng.uniform(0, 360)), float(rng.uniform(-30, 90))
-        idx = store.add_obj(name, ra, dec, kind=kind, generated_photometry=int(rng.integers(8, 40)),
-                            redshift=float(np.round(rng.uniform(0.01, 0.1), 4)), origin="ZTF")
+        idx = store.add_obj(
+            name,
+            ra,
+            dec,
+            kind=kind,
+            generated_photometry=int(rng.integers(8, 40)),
+            redshift=float(np.round(rng.uniform(0.01, 0.1), 4)),
+            origin="ZTF",
+        )
         store.save(idx, 1, user_id=int(rng.choice(OTHER_USERS)))
         ids.append(name)
     return {"sources": ids}
@@ -73,9 +80,13 @@ def add_candidates(store, rng, n: int) -> dict[str, Any]:
     ids = []
     for _ in range(n):
         name = _new_name(store, rng)
-        idx = store.add_obj(name, float(rng.uniform(0, 360)), float(rng.uniform(-30, 90)),
-                            kind=KINDS[int(rng.integers(0, 3))],
-                            generated_photometry=int(rng.integers(4, 15)))
+        idx = store.add_obj(
+            name,
+            float(rng.uniform(0, 360)),
+            float(rng.uniform(-30, 90)),
+            kind=KINDS[int(rng.integers(0, 3))],
+            generated_photometry=int(rng.integers(4, 15)),
+        )
         store.add_candidate(idx, int(rng.integers(1, 3)), store.clock.now())
         ids.append(name)
     return {"candidates": ids}
@@ -88,9 +99,15 @@ def add_classifications(store, rng, n: int) -> dict[str, Any]:
     for idx in rng.choice(saved, size=min(n, len(saved)), replace=False):
         names = CLASS_BY_KIND[store.kind(int(idx))]
         name = names[int(rng.integers(len(names)))]
-        ids.append(store.add_classification(int(idx), 2 if name == "bogus" else 1, name,
-                                            probability=float(np.round(rng.uniform(.5, 1), 3)),
-                                            author_id=int(rng.choice(OTHER_USERS))))
+        ids.append(
+            store.add_classification(
+                int(idx),
+                2 if name == "bogus" else 1,
+                name,
+                probability=float(np.round(rng.uniform(0.5, 1), 3)),
+                author_id=int(rng.choice(OTHER_USERS)),
+            )
+        )
     return {"classifications": ids}
 
 
@@ -122,10 +139,20 @@ def add_photometry(store, rng, n: int, obj_id: str | None = None) -> dict[str, A
     for k in range(n):
         mag = float(rng.uniform(17, 20))
         flux = 10 ** (-0.4 * (mag - ZP))
-        points.append({"mjd": now - (n - k) * 0.01, "filter": str(rng.choice(["ztfg", "ztfr"])),
-                       "flux": flux, "fluxerr": flux / 20, "mag": mag, "magerr": 0.054,
-                       "limiting_mag": 20.5, "snr": 20.0, "instrument_id": 1,
-                       "origin": "mutate"})
+        points.append(
+            {
+                "mjd": now - (n - k) * 0.01,
+                "filter": str(rng.choice(["ztfg", "ztfr"])),
+                "flux": flux,
+                "fluxerr": flux / 20,
+                "mag": mag,
+                "magerr": 0.054,
+                "limiting_mag": 20.5,
+                "snr": 20.0,
+                "instrument_id": 1,
+                "origin": "mutate",
+            }
+        )
     ids = store.add_photometry(idx, points)
     return {"obj_id": store.objs["id"][idx], "photometry": ids}
 
@@ -134,8 +161,14 @@ def add_comments(store, rng, n: int) -> dict[str, Any]:
     """Post ``n`` comments on random sources, by other users."""
     ids = []
     for idx in rng.choice(_saved(store), size=n):
-        ids.append(store.add_comment("sources", int(idx), "Looks interesting (other user).",
-                                     author_id=int(rng.choice(OTHER_USERS))))
+        ids.append(
+            store.add_comment(
+                "sources",
+                int(idx),
+                "Looks interesting (other user).",
+                author_id=int(rng.choice(OTHER_USERS)),
+            )
+        )
     return {"comments": ids}
 
 
@@ -146,11 +179,17 @@ def _new_name(store, rng) -> str:
             return name
 
 
-ACTIONS = {"save": save, "unsave": unsave, "add_sources": add_sources,
-           "add_candidates": add_candidates, "add_classifications": add_classifications,
-           "edit_classifications": edit_classifications,
-           "delete_classifications": delete_classifications, "add_photometry": add_photometry,
-           "add_comments": add_comments}
+ACTIONS = {
+    "save": save,
+    "unsave": unsave,
+    "add_sources": add_sources,
+    "add_candidates": add_candidates,
+    "add_classifications": add_classifications,
+    "edit_classifications": edit_classifications,
+    "delete_classifications": delete_classifications,
+    "add_photometry": add_photometry,
+    "add_comments": add_comments,
+}
 
 
 def mutate(store, action: str, n: int = 1, *, seed: int = 0, **options: Any) -> dict[str, Any]:

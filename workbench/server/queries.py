@@ -40,8 +40,9 @@ def localization_mask(store, loc: Localization, ra: np.ndarray, dec: np.ndarray)
     return event.credible_level_of(ra, dec) <= loc.cumprob
 
 
-def cone_mask(ra0: float, dec0: float, radius: float, ra: np.ndarray,
-              dec: np.ndarray) -> np.ndarray:
+def cone_mask(
+    ra0: float, dec0: float, radius: float, ra: np.ndarray, dec: np.ndarray
+) -> np.ndarray:
     """True within ``radius`` degrees of (ra0, dec0)."""
     r0, d0, r, d = map(np.radians, (ra0, dec0, ra, dec))
     cos = np.sin(d0) * np.sin(d) + np.cos(d0) * np.cos(d) * np.cos(r - r0)
@@ -56,11 +57,20 @@ def latest_save(store, slots: np.ndarray) -> np.ndarray:
     return store.saved_at[:n][:, slots].max(axis=1)
 
 
-def select_sources(store, *, slots: np.ndarray, source_id: str | None = None,
-                   changed_after: int | None = None, saved_after: int | None = None,
-                   saved_before: int | None = None, cone: tuple[float, float, float] | None = None,
-                   min_z: float | None = None, max_z: float | None = None,
-                   loc: Localization | None = None, has_spectrum: bool = False) -> np.ndarray:
+def select_sources(
+    store,
+    *,
+    slots: np.ndarray,
+    source_id: str | None = None,
+    changed_after: int | None = None,
+    saved_after: int | None = None,
+    saved_before: int | None = None,
+    cone: tuple[float, float, float] | None = None,
+    min_z: float | None = None,
+    max_z: float | None = None,
+    loc: Localization | None = None,
+    has_spectrum: bool = False,
+) -> np.ndarray:
     """Indices of the objects saved to any of ``slots`` that pass every filter."""
     o = store.objs
     n = len(o)
@@ -94,8 +104,15 @@ def select_sources(store, *, slots: np.ndarray, source_id: str | None = None,
     return idx
 
 
-def order_sources(store, idx: np.ndarray, slots: np.ndarray, sort_by: str | None,
-                  sort_order: str | None, *, saved_desc_default: bool = True) -> np.ndarray:
+def order_sources(
+    store,
+    idx: np.ndarray,
+    slots: np.ndarray,
+    sort_by: str | None,
+    sort_order: str | None,
+    *,
+    saved_desc_default: bool = True,
+) -> np.ndarray:
     """Order source indices like SkyPortal: default ``saved_at`` descending."""
     if sort_by is None:
         if saved_desc_default:
@@ -114,8 +131,9 @@ def order_sources(store, idx: np.ndarray, slots: np.ndarray, sort_by: str | None
         key = o["created"][idx].astype(float)
     elif sort_by in ("id", "origin", "alias"):
         values = [str(v) if v is not None else "" for v in o[sort_by][idx]]
-        key = np.argsort(np.argsort(np.array(values, dtype=object), kind="stable"),
-                         kind="stable").astype(float)
+        key = np.argsort(
+            np.argsort(np.array(values, dtype=object), kind="stable"), kind="stable"
+        ).astype(float)
     else:
         key = o[sort_by][idx].astype(float)
         key = np.where(np.isnan(key), np.inf if order == "asc" else -np.inf, key)
@@ -124,10 +142,20 @@ def order_sources(store, idx: np.ndarray, slots: np.ndarray, sort_by: str | None
     return idx[np.lexsort((idx, key))]
 
 
-def select_candidates(store, *, filter_ids: list[int], start: int | None, end: int | None,
-                      saved_status: str, group_ids: list[int], reject: set[str],
-                      only: set[str] | None, min_z: float | None, max_z: float | None,
-                      loc: Localization | None) -> tuple[np.ndarray, np.ndarray]:
+def select_candidates(
+    store,
+    *,
+    filter_ids: list[int],
+    start: int | None,
+    end: int | None,
+    saved_status: str,
+    group_ids: list[int],
+    reject: set[str],
+    only: set[str] | None,
+    min_z: float | None,
+    max_z: float | None,
+    loc: Localization | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(object indices, their latest matching ``passed_at``) of matching candidates."""
     c = store.cands
     rows = ~c["deleted"] & np.isin(c["filter_id"], filter_ids)
@@ -153,8 +181,9 @@ def select_candidates(store, *, filter_ids: list[int], start: int | None, end: i
             keep &= z <= max_z
     if reject or only is not None:
         ids = o["id"][objs]
-        keep &= np.fromiter(((i not in reject) and (only is None or i in only) for i in ids),
-                            bool, len(ids))
+        keep &= np.fromiter(
+            ((i not in reject) and (only is None or i in only) for i in ids), bool, len(ids)
+        )
     objs, passed = objs[keep], passed[keep]
     if loc is not None:
         inside = localization_mask(store, loc, o["ra"][objs], o["dec"][objs])
@@ -162,25 +191,36 @@ def select_candidates(store, *, filter_ids: list[int], start: int | None, end: i
     return objs, passed
 
 
-SAVED_STATUSES = ("all", "savedToAllSelected", "savedToAnySelected", "savedToAnyAccessible",
-                  "notSavedToAnyAccessible", "notSavedToAnySelected", "notSavedToAllSelected")
+SAVED_STATUSES = (
+    "all",
+    "savedToAllSelected",
+    "savedToAnySelected",
+    "savedToAnyAccessible",
+    "notSavedToAnyAccessible",
+    "notSavedToAnySelected",
+    "notSavedToAllSelected",
+)
 
 
 def _saved_status(store, objs: np.ndarray, status: str, group_ids: list[int]) -> np.ndarray:
     if status not in SAVED_STATUSES:
-        raise QueryError(f"Invalid savedStatus: {status}. Must be one of the enumerated "
-                         f"options: {list(SAVED_STATUSES)}")
+        raise QueryError(
+            f"Invalid savedStatus: {status}. Must be one of the enumerated "
+            f"options: {list(SAVED_STATUSES)}"
+        )
     if status == "all":
         return np.ones(len(objs), dtype=bool)
     selected = store.saved_at[objs][:, store.slots(group_ids)] >= 0
     accessible = store.saved_at[objs][:, store.slots()] >= 0
     return {
-        "savedToAllSelected": selected.all(axis=1) if selected.shape[1] else
-        np.zeros(len(objs), bool),
+        "savedToAllSelected": selected.all(axis=1)
+        if selected.shape[1]
+        else np.zeros(len(objs), bool),
         "savedToAnySelected": selected.any(axis=1),
         "savedToAnyAccessible": accessible.any(axis=1),
         "notSavedToAnyAccessible": ~accessible.any(axis=1),
         "notSavedToAnySelected": ~selected.any(axis=1),
-        "notSavedToAllSelected": ~selected.all(axis=1) if selected.shape[1] else
-        np.ones(len(objs), bool),
+        "notSavedToAllSelected": ~selected.all(axis=1)
+        if selected.shape[1]
+        else np.ones(len(objs), bool),
     }[status]

@@ -52,20 +52,49 @@ def obj(store, idx: int) -> dict[str, Any]:
     z = num(o["redshift"][idx])
     created = int(o["created"][idx])
     out = {
-        "offset": 0.0, "mag_nearest_source": None, "score": None, "id": o["id"][idx],
-        "t0": None, "summary": None, "e_mag_nearest_source": None, "origin": o["origin"][idx],
-        "modified": iso(o["modified"][idx]), "redshift": z, "transient": False,
-        "alias": o["alias"][idx], "redshift_error": None, "summary_history": None,
-        "varstar": store.kind(idx) == "periodic", "ra_dis": None, "redshift_origin": None,
-        "is_roid": False, "healpix": int(o["healpix"][idx]), "created_at": iso(created),
+        "offset": 0.0,
+        "mag_nearest_source": None,
+        "score": None,
+        "id": o["id"][idx],
+        "t0": None,
+        "summary": None,
+        "e_mag_nearest_source": None,
+        "origin": o["origin"][idx],
+        "modified": iso(o["modified"][idx]),
+        "redshift": z,
+        "transient": False,
+        "alias": o["alias"][idx],
+        "redshift_error": None,
+        "summary_history": None,
+        "varstar": store.kind(idx) == "periodic",
+        "ra_dis": None,
+        "redshift_origin": None,
+        "is_roid": False,
+        "healpix": int(o["healpix"][idx]),
+        "created_at": iso(created),
         "dec_dis": None,
-        "redshift_history": None if z is None else [
-            {"value": z, "set_at_utc": iso(created + 6184) + "+00:00", "uncertainty": None,
-             "set_by_user_id": 1}],
-        "mpc_name": None, "dec": num(o["dec"][idx]), "ra_err": None, "host_id": None,
-        "tns_name": None, "detect_photometry_count": None, "dec_err": None,
-        "altdata": o["altdata"][idx], "dist_nearest_source": None, "tns_info": None,
-        "ra": num(o["ra"][idx]), "internal_key": store.internal_key(idx),
+        "redshift_history": None
+        if z is None
+        else [
+            {
+                "value": z,
+                "set_at_utc": iso(created + 6184) + "+00:00",
+                "uncertainty": None,
+                "set_by_user_id": 1,
+            }
+        ],
+        "mpc_name": None,
+        "dec": num(o["dec"][idx]),
+        "ra_err": None,
+        "host_id": None,
+        "tns_name": None,
+        "detect_photometry_count": None,
+        "dec_err": None,
+        "altdata": o["altdata"][idx],
+        "dist_nearest_source": None,
+        "tns_info": None,
+        "ra": num(o["ra"][idx]),
+        "internal_key": store.internal_key(idx),
     }
     out.update(store.overrides.get(idx, {}))
     return out
@@ -78,8 +107,13 @@ def derived(store, idx: int) -> dict[str, Any]:
     o = store.objs
     lon, lat = galactic(float(o["ra"][idx]), float(o["dec"][idx]))
     dl, dm, da = distances(float(o["redshift"][idx]))
-    return {"gal_lon": lon, "gal_lat": lat, "luminosity_distance": dl, "dm": dm,
-            "angular_diameter_distance": da}
+    return {
+        "gal_lon": lon,
+        "gal_lat": lat,
+        "luminosity_distance": dl,
+        "dm": dm,
+        "angular_diameter_distance": da,
+    }
 
 
 def source_groups(store, idx: int, group_ids: list[int] | None = None) -> list[dict[str, Any]]:
@@ -90,9 +124,14 @@ def source_groups(store, idx: int, group_ids: list[int] | None = None) -> list[d
             continue
         slot = store.group_slot[gid]
         rec = group(store, gid)
-        rec.update({"active": True, "requested": False,
-                    "saved_at": iso(store.saved_at[idx, slot]),
-                    "saved_by": user(int(store.saved_by[idx, slot]) or 1)})
+        rec.update(
+            {
+                "active": True,
+                "requested": False,
+                "saved_at": iso(store.saved_at[idx, slot]),
+                "saved_by": user(int(store.saved_by[idx, slot]) or 1),
+            }
+        )
         out.append(rec)
     return out
 
@@ -103,29 +142,59 @@ def classification(store, row: int, *, votes: bool = False) -> dict[str, Any]:
     cid = int(c["id"][row])
     author = int(c["author_id"][row])
     out = {
-        "classification": c["classification"][row], "origin": c["origin"][row],
-        "probability": num(c["probability"][row]), "ml": bool(c["ml"][row]), "id": cid,
-        "created_at": iso(c["created"][row]), "taxonomy_id": int(c["taxonomy_id"][row]),
-        "author_id": author, "author_name": refdata.USERS[author - 1]["username"],
-        "obj_id": store.objs["id"][int(c["obj"][row])], "modified": iso(c["modified"][row]),
+        "classification": c["classification"][row],
+        "origin": c["origin"][row],
+        "probability": num(c["probability"][row]),
+        "ml": bool(c["ml"][row]),
+        "id": cid,
+        "created_at": iso(c["created"][row]),
+        "taxonomy_id": int(c["taxonomy_id"][row]),
+        "author_id": author,
+        "author_name": refdata.USERS[author - 1]["username"],
+        "obj_id": store.objs["id"][int(c["obj"][row])],
+        "modified": iso(c["modified"][row]),
     }
     if votes:
         stamp = iso(c["created"][row])
-        out["votes"] = [{"vote": 1, "id": cid, "created_at": stamp, "classification_id": cid,
-                         "voter_id": author, "modified": stamp}]
+        out["votes"] = [
+            {
+                "vote": 1,
+                "id": cid,
+                "created_at": stamp,
+                "classification_id": cid,
+                "voter_id": author,
+                "modified": stamp,
+            }
+        ]
         out["edits"] = []
     return out
 
 
-def comment(store, rtype: str, rid: Any, c: dict[str, Any], *, brief_author: bool = False,
-            with_groups: bool = True) -> dict[str, Any]:
+def comment(
+    store,
+    rtype: str,
+    rid: Any,
+    c: dict[str, Any],
+    *,
+    brief_author: bool = False,
+    with_groups: bool = True,
+) -> dict[str, Any]:
     """A Comment dict (``brief_author`` for ``/api/sources/{id}/comments``)."""
     key = {"sources": "obj_id", "spectra": "spectrum_id", "gcn_event": "gcn_event_id"}[rtype]
     value = store.objs["id"][rid] if rtype == "sources" else rid
-    out = {key: value, "channel": None, "id": c["id"], "created_at": iso(c["created"]),
-           "attachment_name": c.get("attachment_name"), "bot": c.get("bot", False),
-           "author_id": c["author_id"], "system": False, "modified": iso(c["modified"]),
-           "text": c["text"], "origin": None}
+    out = {
+        key: value,
+        "channel": None,
+        "id": c["id"],
+        "created_at": iso(c["created"]),
+        "attachment_name": c.get("attachment_name"),
+        "bot": c.get("bot", False),
+        "author_id": c["author_id"],
+        "system": False,
+        "modified": iso(c["modified"]),
+        "text": c["text"],
+        "origin": None,
+    }
     if rtype == "spectra":
         out["obj_id"] = store.objs["id"][int(store.spectra["obj"][store.spectrum_row(rid)])]
     if brief_author:
@@ -133,20 +202,21 @@ def comment(store, rtype: str, rid: Any, c: dict[str, Any], *, brief_author: boo
         out["resourceType"] = rtype
     else:
         if with_groups:
-            out["groups"] = [group(store, g) for g in c.get("group_ids") or [1]
-                             if g in store.groups]
+            out["groups"] = [
+                group(store, g) for g in c.get("group_ids") or [1] if g in store.groups
+            ]
         out["author"] = user(c["author_id"], gravatar=True)
     return out
 
 
-def annotation(store, rtype: str, rid: Any, a: dict[str, Any], *, author: bool = True,
-               groups: bool = False) -> dict[str, Any]:
+def annotation(
+    store, rtype: str, rid: Any, a: dict[str, Any], *, author: bool = True, groups: bool = False
+) -> dict[str, Any]:
     """An Annotation dict (with its author, or with the groups it is shared with)."""
     out = {"modified": iso(a["modified"]), "data": a["data"], "origin": a["origin"]}
     if rtype == "spectra":
         row = store.spectrum_row(rid)
-        out.update({"spectrum_id": rid,
-                    "obj_id": store.objs["id"][int(store.spectra["obj"][row])]})
+        out.update({"spectrum_id": rid, "obj_id": store.objs["id"][int(store.spectra["obj"][row])]})
     else:
         out["obj_id"] = store.objs["id"][rid]
     out.update({"id": a["id"], "created_at": iso(a["created"]), "author_id": a["author_id"]})
@@ -167,8 +237,18 @@ def thumbnails(store, idx: int) -> list[dict[str, Any]]:
     for k, kind in enumerate(("new", "ref", "sub")):
         path = f"/static/thumbnails/{digest[:2]}/{digest[2:4]}/{obj_id}_{kind}.png"
         when = iso(stamp + 100_000 * k)
-        out.append({"file_uri": f"/skyportal{path}", "type": kind, "origin": None,
-                    "obj_id": obj_id, "id": 3 * idx + k + 1, "created_at": when,
-                    "public_url": path, "survey": None, "is_grayscale": True,
-                    "modified": when})
+        out.append(
+            {
+                "file_uri": f"/skyportal{path}",
+                "type": kind,
+                "origin": None,
+                "obj_id": obj_id,
+                "id": 3 * idx + k + 1,
+                "created_at": when,
+                "public_url": path,
+                "survey": None,
+                "is_grayscale": True,
+                "modified": when,
+            }
+        )
     return out

@@ -38,8 +38,11 @@ GROUPS: list[tuple[int, str, bool, float]] = [
 ]
 STREAMS = [
     {"id": 1, "name": "ZTF Public", "altdata": {"selector": [1], "collection": "ZTF_alerts"}},
-    {"id": 2, "name": "ZTF Public+Partnership",
-     "altdata": {"selector": [1, 2], "collection": "ZTF_alerts"}},
+    {
+        "id": 2,
+        "name": "ZTF Public+Partnership",
+        "altdata": {"selector": [1, 2], "collection": "ZTF_alerts"},
+    },
 ]
 GROUP_STREAMS = {1: [], 3: [2], 4: [1]}
 # filter id -> (group id, stream id, name)
@@ -47,16 +50,51 @@ FILTERS = {1: (3, 2, "Program A transients"), 2: (4, 1, "Program B fast risers")
 ADMIN_GROUP_IDS = [1, 2]
 
 TELESCOPES = {
-    1: dict(name="Palomar 48 inch", nickname="P48", lat=33.3563, lon=-116.8648, elevation=1706.0,
-            diameter=1.2, robotic=True),
-    2: dict(name="Palomar 60 inch", nickname="P60", lat=33.3563, lon=-116.8648, elevation=1706.0,
-            diameter=1.52, robotic=True),
-    3: dict(name="Nordic Optical Telescope", nickname="NOT", lat=28.7572, lon=-17.8851,
-            elevation=2382.0, diameter=2.56, robotic=False),
-    5: dict(name="Keck I Telescope", nickname="Keck1", lat=19.8283, lon=-155.478,
-            elevation=4145.0, diameter=10.0, robotic=False),
-    6: dict(name="Liverpool Telescope", nickname="LT", lat=28.7624, lon=-17.8792,
-            elevation=2363.0, diameter=2.0, robotic=True),
+    1: dict(
+        name="Palomar 48 inch",
+        nickname="P48",
+        lat=33.3563,
+        lon=-116.8648,
+        elevation=1706.0,
+        diameter=1.2,
+        robotic=True,
+    ),
+    2: dict(
+        name="Palomar 60 inch",
+        nickname="P60",
+        lat=33.3563,
+        lon=-116.8648,
+        elevation=1706.0,
+        diameter=1.52,
+        robotic=True,
+    ),
+    3: dict(
+        name="Nordic Optical Telescope",
+        nickname="NOT",
+        lat=28.7572,
+        lon=-17.8851,
+        elevation=2382.0,
+        diameter=2.56,
+        robotic=False,
+    ),
+    5: dict(
+        name="Keck I Telescope",
+        nickname="Keck1",
+        lat=19.8283,
+        lon=-155.478,
+        elevation=4145.0,
+        diameter=10.0,
+        robotic=False,
+    ),
+    6: dict(
+        name="Liverpool Telescope",
+        nickname="LT",
+        lat=28.7624,
+        lon=-17.8792,
+        elevation=2363.0,
+        diameter=2.0,
+        robotic=True,
+    ),
 }
 # instrument id -> (name, type, band, telescope id)
 INSTRUMENTS = {
@@ -79,10 +117,19 @@ def user_record(user_id: int, iso: Any, *, gravatar: bool = False) -> dict[str, 
     base = next((u for u in USERS if u["id"] == user_id), USERS[0])
     stamp = iso(_stamp(0.0 if user_id == 1 else 42.1 + user_id / 100))
     out = {
-        "username": base["username"], "first_name": base["first_name"],
-        "last_name": base["last_name"], "bio": None, "affiliations": [],
-        "contact_email": None, "contact_phone": None, "oauth_uid": None, "is_bot": False,
-        "expiration_date": None, "id": base["id"], "modified": stamp, "created_at": stamp,
+        "username": base["username"],
+        "first_name": base["first_name"],
+        "last_name": base["last_name"],
+        "bio": None,
+        "affiliations": [],
+        "contact_email": None,
+        "contact_phone": None,
+        "oauth_uid": None,
+        "is_bot": False,
+        "expiration_date": None,
+        "id": base["id"],
+        "modified": stamp,
+        "created_at": stamp,
     }
     if gravatar:
         out["gravatar_url"] = gravatar_url(base["username"])
@@ -92,9 +139,13 @@ def user_record(user_id: int, iso: Any, *, gravatar: bool = False) -> dict[str, 
 def user_brief(user_id: int) -> dict[str, Any]:
     """The short author dict of ``/api/sources/{id}/comments``."""
     base = next((u for u in USERS if u["id"] == user_id), USERS[0])
-    return {"username": base["username"], "first_name": base["first_name"],
-            "last_name": base["last_name"], "gravatar_url": gravatar_url(base["username"]),
-            "is_bot": False}
+    return {
+        "username": base["username"],
+        "first_name": base["first_name"],
+        "last_name": base["last_name"],
+        "gravatar_url": gravatar_url(base["username"]),
+        "is_bot": False,
+    }
 
 
 def gravatar_url(username: str) -> str:
@@ -106,10 +157,14 @@ def gravatar_url(username: str) -> str:
 def group_record(group: dict[str, Any], iso: Any) -> dict[str, Any]:
     """The Group dict SkyPortal embeds in sources, comments and annotations."""
     return {
-        "name": group["name"], "nickname": group.get("nickname"),
-        "description": group.get("description"), "private": False,
-        "auto_accept_requests": False, "single_user_group": group["single_user_group"],
-        "id": group["id"], "modified": iso(group["modified"]),
+        "name": group["name"],
+        "nickname": group.get("nickname"),
+        "description": group.get("description"),
+        "private": False,
+        "auto_accept_requests": False,
+        "single_user_group": group["single_user_group"],
+        "id": group["id"],
+        "modified": iso(group["modified"]),
         "created_at": iso(group["created_at"]),
     }
 
@@ -119,8 +174,15 @@ def initial_groups() -> dict[int, dict[str, Any]]:
     out = {}
     for gid, name, single, offset in GROUPS:
         stamp = _stamp(offset)
-        out[gid] = {"id": gid, "name": name, "single_user_group": single, "nickname": None,
-                    "description": None, "created_at": stamp, "modified": stamp}
+        out[gid] = {
+            "id": gid,
+            "name": name,
+            "single_user_group": single,
+            "nickname": None,
+            "description": None,
+            "created_at": stamp,
+            "modified": stamp,
+        }
     return out
 
 
@@ -129,8 +191,14 @@ def stream_record(stream: dict[str, Any], iso: Any, *, brief: bool = False) -> d
     if brief:
         return {"id": stream["id"], "name": stream["name"]}
     stamp = iso(_stamp(43.0 + stream["id"] / 20))
-    return {"altdata": stream["altdata"], "id": stream["id"], "created_at": stamp,
-            "name": stream["name"], "auto_join": False, "modified": stamp}
+    return {
+        "altdata": stream["altdata"],
+        "id": stream["id"],
+        "created_at": stamp,
+        "name": stream["name"],
+        "auto_join": False,
+        "modified": stamp,
+    }
 
 
 def instrument_record(instrument_id: int, iso: Any) -> dict[str, Any]:
@@ -138,34 +206,75 @@ def instrument_record(instrument_id: int, iso: Any) -> dict[str, Any]:
     name, kind, band, tel_id = INSTRUMENTS.get(instrument_id, INSTRUMENTS[1])
     stamp = iso(_stamp(45.0 + instrument_id / 10))
     tel = TELESCOPES[tel_id]
-    telescope = {"lon": tel["lon"], "name": tel["name"], "mpc_obscode": None,
-                 "skycam_link": None, "fixed_location": True, "modified": stamp,
-                 "created_at": stamp, "lat": tel["lat"], "nickname": tel["nickname"],
-                 "elevation": tel["elevation"], "diameter": tel["diameter"],
-                 "weather_link": None, "robotic": tel["robotic"], "id": tel_id}
-    return {"telescope_id": tel_id, "listener_classname": None, "modified": stamp,
-            "filters": ZTF_FILTERS if instrument_id == 1 else [], "treasuremap_id": None,
-            "created_at": stamp, "sensitivity_data": None, "tns_id": None, "name": name,
-            "configuration_data": None, "across_id": None, "type": kind,
-            "last_status_update": None, "has_fields": instrument_id == 1,
-            "api_classname": None, "has_region": False, "band": band,
-            "api_classname_obsplan": None, "id": instrument_id, "telescope": telescope}
+    telescope = {
+        "lon": tel["lon"],
+        "name": tel["name"],
+        "mpc_obscode": None,
+        "skycam_link": None,
+        "fixed_location": True,
+        "modified": stamp,
+        "created_at": stamp,
+        "lat": tel["lat"],
+        "nickname": tel["nickname"],
+        "elevation": tel["elevation"],
+        "diameter": tel["diameter"],
+        "weather_link": None,
+        "robotic": tel["robotic"],
+        "id": tel_id,
+    }
+    return {
+        "telescope_id": tel_id,
+        "listener_classname": None,
+        "modified": stamp,
+        "filters": ZTF_FILTERS if instrument_id == 1 else [],
+        "treasuremap_id": None,
+        "created_at": stamp,
+        "sensitivity_data": None,
+        "tns_id": None,
+        "name": name,
+        "configuration_data": None,
+        "across_id": None,
+        "type": kind,
+        "last_status_update": None,
+        "has_fields": instrument_id == 1,
+        "api_classname": None,
+        "has_region": False,
+        "band": band,
+        "api_classname_obsplan": None,
+        "id": instrument_id,
+        "telescope": telescope,
+    }
 
 
 VARIABLE_TAXONOMY = {
     "class": "Variable Taxonomy",
     "subclasses": [
-        {"class": "phenomenological", "subclasses": [
-            {"class": "variable"}, {"class": "non-variable"},
-            {"class": "periodic", "subclasses": [{"class": "sinusoidal"}, {"class": "sawtooth"}]},
-            {"class": "eclipsing", "subclasses": [{"class": "EA"}, {"class": "EB"},
-                                                  {"class": "EW"}]},
-            {"class": "bogus", "subclasses": [{"class": "ccd artifact"}, {"class": "galaxy"}]},
-        ]},
-        {"class": "intrinsic", "subclasses": [
-            {"class": "pulsator", "subclasses": [{"class": "RR Lyrae"}, {"class": "Cepheid"}]},
-            {"class": "binary star"}, {"class": "AGN"}, {"class": "YSO"}, {"class": "CV"},
-        ]},
+        {
+            "class": "phenomenological",
+            "subclasses": [
+                {"class": "variable"},
+                {"class": "non-variable"},
+                {
+                    "class": "periodic",
+                    "subclasses": [{"class": "sinusoidal"}, {"class": "sawtooth"}],
+                },
+                {
+                    "class": "eclipsing",
+                    "subclasses": [{"class": "EA"}, {"class": "EB"}, {"class": "EW"}],
+                },
+                {"class": "bogus", "subclasses": [{"class": "ccd artifact"}, {"class": "galaxy"}]},
+            ],
+        },
+        {
+            "class": "intrinsic",
+            "subclasses": [
+                {"class": "pulsator", "subclasses": [{"class": "RR Lyrae"}, {"class": "Cepheid"}]},
+                {"class": "binary star"},
+                {"class": "AGN"},
+                {"class": "YSO"},
+                {"class": "CV"},
+            ],
+        },
     ],
 }
 
@@ -177,13 +286,28 @@ def initial_taxonomies() -> dict[int, dict[str, Any]]:
     t1 = _stamp(3600.0 + 0.1695)
     t2 = _stamp(3600.0 + 0.2478)
     return {
-        1: {"id": 1, "name": "Demo taxonomy", "hierarchy": tdtax.taxonomy,
+        1: {
+            "id": 1,
+            "name": "Demo taxonomy",
+            "hierarchy": tdtax.taxonomy,
             "version": tdtax.__version__,
-            "provenance": "https://github.com/profjsb/timedomain-taxonomy", "isLatest": True,
-            "group_ids": [3, 4], "created_at": t1, "modified": t1},
-        2: {"id": 2, "name": "Variables Taxonomy", "hierarchy": VARIABLE_TAXONOMY,
-            "version": "demo", "provenance": None, "isLatest": True, "group_ids": [3, 4],
-            "created_at": t2, "modified": t2},
+            "provenance": "https://github.com/profjsb/timedomain-taxonomy",
+            "isLatest": True,
+            "group_ids": [3, 4],
+            "created_at": t1,
+            "modified": t1,
+        },
+        2: {
+            "id": 2,
+            "name": "Variables Taxonomy",
+            "hierarchy": VARIABLE_TAXONOMY,
+            "version": "demo",
+            "provenance": None,
+            "isLatest": True,
+            "group_ids": [3, 4],
+            "created_at": t2,
+            "modified": t2,
+        },
     }
 
 
@@ -204,58 +328,115 @@ def sysinfo() -> dict[str, Any]:
     ]
     out = []
     for when, sha, text, pr in entries:
-        out.append({"time": when, "sha": sha, "email": "noreply@localhost",
-                    "description": text, "pr_nr": str(pr),
-                    "pr_url": f"http://127.0.0.1/local/pull/{pr}",
-                    "commit_url": f"http://127.0.0.1/local/commit/{sha}", "name": None})
+        out.append(
+            {
+                "time": when,
+                "sha": sha,
+                "email": "noreply@localhost",
+                "description": text,
+                "pr_nr": str(pr),
+                "pr_url": f"http://127.0.0.1/local/pull/{pr}",
+                "commit_url": f"http://127.0.0.1/local/commit/{sha}",
+                "name": None,
+            }
+        )
     return {"gitlog": out}
 
 
 def config() -> dict[str, Any]:
     """``/api/config`` with the keys of SkyPortal 1.4.0 and this server's own values."""
-    palette = [f"#{int(40 + i * 0.8):02x}{int(20 + i * 0.9):02x}{int(60 + i * 0.5):02x}"
-               for i in range(256)]
-    wavelengths = {"ztfg": 4783.5, "ztfr": 6417.4, "ztfi": 7867.4, "sdssu": 3594.3,
-                   "sdssg": 4717.6, "sdssr": 6186.8, "sdssi": 7506.2, "sdssz": 8918.3}
-    colors = {"ztfg": [40, 167, 69], "ztfr": [220, 53, 69], "ztfi": [242, 212, 0],
-              "sdssu": [0, 0, 255], "sdssg": [0, 128, 0], "sdssr": [255, 0, 0],
-              "sdssi": [255, 165, 0], "sdssz": [128, 0, 0]}
-    params = [("name", "Planck18"), ("H0", "67.66 km / (Mpc s)"), ("Om0", "0.30966"),
-              ("Tcmb0", "2.7255 K"), ("Neff", "3.046"), ("m_nu", "[0.   0.   0.06] eV"),
-              ("Ob0", "0.04897")]
+    palette = [
+        f"#{int(40 + i * 0.8):02x}{int(20 + i * 0.9):02x}{int(60 + i * 0.5):02x}"
+        for i in range(256)
+    ]
+    wavelengths = {
+        "ztfg": 4783.5,
+        "ztfr": 6417.4,
+        "ztfi": 7867.4,
+        "sdssu": 3594.3,
+        "sdssg": 4717.6,
+        "sdssr": 6186.8,
+        "sdssi": 7506.2,
+        "sdssz": 8918.3,
+    }
+    colors = {
+        "ztfg": [40, 167, 69],
+        "ztfr": [220, 53, 69],
+        "ztfi": [242, 212, 0],
+        "sdssu": [0, 0, 255],
+        "sdssg": [0, 128, 0],
+        "sdssr": [255, 0, 0],
+        "sdssi": [255, 165, 0],
+        "sdssz": [128, 0, 0],
+    }
+    params = [
+        ("name", "Planck18"),
+        ("H0", "67.66 km / (Mpc s)"),
+        ("Om0", "0.30966"),
+        ("Tcmb0", "2.7255 K"),
+        ("Neff", "3.046"),
+        ("m_nu", "[0.   0.   0.06] eV"),
+        ("Ob0", "0.04897"),
+    ]
     return {
-        "slackPreamble": "https://hooks.slack.com/", "invitationsEnabled": False,
+        "slackPreamble": "https://hooks.slack.com/",
+        "invitationsEnabled": False,
         "photometryDisplayEndpoint": None,
-        "cosmology": "FlatLambdaCDM(name=\"Planck18\", H0=67.66 km / (Mpc s), Om0=0.30966, "
-                     "Tcmb0=2.7255 K, Neff=3.046, m_nu=[0.   0.   0.06] eV, Ob0=0.04897)",
+        "cosmology": 'FlatLambdaCDM(name="Planck18", H0=67.66 km / (Mpc s), Om0=0.30966, '
+        "Tcmb0=2.7255 K, Neff=3.046, m_nu=[0.   0.   0.06] eV, Ob0=0.04897)",
         "cosmologyParams": [{"name": k, "value": v} for k, v in params],
         "openai_summary_apikey_set": False,
-        "openai_summary_parameters": {"temperature": 0.3, "max_tokens": 350, "top_p": 1.0,
-                                      "frequency_penalty": 0.0, "model": "none",
-                                      "presence_penalty": 1.0, "prompt": ""},
+        "openai_summary_parameters": {
+            "temperature": 0.3,
+            "max_tokens": 350,
+            "top_p": 1.0,
+            "frequency_penalty": 0.0,
+            "model": "none",
+            "presence_penalty": 1.0,
+            "prompt": "",
+        },
         "cosmoref": "Planck18 (Planck Collaboration 2020, A&A 641, A6), as in astropy",
         "allowedAllocationTypes": ["triggered", "forced_photometry", "observation_plan"],
         "allowedSpectrumTypes": ["source", "host", "host_center"],
         "defaultSpectrumType": "source",
-        "gcnNoticeTypes": ["FERMI_GBM_FIN_POS", "LVC_PRELIMINARY", "LVC_INITIAL", "LVC_UPDATE",
-                           "ICECUBE_ASTROTRACK_GOLD", "ICECUBE_ASTROTRACK_BRONZE"],
+        "gcnNoticeTypes": [
+            "FERMI_GBM_FIN_POS",
+            "LVC_PRELIMINARY",
+            "LVC_INITIAL",
+            "LVC_UPDATE",
+            "ICECUBE_ASTROTRACK_GOLD",
+            "ICECUBE_ASTROTRACK_BRONZE",
+        ],
         "gcnSummaryAcknowledgements": ["Synthetic data served by the local workbench server."],
         "maxNumDaysUsingLocalization": 3720,
         "allowedRecurringAPIMethods": ["POST", "GET"],
-        "classificationsClasses": {"classification": {"variable": "#3a87ad",
-                                                      "Time-domain Source": "#ff0000"},
-                                   "origin": {"SCoPe": "#3a87ad"}},
-        "summary_sourcesClasses": [{"score": 0.9, "fw": "bold", "col": "green"},
-                                   {"score": 0.8, "fw": "bold", "col": "black"},
-                                   {"score": 0.7, "fw": "normal", "col": "black"},
-                                   {"score": 0.0, "fw": "normal", "col": "grey"}],
+        "classificationsClasses": {
+            "classification": {"variable": "#3a87ad", "Time-domain Source": "#ff0000"},
+            "origin": {"SCoPe": "#3a87ad"},
+        },
+        "summary_sourcesClasses": [
+            {"score": 0.9, "fw": "bold", "col": "green"},
+            {"score": 0.8, "fw": "bold", "col": "black"},
+            {"score": 0.7, "fw": "normal", "col": "black"},
+            {"score": 0.0, "fw": "normal", "col": "grey"},
+        ],
         "tnsAllowedInstruments": ["alfosc", "sedm", "lris", "sprat", "ztf"],
         "allowedInstrumentsForSharing": ["alfosc", "sedm", "lris", "sprat", "ztf"],
-        "gcnTagsClasses": {"BNS": "#468847", "NSBH": "#b94a48", "BBH": "#333333",
-                           "GRB": "#f89406", "AMON": "#3a87ad", "Significant": "#8B008B",
-                           "retracted": "#ffffff"},
-        "colorPalette": palette, "bandpassesColors": colors,
-        "bandpassesWavelengths": wavelengths, "usePinecone": False,
-        "usePhotometryValidation": True, "authBackends": [],
-        "publicGroupName": "Sitewide Group", "shareDataWithPublicGroupByDefault": False,
+        "gcnTagsClasses": {
+            "BNS": "#468847",
+            "NSBH": "#b94a48",
+            "BBH": "#333333",
+            "GRB": "#f89406",
+            "AMON": "#3a87ad",
+            "Significant": "#8B008B",
+            "retracted": "#ffffff",
+        },
+        "colorPalette": palette,
+        "bandpassesColors": colors,
+        "bandpassesWavelengths": wavelengths,
+        "usePinecone": False,
+        "usePhotometryValidation": True,
+        "authBackends": [],
+        "publicGroupName": "Sitewide Group",
+        "shareDataWithPublicGroupByDefault": False,
     }

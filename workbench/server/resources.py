@@ -38,34 +38,60 @@ class Spec:
 
 
 SPECS: dict[str, Spec] = {
-    "allocation": Spec("Allocation", ("group_id", "instrument_id", "hours_allocated", "pi",
-                                      "proposal_id", "validity_ranges", "types",
-                                      "default_share_group_ids", "_altdata"),
-                       ("group_id", "hours_allocated", "instrument_id"),
-                       {"group_id": "group", "instrument_id": "instrument"},
-                       defaults={"pi": None, "proposal_id": None, "validity_ranges": [],
-                                 "types": ["triggered"], "default_share_group_ids": None,
-                                 "_altdata": None}),
-    "assignment": Spec("Assignment", ("obj_id", "run_id", "priority", "status", "comment"),
-                       ("obj_id", "priority", "run_id"),
-                       {"obj_id": "obj", "run_id": "observing_run"},
-                       defaults={"status": "pending", "comment": None}),
-    "filters": Spec("Filter", ("name", "stream_id", "group_id", "broker_id", "altdata",
-                               "autosave"), ("name", "stream_id", "group_id"),
-                    {"group_id": "group", "stream_id": "stream"}, update="PATCH",
-                    defaults={"broker_id": None, "altdata": None, "autosave": False}),
-    "followup_request": Spec("Follow-up request", ("obj_id", "allocation_id", "payload",
-                                                   "status", "target_group_ids"),
-                             ("allocation_id", "obj_id"),
-                             {"obj_id": "obj", "allocation_id": "allocation"},
-                             defaults={"payload": {}, "status": "submitted",
-                                       "target_group_ids": []},
-                             list_key="followup_requests"),
-    "observing_run": Spec("Observing run", ("instrument_id", "pi", "observers", "group_id",
-                                            "calendar_date", "duration"),
-                          ("instrument_id", "calendar_date", "pi"),
-                          {"instrument_id": "instrument", "group_id": "group"},
-                          defaults={"observers": None, "group_id": None, "duration": 1}),
+    "allocation": Spec(
+        "Allocation",
+        (
+            "group_id",
+            "instrument_id",
+            "hours_allocated",
+            "pi",
+            "proposal_id",
+            "validity_ranges",
+            "types",
+            "default_share_group_ids",
+            "_altdata",
+        ),
+        ("group_id", "hours_allocated", "instrument_id"),
+        {"group_id": "group", "instrument_id": "instrument"},
+        defaults={
+            "pi": None,
+            "proposal_id": None,
+            "validity_ranges": [],
+            "types": ["triggered"],
+            "default_share_group_ids": None,
+            "_altdata": None,
+        },
+    ),
+    "assignment": Spec(
+        "Assignment",
+        ("obj_id", "run_id", "priority", "status", "comment"),
+        ("obj_id", "priority", "run_id"),
+        {"obj_id": "obj", "run_id": "observing_run"},
+        defaults={"status": "pending", "comment": None},
+    ),
+    "filters": Spec(
+        "Filter",
+        ("name", "stream_id", "group_id", "broker_id", "altdata", "autosave"),
+        ("name", "stream_id", "group_id"),
+        {"group_id": "group", "stream_id": "stream"},
+        update="PATCH",
+        defaults={"broker_id": None, "altdata": None, "autosave": False},
+    ),
+    "followup_request": Spec(
+        "Follow-up request",
+        ("obj_id", "allocation_id", "payload", "status", "target_group_ids"),
+        ("allocation_id", "obj_id"),
+        {"obj_id": "obj", "allocation_id": "allocation"},
+        defaults={"payload": {}, "status": "submitted", "target_group_ids": []},
+        list_key="followup_requests",
+    ),
+    "observing_run": Spec(
+        "Observing run",
+        ("instrument_id", "pi", "observers", "group_id", "calendar_date", "duration"),
+        ("instrument_id", "calendar_date", "pi"),
+        {"instrument_id": "instrument", "group_id": "group"},
+        defaults={"observers": None, "group_id": None, "duration": 1},
+    ),
     "instrument": Spec("Instrument", (), update=None),
     "telescope": Spec("Telescope", (), update=None),
 }
@@ -87,33 +113,81 @@ class Resources:
             self.rows["telescope"][tel["id"]] = tel
         stamp = refdata.INSTALLED_US + 5_000_000_000
         seeds = {
-            "filters": [{"id": fid, "name": name, "group_id": gid, "stream_id": sid,
-                         "broker_id": None, "altdata": None, "autosave": False}
-                        for fid, (gid, sid, name) in refdata.FILTERS.items()],
-            "allocation": [{"id": 1, "group_id": 3, "instrument_id": 3, "hours_allocated": 100.0,
-                            "pi": "Program A PI", "proposal_id": "2026A-001",
-                            "validity_ranges": [], "types": ["triggered"],
-                            "default_share_group_ids": None, "_altdata": None},
-                           {"id": 2, "group_id": 4, "instrument_id": 1, "hours_allocated": 20.0,
-                            "pi": "Program B PI", "proposal_id": "2026A-002",
-                            "validity_ranges": [], "types": ["forced_photometry"],
-                            "default_share_group_ids": None, "_altdata": None}],
-            "observing_run": [{"id": 2, "instrument_id": 4, "pi": "Program A PI",
-                               "observers": "Two Observers", "group_id": 3,
-                               "calendar_date": "2021-04-02", "duration": 1}],
-            "assignment": [{"id": 1, "obj_id": "ZTF21aaqjmps", "run_id": 2, "priority": "2",
-                            "status": "complete", "comment": "Please get 3x100s"}],
-            "followup_request": [{"id": k, "obj_id": obj, "allocation_id": 1,
-                                  "payload": {"priority": 3, "observation_type": "IFU"},
-                                  "status": "completed", "target_group_ids": [3]}
-                                 for k, obj in ((1, "ZTFrlh6cyjh"), (2, "ZTFe028h94k"),
-                                                (3, "ZTF21aaqjmps"))],
+            "filters": [
+                {
+                    "id": fid,
+                    "name": name,
+                    "group_id": gid,
+                    "stream_id": sid,
+                    "broker_id": None,
+                    "altdata": None,
+                    "autosave": False,
+                }
+                for fid, (gid, sid, name) in refdata.FILTERS.items()
+            ],
+            "allocation": [
+                {
+                    "id": 1,
+                    "group_id": 3,
+                    "instrument_id": 3,
+                    "hours_allocated": 100.0,
+                    "pi": "Program A PI",
+                    "proposal_id": "2026A-001",
+                    "validity_ranges": [],
+                    "types": ["triggered"],
+                    "default_share_group_ids": None,
+                    "_altdata": None,
+                },
+                {
+                    "id": 2,
+                    "group_id": 4,
+                    "instrument_id": 1,
+                    "hours_allocated": 20.0,
+                    "pi": "Program B PI",
+                    "proposal_id": "2026A-002",
+                    "validity_ranges": [],
+                    "types": ["forced_photometry"],
+                    "default_share_group_ids": None,
+                    "_altdata": None,
+                },
+            ],
+            "observing_run": [
+                {
+                    "id": 2,
+                    "instrument_id": 4,
+                    "pi": "Program A PI",
+                    "observers": "Two Observers",
+                    "group_id": 3,
+                    "calendar_date": "2021-04-02",
+                    "duration": 1,
+                }
+            ],
+            "assignment": [
+                {
+                    "id": 1,
+                    "obj_id": "ZTF21aaqjmps",
+                    "run_id": 2,
+                    "priority": "2",
+                    "status": "complete",
+                    "comment": "Please get 3x100s",
+                }
+            ],
+            "followup_request": [
+                {
+                    "id": k,
+                    "obj_id": obj,
+                    "allocation_id": 1,
+                    "payload": {"priority": 3, "observation_type": "IFU"},
+                    "status": "completed",
+                    "target_group_ids": [3],
+                }
+                for k, obj in ((1, "ZTFrlh6cyjh"), (2, "ZTFe028h94k"), (3, "ZTF21aaqjmps"))
+            ],
         }
         for name, records in seeds.items():
             for rec in records:
                 when = iso(stamp + rec["id"] * 1_000_000)
-                rec.update(created_at=when, modified=when, requester_id=1,
-                           last_modified_by_id=1)
+                rec.update(created_at=when, modified=when, requester_id=1, last_modified_by_id=1)
                 self.rows[name][rec["id"]] = rec
 
     # ---------------------------------------------------------------- operations
@@ -139,14 +213,23 @@ class Resources:
             raise ResourceError(f"{spec.label} records are read-only here")
         missing = [k for k in spec.required if body.get(k) is None]
         if missing:
-            raise ResourceError("Invalid/missing parameters: "
-                                + str({k: ["Missing data for required field."] for k in missing}))
+            raise ResourceError(
+                "Invalid/missing parameters: "
+                + str({k: ["Missing data for required field."] for k in missing})
+            )
         self._check(spec, body)
         with self.store.lock:
             rid = max(self.rows[name], default=0) + 1
             now = iso(self.store.clock.now())
-            rec = {"id": rid, **spec.defaults, **body, "created_at": now, "modified": now,
-                   "requester_id": 1, "last_modified_by_id": 1}
+            rec = {
+                "id": rid,
+                **spec.defaults,
+                **body,
+                "created_at": now,
+                "modified": now,
+                "requester_id": 1,
+                "last_modified_by_id": 1,
+            }
             self.rows[name][rid] = rec
         return rid
 
@@ -154,9 +237,12 @@ class Resources:
         """Apply a PUT/PATCH; 405-like refusal when the resource updates another way."""
         spec = SPECS[name]
         if spec.update != method:
-            raise ResourceError(f"{spec.label} records are updated with {spec.update}, not "
-                                f"{method}" if spec.update else f"{spec.label} is read-only",
-                                405)
+            raise ResourceError(
+                f"{spec.label} records are updated with {spec.update}, not {method}"
+                if spec.update
+                else f"{spec.label} is read-only",
+                405,
+            )
         rec = self.get(name, rid)
         body = {k: v for k, v in body.items() if k != "id"}
         self._check(spec, body)
@@ -177,12 +263,14 @@ class Resources:
     def _check(self, spec: Spec, body: dict[str, Any]) -> None:
         unknown = sorted(set(body) - set(spec.fields))
         if unknown:
-            raise ResourceError("Invalid/missing parameters: "
-                                + str({k: ["Unknown field."] for k in unknown}))
+            raise ResourceError(
+                "Invalid/missing parameters: " + str({k: ["Unknown field."] for k in unknown})
+            )
         for key, kind in spec.refs.items():
             if body.get(key) is not None and not self._exists(kind, body[key]):
-                raise ResourceError(f"Invalid {key}: no {kind.replace('_', ' ')} with ID "
-                                    f"{body[key]}")
+                raise ResourceError(
+                    f"Invalid {key}: no {kind.replace('_', ' ')} with ID {body[key]}"
+                )
 
     def _exists(self, kind: str, value: Any) -> bool:
         store = self.store

@@ -11,10 +11,15 @@ from .columns import Columns
 from .sky import ANCHOR_US, KINDS, N_NAMED
 from .timeutil import US_PER_DAY, parse_time
 
-CLASS_BY_KIND = {"Ia": ["Ia", "Ia-norm", "Ia-91T"], "II": ["Type II", "IIP", "IIn"],
-                 "Ibc": ["Ib", "Ic", "Ic-BL"], "periodic": ["RR Lyrae", "Delta Scuti", "Algol"],
-                 "agn": ["AGN", "QSO"], "tde": ["Tidal Disruption Event"],
-                 "bogus": ["bogus"]}
+CLASS_BY_KIND = {
+    "Ia": ["Ia", "Ia-norm", "Ia-91T"],
+    "II": ["Type II", "IIP", "IIn"],
+    "Ibc": ["Ib", "Ic", "Ic-BL"],
+    "periodic": ["RR Lyrae", "Delta Scuti", "Algol"],
+    "agn": ["AGN", "QSO"],
+    "tde": ["Tidal Disruption Event"],
+    "bogus": ["bogus"],
+}
 
 
 def seed_classifications(store) -> Columns:
@@ -32,11 +37,23 @@ def seed_classifications(store) -> Columns:
     first = gen[rng.random(len(gen)) < 0.35]
     second = first[rng.random(len(first)) < 0.3]
     objs = np.concatenate([first, second])
-    created = store.objs["created"][objs] + rng.integers(US_PER_DAY // 10, 40 * US_PER_DAY,
-                                                        len(objs))
+    created = store.objs["created"][objs] + rng.integers(
+        US_PER_DAY // 10, 40 * US_PER_DAY, len(objs)
+    )
     created = np.minimum(created, ANCHOR_US - rng.integers(1, US_PER_DAY, len(objs)))
-    out = {k: [] for k in ("obj", "taxonomy_id", "classification", "probability", "ml",
-                           "origin", "created", "author_id")}
+    out = {
+        k: []
+        for k in (
+            "obj",
+            "taxonomy_id",
+            "classification",
+            "probability",
+            "ml",
+            "origin",
+            "created",
+            "author_id",
+        )
+    }
     for rec in named:
         for key, value in zip(out, rec, strict=True):
             out[key].append(value)
@@ -56,28 +73,32 @@ def seed_classifications(store) -> Columns:
         out["created"].append(int(created[j]))
         out["author_id"].append(1 if choice[j] < 0.7 else int(2 + (j % 3)))
     m = len(out["obj"])
-    return Columns({
-        "id": np.arange(1, m + 1, dtype=np.int64),
-        "obj": np.array(out["obj"], dtype=np.int64),
-        "taxonomy_id": np.array(out["taxonomy_id"], dtype=np.int64),
-        "classification": np.array(out["classification"], dtype=object),
-        "probability": np.array(out["probability"], dtype=np.float64),
-        "ml": np.array(out["ml"], dtype=bool),
-        "origin": np.array(out["origin"], dtype=object),
-        "author_id": np.array(out["author_id"], dtype=np.int64),
-        "created": np.array(out["created"], dtype=np.int64),
-        "modified": np.array(out["created"], dtype=np.int64),
-        "deleted": np.zeros(m, dtype=bool),
-        "group_ids": np.array([None] * m, dtype=object),
-    })
+    return Columns(
+        {
+            "id": np.arange(1, m + 1, dtype=np.int64),
+            "obj": np.array(out["obj"], dtype=np.int64),
+            "taxonomy_id": np.array(out["taxonomy_id"], dtype=np.int64),
+            "classification": np.array(out["classification"], dtype=object),
+            "probability": np.array(out["probability"], dtype=np.float64),
+            "ml": np.array(out["ml"], dtype=bool),
+            "origin": np.array(out["origin"], dtype=object),
+            "author_id": np.array(out["author_id"], dtype=np.int64),
+            "created": np.array(out["created"], dtype=np.int64),
+            "modified": np.array(out["created"], dtype=np.int64),
+            "deleted": np.zeros(m, dtype=bool),
+            "group_ids": np.array([None] * m, dtype=object),
+        }
+    )
 
 
 def seed_spectra(store) -> Columns:
     """Spectrum metadata of the seed: ids 1-3 as captured, then ~15% of transients."""
     rng = np.random.default_rng([store.seed, 5])
-    named = [(1, 2, "2019-10-24T05:23:14", "demo_data"),
-             (2, 2, "2019-08-24T06:18:53", "demo_data"),
-             (3, 9, "2021-04-03T02:28:19.921000", None)]
+    named = [
+        (1, 2, "2019-10-24T05:23:14", "demo_data"),
+        (2, 2, "2019-08-24T06:18:53", "demo_data"),
+        (3, 9, "2021-04-03T02:28:19.921000", None),
+    ]
     objs = [o for o, *_ in named]
     inst = [i for _, i, *_ in named]
     observed = [parse_time(w) for *_, w, _ in named]
@@ -88,22 +109,28 @@ def seed_spectra(store) -> Columns:
     delay = rng.integers(2 * US_PER_DAY, 30 * US_PER_DAY, len(pick))
     objs += pick.tolist()
     inst += rng.choice([3, 3, 2, 4, 9], len(pick)).tolist()
-    observed += np.minimum(store.objs["created"][pick] + delay,
-                           ANCHOR_US - US_PER_DAY).tolist()
+    observed += np.minimum(store.objs["created"][pick] + delay, ANCHOR_US - US_PER_DAY).tolist()
     origin += [None] * len(pick)
     observed_arr = np.array(observed, dtype=np.int64)
     created = observed_arr + rng.integers(3_600_000_000, 2 * US_PER_DAY, len(objs))
     created = np.minimum(created, ANCHOR_US)
     m = len(objs)
-    return Columns({
-        "id": np.arange(1, m + 1, dtype=np.int64), "obj": np.array(objs, dtype=np.int64),
-        "instrument_id": np.array(inst, dtype=np.int64), "observed_at": observed_arr,
-        "created": created, "modified": created.copy(),
-        "origin": np.array(origin, dtype=object), "type": np.array(["source"] * m, dtype=object),
-        "label": np.array([None] * m, dtype=object),
-        "altdata": np.array([None] * m, dtype=object),
-        "units": np.array(["erg/s/cm/cm/AA"] * m, dtype=object),
-        "owner_id": np.ones(m, dtype=np.int64), "deleted": np.zeros(m, dtype=bool),
-        "arrays": np.array([None] * m, dtype=object),
-        "group_ids": np.array([None] * m, dtype=object),
-    })
+    return Columns(
+        {
+            "id": np.arange(1, m + 1, dtype=np.int64),
+            "obj": np.array(objs, dtype=np.int64),
+            "instrument_id": np.array(inst, dtype=np.int64),
+            "observed_at": observed_arr,
+            "created": created,
+            "modified": created.copy(),
+            "origin": np.array(origin, dtype=object),
+            "type": np.array(["source"] * m, dtype=object),
+            "label": np.array([None] * m, dtype=object),
+            "altdata": np.array([None] * m, dtype=object),
+            "units": np.array(["erg/s/cm/cm/AA"] * m, dtype=object),
+            "owner_id": np.ones(m, dtype=np.int64),
+            "deleted": np.zeros(m, dtype=bool),
+            "arrays": np.array([None] * m, dtype=object),
+            "group_ids": np.array([None] * m, dtype=object),
+        }
+    )

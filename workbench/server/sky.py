@@ -28,21 +28,91 @@ GROUP_CAPACITY = 16
 # (id, ra, dec, redshift, kind, created, origin, alias, altdata, peak_mjd, peak_mag,
 #  (lc_start, lc_end), n_phot, groups, candidate passes [(filter, passed_at)])
 NAMED: list[tuple[Any, ...]] = [
-    ("ZTF26abmjjnm", 12.30653, 35.56105, np.nan, "Ibc", "2026-08-07T11:17:43.296000", None,
-     None, None, 61259.46, 18.69, (61254.96, 61259.48), 6, (1, 3),
-     [(1, "2026-08-07T11:20:12.532114")]),
-    ("ZTFrlh6cyjh", 342.4596, 51.2634, np.nan, "periodic", "2019-10-20T09:13:51.104000", None,
-     None, {"simbad": {"class": "EB"}}, 58760.0, 16.1, (58640.0, 58780.3), 60, (1, 3, 4),
-     [(1, "2020-10-30T11:23:06.475748")]),
-    ("ZTFe028h94k", 229.9620403, 34.8442757, np.nan, "periodic", "2019-08-20T04:45:47.808015",
-     None, ["SN2020abc"], {"simbad": {"class": "RRLyr"}}, 58700.0, 15.8, (58600.0, 58715.2), 80,
-     (1, 3, 4), [(1, "2020-10-30T11:13:06.475748")]),
-    ("ZTF21aaqjmps", 202.5050541, 13.4111859, 0.0246, "II", "2021-03-21T06:27:01.996040", "ZTF",
-     ["SN 2021gvm"], None, 59315.34, 17.23, (59265.37, 59403.19), 174, (1, 3, 4),
-     [(1, "2021-03-21T06:31:40.116250"), (2, "2021-03-21T06:31:40.118820")]),
-    ("ZTF18aabcvnq", 172.0534465, 25.6596908, np.nan, "periodic", "2018-04-25T04:13:20.000000",
-     "ZTF", ["AT 2018cbj"], None, 58200.0, 16.9, (58150.0, 58233.2), 90, (1, 3, 4),
-     [(1, "2018-04-25T04:13:26.000000"), (2, "2018-04-25T04:13:26.000000")]),
+    (
+        "ZTF26abmjjnm",
+        12.30653,
+        35.56105,
+        np.nan,
+        "Ibc",
+        "2026-08-07T11:17:43.296000",
+        None,
+        None,
+        None,
+        61259.46,
+        18.69,
+        (61254.96, 61259.48),
+        6,
+        (1, 3),
+        [(1, "2026-08-07T11:20:12.532114")],
+    ),
+    (
+        "ZTFrlh6cyjh",
+        342.4596,
+        51.2634,
+        np.nan,
+        "periodic",
+        "2019-10-20T09:13:51.104000",
+        None,
+        None,
+        {"simbad": {"class": "EB"}},
+        58760.0,
+        16.1,
+        (58640.0, 58780.3),
+        60,
+        (1, 3, 4),
+        [(1, "2020-10-30T11:23:06.475748")],
+    ),
+    (
+        "ZTFe028h94k",
+        229.9620403,
+        34.8442757,
+        np.nan,
+        "periodic",
+        "2019-08-20T04:45:47.808015",
+        None,
+        ["SN2020abc"],
+        {"simbad": {"class": "RRLyr"}},
+        58700.0,
+        15.8,
+        (58600.0, 58715.2),
+        80,
+        (1, 3, 4),
+        [(1, "2020-10-30T11:13:06.475748")],
+    ),
+    (
+        "ZTF21aaqjmps",
+        202.5050541,
+        13.4111859,
+        0.0246,
+        "II",
+        "2021-03-21T06:27:01.996040",
+        "ZTF",
+        ["SN 2021gvm"],
+        None,
+        59315.34,
+        17.23,
+        (59265.37, 59403.19),
+        174,
+        (1, 3, 4),
+        [(1, "2021-03-21T06:31:40.116250"), (2, "2021-03-21T06:31:40.118820")],
+    ),
+    (
+        "ZTF18aabcvnq",
+        172.0534465,
+        25.6596908,
+        np.nan,
+        "periodic",
+        "2018-04-25T04:13:20.000000",
+        "ZTF",
+        ["AT 2018cbj"],
+        None,
+        58200.0,
+        16.9,
+        (58150.0, 58233.2),
+        90,
+        (1, 3, 4),
+        [(1, "2018-04-25T04:13:26.000000"), (2, "2018-04-25T04:13:26.000000")],
+    ),
 ]
 N_NAMED = len(NAMED)
 
@@ -108,28 +178,64 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
     alias = np.full(n, None, dtype=object)
     altdata = np.full(n, None, dtype=object)
     for i, named in enumerate(NAMED):
-        (ids[i], ra[i], dec[i], z[i], k, when, origin[i], alias[i], altdata[i], peak_mjd[i],
-         peak_mag[i], (lc_start[i], lc_end[i]), n_phot[i], _, _) = named
+        (
+            ids[i],
+            ra[i],
+            dec[i],
+            z[i],
+            k,
+            when,
+            origin[i],
+            alias[i],
+            altdata[i],
+            peak_mjd[i],
+            peak_mag[i],
+            (lc_start[i], lc_end[i]),
+            n_phot[i],
+            _,
+            _,
+        ) = named
         kind[i] = KINDS.index(k)
         created[i] = modified[i] = parse_time(when)
     n_comm = np.where(rng.random(n) < 0.25, rng.integers(1, 4, n), 0).astype(np.int64)
     n_comm[3] = 3
 
-    objs = Columns({
-        "id": ids, "ra": ra, "dec": dec, "redshift": z, "kind": kind, "created": created,
-        "modified": modified, "origin": origin, "alias": alias, "altdata": altdata,
-        "peak_mjd": peak_mjd, "peak_mag": peak_mag, "lc_start": lc_start, "lc_end": lc_end,
-        "period": rng.uniform(0.25, 20.0, n), "n_phot": n_phot,
-        "phot_base": np.concatenate([[0], np.cumsum(n_phot)[:-1]]).astype(np.int64),
-        "n_comm": n_comm,
-        "comm_base": np.concatenate([[0], np.cumsum(n_comm)[:-1]]).astype(np.int64),
-        "healpix": hp.ang2pix(HEALPIX_NSIDE, ra, dec, nest=True, lonlat=True).astype(np.int64),
-        "gen": np.ones(n, dtype=bool),
-    })
+    objs = Columns(
+        {
+            "id": ids,
+            "ra": ra,
+            "dec": dec,
+            "redshift": z,
+            "kind": kind,
+            "created": created,
+            "modified": modified,
+            "origin": origin,
+            "alias": alias,
+            "altdata": altdata,
+            "peak_mjd": peak_mjd,
+            "peak_mag": peak_mag,
+            "lc_start": lc_start,
+            "lc_end": lc_end,
+            "period": rng.uniform(0.25, 20.0, n),
+            "n_phot": n_phot,
+            "phot_base": np.concatenate([[0], np.cumsum(n_phot)[:-1]]).astype(np.int64),
+            "n_comm": n_comm,
+            "comm_base": np.concatenate([[0], np.cumsum(n_comm)[:-1]]).astype(np.int64),
+            "healpix": hp.ang2pix(HEALPIX_NSIDE, ra, dec, nest=True, lonlat=True).astype(np.int64),
+            "gen": np.ones(n, dtype=bool),
+        }
+    )
     saved_at, saved_by, slots = _saves(rng, n, n_gen_src, created)
     cands = _candidates(rng, n, n_gen_src, n_cand_src, created, saved_at, slots)
-    return Sky(seed=seed, objs=objs, saved_at=saved_at, saved_by=saved_by, group_slot=slots,
-               cands=cands, n_seeded=n)
+    return Sky(
+        seed=seed,
+        objs=objs,
+        saved_at=saved_at,
+        saved_by=saved_by,
+        group_slot=slots,
+        cands=cands,
+        n_seeded=n,
+    )
 
 
 def _ztf_names(rng: np.random.Generator, created: np.ndarray) -> np.ndarray:
@@ -174,7 +280,9 @@ def _saves(rng, n, n_gen_src, created):
         saved_at[gen, slots[gid]] = np.where(hit, created[gen] + delay, -1)
     none = (saved_at[gen] < 0).all(axis=1)
     saved_at[gen, 0][none] = created[gen][none] + US_PER_DAY // 10
-    saved_by[gen] = np.where(rng.random((n_gen_src, 1)) < 0.8, 1, rng.integers(2, 5, (n_gen_src, 1)))
+    saved_by[gen] = np.where(
+        rng.random((n_gen_src, 1)) < 0.8, 1, rng.integers(2, 5, (n_gen_src, 1))
+    )
     for i, named in enumerate(NAMED):
         for gid in named[13]:
             saved_at[i, slots[gid]] = created[i] + 623_000
@@ -202,15 +310,20 @@ def _candidates(rng, n, n_gen_src, n_cand_src, created, saved_at, slots) -> Colu
         for j in range(k):
             objs.append(int(obj))
             filters.append(int(rng.integers(1, 3)))
-            passed.append(min(first + j * int(rng.integers(3_600_000_000, 2 * US_PER_DAY)),
-                              ANCHOR_US))
+            passed.append(
+                min(first + j * int(rng.integers(3_600_000_000, 2 * US_PER_DAY)), ANCHOR_US)
+            )
     m = len(objs)
-    return Columns({
-        "id": np.arange(1, m + 1, dtype=np.int64), "obj": np.array(objs, dtype=np.int64),
-        "filter_id": np.array(filters, dtype=np.int64),
-        "passed_at": np.array(passed, dtype=np.int64),
-        "uploader_id": np.ones(m, dtype=np.int64), "deleted": np.zeros(m, dtype=bool),
-    })
+    return Columns(
+        {
+            "id": np.arange(1, m + 1, dtype=np.int64),
+            "obj": np.array(objs, dtype=np.int64),
+            "filter_id": np.array(filters, dtype=np.int64),
+            "passed_at": np.array(passed, dtype=np.int64),
+            "uploader_id": np.ones(m, dtype=np.int64),
+            "deleted": np.zeros(m, dtype=bool),
+        }
+    )
 
 
 def mjd_now() -> float:

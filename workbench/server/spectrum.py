@@ -11,12 +11,17 @@ import numpy as np
 H_ALPHA, H_BETA, OIII, NII, SII = 6562.8, 4861.3, 5006.8, 6583.5, 6716.4
 SI_II, CA_HK, FE_II = 6355.0, 3950.0, 5169.0
 # instrument id -> (number of pixels, first and last wavelength in Angstrom)
-GRIDS = {2: (1197, 3315.6, 9880.0), 3: (220, 3800.0, 9200.0), 4: (2300, 3200.0, 10200.0),
-         9: (433, 4020.0, 7994.0)}
+GRIDS = {
+    2: (1197, 3315.6, 9880.0),
+    3: (220, 3800.0, 9200.0),
+    4: (2300, 3200.0, 10200.0),
+    9: (433, 4020.0, 7994.0),
+}
 
 
-def generate(seed: int, spectrum_id: int, kind: str, redshift: float, instrument_id: int,
-             with_errors: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def generate(
+    seed: int, spectrum_id: int, kind: str, redshift: float, instrument_id: int, with_errors: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(wavelengths [Å], fluxes [erg/s/cm²/Å], errors or None) of one spectrum."""
     rng = np.random.default_rng([seed, spectrum_id, 23])
     n, lo, hi = GRIDS.get(instrument_id, GRIDS[2])
@@ -59,8 +64,7 @@ def _lines(kind: str, rest: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out += _gauss(rest, H_ALPHA, 45.0, 1.5) + _gauss(rest, OIII, 6.0, 0.9)
     # narrow host-galaxy emission for extragalactic objects
     if kind in ("Ia", "II", "Ibc", "tde", "agn"):
-        for center, amp in ((H_ALPHA, 0.35), (NII, 0.12), (OIII, 0.15), (H_BETA, 0.1),
-                            (SII, 0.06)):
+        for center, amp in ((H_ALPHA, 0.35), (NII, 0.12), (OIII, 0.15), (H_BETA, 0.1), (SII, 0.06)):
             out += _gauss(rest, center, 3.0, amp)
     elif kind == "periodic":
         out += _gauss(rest, H_ALPHA, 8.0, -0.25) + _gauss(rest, H_BETA, 8.0, -0.2)

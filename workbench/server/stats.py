@@ -57,8 +57,9 @@ class Stats:
     def count(self, method: str, prefix: str) -> int:
         """Requests of ``method`` whose path starts with ``prefix``."""
         with self._lock:
-            return sum(n for key, n in self._requests.items()
-                       if key.startswith(f"{method} {prefix}"))
+            return sum(
+                n for key, n in self._requests.items() if key.startswith(f"{method} {prefix}")
+            )
 
     def reset(self) -> None:
         """Forget every counter."""
@@ -70,6 +71,9 @@ class Stats:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready snapshot for ``/_workbench/stats``."""
         with self._lock:
-            return {"total": sum(self._requests.values()), "requests": dict(self._requests),
-                    "statuses": {str(k): v for k, v in self._statuses.items()},
-                    "events": dict(self._events)}
+            return {
+                "total": sum(self._requests.values()),
+                "requests": dict(self._requests),
+                "statuses": {str(k): v for k, v in self._statuses.items()},
+                "events": dict(self._events),
+            }

@@ -27,8 +27,9 @@ QUERY_CACHE_SIZE = 64
 class Store(ChildrenMixin):
     """Objects, saves, candidates and their children; thread-safe via :attr:`lock`."""
 
-    def __init__(self, *, sources: int = 200, candidates: int = 50, seed: int = 42,
-                 galaxies: int = 400) -> None:
+    def __init__(
+        self, *, sources: int = 200, candidates: int = 50, seed: int = 42, galaxies: int = 400
+    ) -> None:
         self.lock = threading.RLock()
         self.seed = int(seed)
         self.sizes = {"sources": sources, "candidates": candidates, "galaxies": galaxies}
@@ -66,13 +67,24 @@ class Store(ChildrenMixin):
 
     def internal_key(self, idx: int) -> str:
         """A stable UUID per object (SkyPortal's ``internal_key``)."""
-        digest = hashlib.md5(f"{self.seed}:{self.objs['id'][idx]}".encode(),
-                             usedforsecurity=False).digest()
+        digest = hashlib.md5(
+            f"{self.seed}:{self.objs['id'][idx]}".encode(), usedforsecurity=False
+        ).digest()
         return str(uuid.UUID(bytes=digest, version=4))
 
-    def add_obj(self, obj_id: str, ra: float, dec: float, *, redshift: float = np.nan,
-                origin: str | None = None, alias: list[str] | None = None,
-                kind: str = "Ia", generated_photometry: int = 0, when: int | None = None) -> int:
+    def add_obj(
+        self,
+        obj_id: str,
+        ra: float,
+        dec: float,
+        *,
+        redshift: float = np.nan,
+        origin: str | None = None,
+        alias: list[str] | None = None,
+        kind: str = "Ia",
+        generated_photometry: int = 0,
+        when: int | None = None,
+    ) -> int:
         """Create an object (not saved anywhere yet); return its index."""
         import healpy as hp
 
@@ -84,12 +96,26 @@ class Store(ChildrenMixin):
 
             mjd = us_to_mjd(now)
             row = {
-                "id": obj_id, "ra": float(ra), "dec": float(dec), "redshift": redshift,
-                "kind": KINDS.index(kind), "created": now, "modified": now, "origin": origin,
-                "alias": alias, "altdata": None, "peak_mjd": mjd - 5, "peak_mag": 18.5,
-                "lc_start": mjd - 25, "lc_end": mjd, "period": 1.0,
-                "n_phot": generated_photometry, "phot_base": self._reserve_phot(generated_photometry),
-                "n_comm": 0, "comm_base": 0, "gen": generated_photometry > 0,
+                "id": obj_id,
+                "ra": float(ra),
+                "dec": float(dec),
+                "redshift": redshift,
+                "kind": KINDS.index(kind),
+                "created": now,
+                "modified": now,
+                "origin": origin,
+                "alias": alias,
+                "altdata": None,
+                "peak_mjd": mjd - 5,
+                "peak_mag": 18.5,
+                "lc_start": mjd - 25,
+                "lc_end": mjd,
+                "period": 1.0,
+                "n_phot": generated_photometry,
+                "phot_base": self._reserve_phot(generated_photometry),
+                "n_comm": 0,
+                "comm_base": 0,
+                "gen": generated_photometry > 0,
                 "healpix": int(hp.ang2pix(2**29, ra, dec, nest=True, lonlat=True)),
             }
             idx = int(self.objs.append([row])[0])
@@ -120,8 +146,9 @@ class Store(ChildrenMixin):
             return
         extra = max(rows, 2 * len(self.saved_at)) - len(self.saved_at)
         self.saved_at = np.vstack([self.saved_at, np.full((extra, self.saved_at.shape[1]), -1)])
-        self.saved_by = np.vstack([self.saved_by, np.zeros((extra, self.saved_by.shape[1]),
-                                                           dtype=self.saved_by.dtype)])
+        self.saved_by = np.vstack(
+            [self.saved_by, np.zeros((extra, self.saved_by.shape[1]), dtype=self.saved_by.dtype)]
+        )
 
     # ------------------------------------------------------------------ groups
     def add_group(self, name: str, *, nickname: str | None = None) -> int:
@@ -131,14 +158,20 @@ class Store(ChildrenMixin):
             slot = max(self.group_slot.values()) + 1
             if slot >= self.saved_at.shape[1]:
                 pad = self.saved_at.shape[1] or GROUP_CAPACITY
-                self.saved_at = np.hstack([self.saved_at,
-                                           np.full((len(self.saved_at), pad), -1)])
-                self.saved_by = np.hstack([self.saved_by,
-                                           np.zeros((len(self.saved_by), pad), dtype=np.int16)])
+                self.saved_at = np.hstack([self.saved_at, np.full((len(self.saved_at), pad), -1)])
+                self.saved_by = np.hstack(
+                    [self.saved_by, np.zeros((len(self.saved_by), pad), dtype=np.int16)]
+                )
             now = self.clock.now()
-            self.groups[gid] = {"id": gid, "name": name, "single_user_group": False,
-                                "nickname": nickname, "description": None,
-                                "created_at": now, "modified": now}
+            self.groups[gid] = {
+                "id": gid,
+                "name": name,
+                "single_user_group": False,
+                "nickname": nickname,
+                "description": None,
+                "created_at": now,
+                "modified": now,
+            }
             self.group_slot[gid] = slot
             return gid
 
@@ -152,8 +185,9 @@ class Store(ChildrenMixin):
         row = self.saved_at[idx]
         return sorted(g for g, s in self.group_slot.items() if row[s] >= 0)
 
-    def save(self, idx: int, group_id: int, *, user_id: int = refdata.ADMIN_ID,
-             when: int | None = None) -> None:
+    def save(
+        self, idx: int, group_id: int, *, user_id: int = refdata.ADMIN_ID, when: int | None = None
+    ) -> None:
         """Save the object to a group (``saved_at`` = now)."""
         with self.lock:
             slot = self.group_slot[group_id]
@@ -170,9 +204,18 @@ class Store(ChildrenMixin):
         """A candidate row (object passed filter at ``passed_at``); moves ``modified``."""
         with self.lock:
             cid = int(self.cands["id"][-1]) + 1 if len(self.cands) else 1
-            self.cands.append([{"id": cid, "obj": idx, "filter_id": filter_id,
-                                "passed_at": passed_at, "uploader_id": refdata.ADMIN_ID,
-                                "deleted": False}])
+            self.cands.append(
+                [
+                    {
+                        "id": cid,
+                        "obj": idx,
+                        "filter_id": filter_id,
+                        "passed_at": passed_at,
+                        "uploader_id": refdata.ADMIN_ID,
+                        "deleted": False,
+                    }
+                ]
+            )
             self.touch(idx)
             return cid
 
@@ -206,9 +249,13 @@ class Store(ChildrenMixin):
             n = len(self.objs)
             sources = int((self.saved_at[:n] >= 0).any(axis=1).sum())
             live = ~self.cands["deleted"]
-            return {"objs": n, "sources": sources,
-                    "candidates": len(np.unique(self.cands["obj"][live])),
-                    "candidate_rows": int(live.sum()),
-                    "classifications": int((~self.cls["deleted"]).sum()),
-                    "spectra": int((~self.spectra["deleted"]).sum()),
-                    "galaxies": len(self.galaxies), "gcn_events": len(self.events)}
+            return {
+                "objs": n,
+                "sources": sources,
+                "candidates": len(np.unique(self.cands["obj"][live])),
+                "candidate_rows": int(live.sum()),
+                "classifications": int((~self.cls["deleted"]).sum()),
+                "spectra": int((~self.spectra["deleted"]).sum()),
+                "galaxies": len(self.galaxies),
+                "gcn_events": len(self.events),
+            }

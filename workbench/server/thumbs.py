@@ -25,8 +25,9 @@ def render(seed: int, index: int, kind: str) -> bytes:
     sky = 100.0
     ref = np.full((SIZE, SIZE), sky)
     gx, gy = rng.normal(0, 4, 2)
-    ref += rng.uniform(80, 400) * np.exp(-(((x - gx) / rng.uniform(4, 9)) ** 2
-                                           + ((y - gy) / rng.uniform(3, 7)) ** 2))
+    ref += rng.uniform(80, 400) * np.exp(
+        -(((x - gx) / rng.uniform(4, 9)) ** 2 + ((y - gy) / rng.uniform(3, 7)) ** 2)
+    )
     for _ in range(rng.integers(2, 8)):
         sx, sy = rng.uniform(-28, 28, 2)
         ref += rng.uniform(100, 2000) * np.exp(-((x - sx) ** 2 + (y - sy) ** 2) / 3.0)

@@ -33,8 +33,9 @@ class HealthHandler(AdminHandler):
         return None
 
     async def get(self) -> None:
-        await self.success({"ok": True, "seed": self.store.seed, "sizes": self.store.sizes},
-                           profile="none")
+        await self.success(
+            {"ok": True, "seed": self.store.seed, "sizes": self.store.sizes}, profile="none"
+        )
 
 
 class BehaviourHandler(AdminHandler):
@@ -69,15 +70,21 @@ class MutateHandler(AdminHandler):
     """POST ``{"action": "unsave", "n": 20, "seed": 1}``; GET lists the actions."""
 
     async def get(self) -> None:
-        await self.success({"actions": sorted(mutate.ACTIONS),
-                            "counts": self.store.counts()}, profile="none")
+        await self.success(
+            {"actions": sorted(mutate.ACTIONS), "counts": self.store.counts()}, profile="none"
+        )
 
     async def post(self) -> None:
         body = self.json_body()
         action = body.pop("action", None)
         try:
-            result = mutate.mutate(self.store, str(action), int(body.pop("n", 1)),
-                                   seed=int(body.pop("seed", 0)), **body)
+            result = mutate.mutate(
+                self.store,
+                str(action),
+                int(body.pop("n", 1)),
+                seed=int(body.pop("seed", 0)),
+                **body,
+            )
         except (ValueError, KeyError, TypeError) as exc:
             self.fail(f"Invalid mutation: {exc}", 400)
             return

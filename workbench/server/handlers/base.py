@@ -19,14 +19,19 @@ from ..store import Store
 from ..timeutil import parse_time
 
 MAX_PER_PAGE = 500
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                     r"[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}$"
+)
 MSG_401 = "HTTP 401: Unauthorized"
-MSG_401_MALFORMED = ('HTTP 401: Unauthorized (Credentials malformed; expected form '
-                     '"Authorization: token abc123")')
-NGINX_BODY = ("<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
-              "<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-              "</body>\r\n</html>\r\n")
+MSG_401_MALFORMED = (
+    'HTTP 401: Unauthorized (Credentials malformed; expected form "Authorization: token abc123")'
+)
+NGINX_BODY = (
+    "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
 
 
 @dataclass
@@ -70,7 +75,8 @@ class BaseHandler(tornado.web.RequestHandler):
             if self._finished:
                 return
         if self.request.path.startswith("/api/") and not ctx.behaviour.admit(
-                self.request.remote_ip or "local"):
+            self.request.remote_ip or "local"
+        ):
             ctx.stats.event("rate_limited")
             self._nginx(429, "Too Many Requests", ctx.behaviour.retry_after)
             return
@@ -96,8 +102,12 @@ class BaseHandler(tornado.web.RequestHandler):
             self.finish("<html><body><h1>SkyPortal</h1><p>Log in</p></body></html>")
         else:
             code = int(kind)
-            reasons = {429: "Too Many Requests", 502: "Bad Gateway",
-                       503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+            reasons = {
+                429: "Too Many Requests",
+                502: "Bad Gateway",
+                503: "Service Temporarily Unavailable",
+                504: "Gateway Time-out",
+            }
             self._nginx(code, reasons[code], self.ctx.behaviour.retry_after)
 
     def _auth_problem(self) -> str | None:
@@ -125,16 +135,19 @@ class BaseHandler(tornado.web.RequestHandler):
         self.ctx.stats.status(self.get_status())
 
     # ----------------------------------------------------------------- writing
-    async def success(self, data: Any = None, *, rows: int = 0, profile: str | None = None,
-                      pretty: bool = True) -> None:
+    async def success(
+        self, data: Any = None, *, rows: int = 0, profile: str | None = None, pretty: bool = True
+    ) -> None:
         """Send ``{"status": "success", "data": ..., "version": ...}`` after any latency."""
         delay = self.ctx.behaviour.delay(profile or self.latency_profile, rows)
         if delay > 0:
             await asyncio.sleep(delay)
-        body = orjson.dumps({"status": "success", "data": {} if data is None else data,
-                             "version": VERSION},
-                            option=(orjson.OPT_INDENT_2 if pretty else 0)
-                            | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        body = orjson.dumps(
+            {"status": "success", "data": {} if data is None else data, "version": VERSION},
+            option=(orjson.OPT_INDENT_2 if pretty else 0)
+            | orjson.OPT_SERIALIZE_NUMPY
+            | orjson.OPT_NON_STR_KEYS,
+        )
         if self._fault is not None:  # malformed-JSON fault: a truncated 200 body
             body = body[: max(1, len(body) // 2)]
         self.set_header("Content-Type", "application/json")
@@ -145,8 +158,9 @@ class BaseHandler(tornado.web.RequestHandler):
         self.clear()
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps({"status": "error", "message": message, "data": {},
-                                "version": VERSION}))
+        self.finish(
+            json.dumps({"status": "error", "message": message, "data": {}, "version": VERSION})
+        )
 
     def send_bytes(self, data: bytes, content_type: str, filename: str | None = None) -> None:
         """Send a binary payload (PNG, FITS, PDF)."""
@@ -218,8 +232,9 @@ class BaseHandler(tornado.web.RequestHandler):
                     try:
                         out.append(int(part))
                     except ValueError as exc:
-                        raise ApiError(f"Invalid {name} value: {part!r} is not an integer.") \
-                            from exc
+                        raise ApiError(
+                            f"Invalid {name} value: {part!r} is not an integer."
+                        ) from exc
         return out or None
 
     def time_arg(self, name: str) -> int | None:
@@ -232,8 +247,9 @@ class BaseHandler(tornado.web.RequestHandler):
         except ValueError as exc:
             raise ApiError(f"Invalid {name}: could not parse {value!r} as a date.") from exc
 
-    def page_args(self, default: int, *, page_name: str = "pageNumber",
-                  max_per_page: int = MAX_PER_PAGE) -> tuple[int, int]:
+    def page_args(
+        self, default: int, *, page_name: str = "pageNumber", max_per_page: int = MAX_PER_PAGE
+    ) -> tuple[int, int]:
         """(pageNumber, numPerPage) with SkyPortal's clamp and messages."""
         per = self.int_arg("numPerPage", default)
         page = self.arg(page_name)

@@ -12,8 +12,9 @@ from .base import ApiError, BaseHandler, page_slice
 from .common import find_obj, full_comments, list_classifications, localization_args
 
 
-def candidate_record(store, idx: int, rows: np.ndarray, *, comments: bool,
-                     photometry: bool, single: bool = False) -> dict[str, Any]:
+def candidate_record(
+    store, idx: int, rows: np.ndarray, *, comments: bool, photometry: bool, single: bool = False
+) -> dict[str, Any]:
     """One candidate: the Obj plus photstats, thumbnails, saved groups, passing groups..."""
     rec = records.obj(store, idx)
     points = store.photometry(idx)
@@ -28,17 +29,19 @@ def candidate_record(store, idx: int, rows: np.ndarray, *, comments: bool,
         groups = store.filter_groups()
         rec["passing_group_ids"] = [groups[int(f)] for f in filters if int(f) in groups]
     rec["associated_objs"] = []
-    rec["annotations"] = [records.annotation(store, "sources", idx, a, groups=True)
-                          for a in sorted(store.annotations("sources", idx),
-                                          key=lambda a: a["origin"])]
+    rec["annotations"] = [
+        records.annotation(store, "sources", idx, a, groups=True)
+        for a in sorted(store.annotations("sources", idx), key=lambda a: a["origin"])
+    ]
     det = [p for p in points if p.get("mag") is not None]
     from ..timeutil import mjd_to_us
 
     rec["last_detected_at"] = iso(mjd_to_us(det[-1]["mjd"])) if det else None
     rec.update(records.derived(store, idx))
     if comments:
-        rec["comments"] = [{k: v for k, v in c.items() if k != "groups"}
-                           for c in full_comments(store, idx)]
+        rec["comments"] = [
+            {k: v for k, v in c.items() if k != "groups"} for c in full_comments(store, idx)
+        ]
     if photometry:
         rec["photometry"] = [photrec.record(store, idx, p, annotations=True) for p in points]
     if not single:
@@ -70,11 +73,22 @@ class CandidateListHandler(BaseHandler):
             for idx in chosen:
                 rows = store.candidate_rows(int(idx))
                 rows = rows[np.isin(store.cands["filter_id"][rows], filter_ids)]
-                items.append(candidate_record(store, int(idx), rows,
-                                              comments=self.flag("includeComments"),
-                                              photometry=self.flag("includePhotometry")))
-        data = {"queryID": qid, "pageNumber": page, "numPerPage": per, "totalMatches": total,
-                "candidates": items}
+                items.append(
+                    candidate_record(
+                        store,
+                        int(idx),
+                        rows,
+                        comments=self.flag("includeComments"),
+                        photometry=self.flag("includePhotometry"),
+                    )
+                )
+        data = {
+            "queryID": qid,
+            "pageNumber": page,
+            "numPerPage": per,
+            "totalMatches": total,
+            "candidates": items,
+        }
         await self.success(data, rows=len(items))
 
     def _filter_ids(self) -> list[int]:
@@ -88,24 +102,33 @@ class CandidateListHandler(BaseHandler):
     def _select(self) -> np.ndarray:
         store = self.store
         user = refdata.ADMIN_ID
-        reject = store.listed(user, self.arg("listNameReject")) if self.arg(
-            "listNameReject") else set()
+        reject = (
+            store.listed(user, self.arg("listNameReject")) if self.arg("listNameReject") else set()
+        )
         only = store.listed(user, self.arg("listName")) if self.arg("listName") else None
         try:
             objs, passed = queries.select_candidates(
-                store, filter_ids=self._filter_ids(), start=self.time_arg("startDate"),
-                end=self.time_arg("endDate"), saved_status=self.arg("savedStatus") or "all",
-                group_ids=self.int_list("groupIDs") or list(store.groups), reject=reject,
-                only=only, min_z=self.float_arg("minRedshift"),
-                max_z=self.float_arg("maxRedshift"), loc=localization_args(self))
+                store,
+                filter_ids=self._filter_ids(),
+                start=self.time_arg("startDate"),
+                end=self.time_arg("endDate"),
+                saved_status=self.arg("savedStatus") or "all",
+                group_ids=self.int_list("groupIDs") or list(store.groups),
+                reject=reject,
+                only=only,
+                min_z=self.float_arg("minRedshift"),
+                max_z=self.float_arg("maxRedshift"),
+                loc=localization_args(self),
+            )
         except queries.QueryError as exc:
             raise ApiError(str(exc)) from exc
         key_name = self.arg("sortByAnnotationKey")
         if key_name:
             scores = store.scores(objs)
             if key_name not in scores:
-                raise ApiError(f"Cannot sort by annotation key {key_name!r}: known keys are "
-                               f"{sorted(scores)}")
+                raise ApiError(
+                    f"Cannot sort by annotation key {key_name!r}: known keys are {sorted(scores)}"
+                )
             key = scores[key_name]
             if (self.arg("sortByAnnotationOrder") or "asc").lower() == "desc":
                 key = -key
@@ -118,8 +141,7 @@ class CandidateListHandler(BaseHandler):
         obj_id = str(body.get("id") or "").strip()
         filter_ids = body.get("filter_ids")
         if not obj_id or not filter_ids or body.get("passed_at") is None:
-            raise ApiError("Invalid/missing parameters: id, filter_ids and passed_at are "
-                           "required")
+            raise ApiError("Invalid/missing parameters: id, filter_ids and passed_at are required")
         try:
             passed = parse_time(str(body["passed_at"]))
         except ValueError as exc:
@@ -132,9 +154,14 @@ class CandidateListHandler(BaseHandler):
             if idx is None:
                 if body.get("ra") is None or body.get("dec") is None:
                     raise ApiError("RA/Declination must not be null for a new Obj")
-                idx = store.add_obj(obj_id, float(body["ra"]), float(body["dec"]),
-                                    redshift=float(body.get("redshift") or "nan"),
-                                    origin=body.get("origin"), alias=body.get("alias"))
+                idx = store.add_obj(
+                    obj_id,
+                    float(body["ra"]),
+                    float(body["dec"]),
+                    redshift=float(body.get("redshift") or "nan"),
+                    origin=body.get("origin"),
+                    alias=body.get("alias"),
+                )
             ids = [store.add_candidate(idx, int(f), passed) for f in filter_ids]
         await self.success({"ids": ids})
 
@@ -158,8 +185,14 @@ class CandidateHandler(BaseHandler):
     async def get(self, obj_id: str) -> None:
         with self.store.lock:
             idx, rows = self._rows(obj_id)
-            rec = candidate_record(self.store, idx, rows, comments=self.flag("includeComments"),
-                                   photometry=False, single=True)
+            rec = candidate_record(
+                self.store,
+                idx,
+                rows,
+                comments=self.flag("includeComments"),
+                photometry=False,
+                single=True,
+            )
         await self.success(rec, profile="default")
 
     async def delete(self, obj_id: str, filter_id: str | None = None) -> None:

@@ -62,8 +62,10 @@ class ClassificationListHandler(BaseHandler):
                 raise ValueError(f"Cannot find a taxonomy with ID: {taxonomy_id}.")
             if name not in refdata.taxonomy_classes(tax["hierarchy"]):
                 # the real message is cut short in SkyPortal's source, kept as captured
-                raise ValueError(f"That classification ({name}) is not in the allowed classes "
-                                 f"for the chosen taxonomy (id={taxonomy_id}")
+                raise ValueError(
+                    f"That classification ({name}) is not in the allowed classes "
+                    f"for the chosen taxonomy (id={taxonomy_id}"
+                )
             prob = body.get("probability")
             if prob is not None and not 0 <= float(prob) <= 1:
                 raise ValueError("Invalid probability value; must be between 0 and 1.")
@@ -74,10 +76,15 @@ class ClassificationListHandler(BaseHandler):
             raise ApiError(f"Error posting classification: {exc}") from exc
         except (TypeError, ValueError) as exc:
             raise ApiError(f"Error posting classification: {exc}") from exc
-        cid = store.add_classification(idx, int(taxonomy_id), name,
-                                       probability=None if prob is None else float(prob),
-                                       ml=bool(body.get("ml", False)), origin=body.get("origin"),
-                                       group_ids=groups)
+        cid = store.add_classification(
+            idx,
+            int(taxonomy_id),
+            name,
+            probability=None if prob is None else float(prob),
+            ml=bool(body.get("ml", False)),
+            origin=body.get("origin"),
+            group_ids=groups,
+        )
         await self.success({"classification_id": cid})
 
 
@@ -109,8 +116,10 @@ class ClassificationHandler(BaseHandler):
             if tax is None:
                 raise ApiError(f"Cannot find a taxonomy with ID: {tax_id}.")
             if name not in refdata.taxonomy_classes(tax["hierarchy"]):
-                raise ApiError(f"That classification ({name}) is not in the allowed classes "
-                               f"for the chosen taxonomy (id={tax_id}")
+                raise ApiError(
+                    f"That classification ({name}) is not in the allowed classes "
+                    f"for the chosen taxonomy (id={tax_id}"
+                )
             prob = body.get("probability")
             if prob is not None and not 0 <= float(prob) <= 1:
                 raise ApiError("Invalid probability value; must be between 0 and 1.")
@@ -128,7 +137,14 @@ def taxonomy_record(store, tax: dict) -> dict:
     """A Taxonomy dict as ``/api/taxonomy`` lists it (with its groups)."""
     from ..timeutil import iso
 
-    return {"name": tax["name"], "isLatest": tax["isLatest"], "modified": iso(tax["modified"]),
-            "provenance": tax["provenance"], "hierarchy": tax["hierarchy"],
-            "version": tax["version"], "id": tax["id"], "created_at": iso(tax["created_at"]),
-            "groups": [records.group(store, g) for g in tax["group_ids"] if g in store.groups]}
+    return {
+        "name": tax["name"],
+        "isLatest": tax["isLatest"],
+        "modified": iso(tax["modified"]),
+        "provenance": tax["provenance"],
+        "hierarchy": tax["hierarchy"],
+        "version": tax["version"],
+        "id": tax["id"],
+        "created_at": iso(tax["created_at"]),
+        "groups": [records.group(store, g) for g in tax["group_ids"] if g in store.groups],
+    }

@@ -9,8 +9,7 @@ from ..queries import Localization
 from .base import ApiError
 
 
-def find_obj(handler, obj_id: str, *, message: str = "Source not found",
-             status: int = 404) -> int:
+def find_obj(handler, obj_id: str, *, message: str = "Source not found", status: int = 404) -> int:
     """Index of ``obj_id`` or an :class:`ApiError` with the given message."""
     idx = handler.store.find(obj_id)
     if idx is None:
@@ -24,8 +23,11 @@ def localization_args(handler) -> Localization | None:
     if not dateobs:
         return None
     cumprob = handler.float_arg("localizationCumprob")
-    return Localization(dateobs=str(dateobs), name=handler.arg("localizationName"),
-                        cumprob=0.95 if cumprob is None else cumprob)
+    return Localization(
+        dateobs=str(dateobs),
+        name=handler.arg("localizationName"),
+        cumprob=0.95 if cumprob is None else cumprob,
+    )
 
 
 def list_classifications(store, idx: int) -> list[dict[str, Any]]:
@@ -47,8 +49,10 @@ def list_annotations(store, idx: int) -> list[dict[str, Any]]:
 
 def plain_comments(store, idx: int) -> list[dict[str, Any]]:
     """Comments as embedded in source lists: no author, no groups, oldest first."""
-    out = [records.comment(store, "sources", idx, c, with_groups=False)
-           for c in sorted(store.comments("sources", idx), key=lambda c: c["created"])]
+    out = [
+        records.comment(store, "sources", idx, c, with_groups=False)
+        for c in sorted(store.comments("sources", idx), key=lambda c: c["created"])
+    ]
     for c in out:
         c.pop("author", None)
     return out
@@ -56,5 +60,7 @@ def plain_comments(store, idx: int) -> list[dict[str, Any]]:
 
 def full_comments(store, idx: int) -> list[dict[str, Any]]:
     """Comments with author and groups, newest first (single source, candidates)."""
-    return [records.comment(store, "sources", idx, c)
-            for c in sorted(store.comments("sources", idx), key=lambda c: -c["created"])]
+    return [
+        records.comment(store, "sources", idx, c)
+        for c in sorted(store.comments("sources", idx), key=lambda c: -c["created"])
+    ]

@@ -98,8 +98,9 @@ class FacilityHandler(BaseHandler):
         rid = body.get("followup_request_id")
         status = body.get("new_status") or body.get("status")
         if rid is None or not status:
-            raise ApiError("Invalid/missing parameters: followup_request_id and new_status "
-                           "are required")
+            raise ApiError(
+                "Invalid/missing parameters: followup_request_id and new_status are required"
+            )
         try:
             rec = _resources(self).get("followup_request", rid)
         except ResourceError as exc:
@@ -118,16 +119,25 @@ class ScheduleHandler(BaseHandler):
         fmt = (self.arg("output_format") or "pdf").lower()
         if fmt not in ("pdf", "png", "csv"):
             raise ApiError(f"Invalid output_format {fmt!r}: use pdf, png or csv")
-        allocations = {a["id"] for a in res.list("allocation")
-                       if str(a["instrument_id"]) == instrument_id}
+        allocations = {
+            a["id"] for a in res.list("allocation") if str(a["instrument_id"]) == instrument_id
+        }
         if int(instrument_id) not in res.rows["instrument"]:
             raise ApiError(f"Instrument with ID {instrument_id} not found", 404)
         rows = [r for r in res.list("followup_request") if r["allocation_id"] in allocations]
         status = self.arg("status")
         if status:
             rows = [r for r in rows if status in r["status"]]
-        lines = [(r["id"], r["obj_id"], *self._radec(r["obj_id"]),
-                  (r.get("payload") or {}).get("priority"), r["status"]) for r in rows]
+        lines = [
+            (
+                r["id"],
+                r["obj_id"],
+                *self._radec(r["obj_id"]),
+                (r.get("payload") or {}).get("priority"),
+                r["status"],
+            )
+            for r in rows
+        ]
         if fmt == "csv":
             buf = io.StringIO()
             writer = csv.writer(buf)
@@ -136,9 +146,13 @@ class ScheduleHandler(BaseHandler):
             self.send_bytes(buf.getvalue().encode(), "text/csv", f"schedule_{instrument_id}.csv")
             return
         text = [f"Schedule for instrument {instrument_id}"] + [
-            f"{i}  {o}  {ra:.5f} {dec:+.5f}  p={p}  {s}" for i, o, ra, dec, p, s in lines]
-        self.send_bytes(_text_image(text, fmt), "application/pdf" if fmt == "pdf" else "image/png",
-                        f"schedule_{instrument_id}.{fmt}")
+            f"{i}  {o}  {ra:.5f} {dec:+.5f}  p={p}  {s}" for i, o, ra, dec, p, s in lines
+        ]
+        self.send_bytes(
+            _text_image(text, fmt),
+            "application/pdf" if fmt == "pdf" else "image/png",
+            f"schedule_{instrument_id}.{fmt}",
+        )
 
     def _radec(self, obj_id: str) -> tuple[float, float]:
         idx = self.store.find(obj_id)
@@ -178,8 +192,9 @@ class PrioritizationHandler(BaseHandler):
         steps = np.linspace(hi, lo, len(recs)) if len(recs) > 1 else [hi]
         with self.store.lock:
             for rank, k in enumerate(order):
-                recs[k]["payload"] = dict(recs[k].get("payload") or {},
-                                          priority=float(round(steps[rank], 3)))
+                recs[k]["payload"] = dict(
+                    recs[k].get("payload") or {}, priority=float(round(steps[rank], 3))
+                )
                 recs[k]["modified"] = iso(self.store.clock.now())
         await self.success([dict(r) for r in recs])
 
@@ -206,11 +221,23 @@ class OffsetsHandler(BaseHandler):
         for k in range(n):
             sra = ra + rng.uniform(-0.02, 0.02) / max(np.cos(np.radians(dec)), 1e-3)
             sdec = dec + rng.uniform(-0.02, 0.02)
-            info.append(_star(f"{obj_id}_o{k + 1}", sra, sdec, ra, dec,
-                              round(float(rng.uniform(14, 18)), 2)))
-        await self.success({"facility": facility, "starlist_str": "\n".join(s["str"] for s in info),
-                            "starlist_info": info, "ra": ra, "dec": dec, "queries_issued": 1,
-                            "noffsets": n, "query": "synthetic offset stars (local server)"})
+            info.append(
+                _star(
+                    f"{obj_id}_o{k + 1}", sra, sdec, ra, dec, round(float(rng.uniform(14, 18)), 2)
+                )
+            )
+        await self.success(
+            {
+                "facility": facility,
+                "starlist_str": "\n".join(s["str"] for s in info),
+                "starlist_info": info,
+                "ra": ra,
+                "dec": dec,
+                "queries_issued": 1,
+                "noffsets": n,
+                "query": "synthetic offset stars (local server)",
+            }
+        )
 
 
 def _sexagesimal(ra: float, dec: float) -> tuple[str, str]:
@@ -219,20 +246,30 @@ def _sexagesimal(ra: float, dec: float) -> tuple[str, str]:
     sign = "-" if dec < 0 else "+"
     d, drem = divmod(abs(dec), 1.0)
     dm, drem = divmod(drem * 60, 1.0)
-    return (f"{int(h):02d} {int(m):02d} {rem * 60:05.2f}",
-            f"{sign}{int(d):02d} {int(dm):02d} {drem * 60:04.1f}")
+    return (
+        f"{int(h):02d} {int(m):02d} {rem * 60:05.2f}",
+        f"{sign}{int(d):02d} {int(dm):02d} {drem * 60:04.1f}",
+    )
 
 
-def _star(name: str, ra: float, dec: float, ra0: float, dec0: float,
-          mag: float | None) -> dict[str, Any]:
+def _star(
+    name: str, ra: float, dec: float, ra0: float, dec0: float, mag: float | None
+) -> dict[str, Any]:
     sra, sdec = _sexagesimal(ra, dec)
     dra = (ra0 - ra) * np.cos(np.radians(dec0)) * 3600
     ddec = (dec0 - dec) * 3600
     text = f"{name:<16s} {sra} {sdec} 2000.0"
     if mag is not None:
         text += f" raoffset={dra:.2f} decoffset={ddec:.2f} r={mag}"
-    return {"str": text, "ra": ra, "dec": dec, "name": name, "dras": f"{dra:.2f}\"E",
-            "ddecs": f"{ddec:.2f}\"N", "mag": mag}
+    return {
+        "str": text,
+        "ra": ra,
+        "dec": dec,
+        "name": name,
+        "dras": f'{dra:.2f}"E',
+        "ddecs": f'{ddec:.2f}"N',
+        "mag": mag,
+    }
 
 
 class FinderHandler(BaseHandler):
@@ -257,8 +294,11 @@ class FinderHandler(BaseHandler):
         draw.text((10, 580), "N up, E left", fill="yellow")
         buf = io.BytesIO()
         chart.save(buf, format="PDF" if kind == "pdf" else "PNG")
-        self.send_bytes(buf.getvalue(), "application/pdf" if kind == "pdf" else "image/png",
-                        f"finder_chart_{obj_id}.{kind}")
+        self.send_bytes(
+            buf.getvalue(),
+            "application/pdf" if kind == "pdf" else "image/png",
+            f"finder_chart_{obj_id}.{kind}",
+        )
 
 
 class SynthPhotHandler(BaseHandler):
@@ -287,15 +327,25 @@ class SynthPhotHandler(BaseHandler):
                 raise ApiError(f"Spectrum does not cover the {band} band ({lo:.0f}-{hi:.0f} Å)")
             # photon-weighted mean f_nu over a top-hat band
             f_nu = np.trapezoid(flux[sel] * wave[sel], wave[sel]) / np.trapezoid(
-                C_AA / wave[sel], wave[sel])
+                C_AA / wave[sel], wave[sel]
+            )
             if f_nu <= 0:
                 raise ApiError(f"Non-positive flux in the {band} band")
             mag = -2.5 * np.log10(f_nu) - 48.6
-            points.append({"mjd": mjd, "filter": band, "mag": float(mag), "magerr": 0.05,
-                           "limiting_mag": float(mag) + 2.0, "origin": "synthphot",
-                           "flux": 10 ** (-0.4 * (mag - 23.9)),
-                           "fluxerr": 0.05 * 10 ** (-0.4 * (mag - 23.9)) / 1.0857,
-                           "snr": 21.7, "instrument_id": 1})
+            points.append(
+                {
+                    "mjd": mjd,
+                    "filter": band,
+                    "mag": float(mag),
+                    "magerr": 0.05,
+                    "limiting_mag": float(mag) + 2.0,
+                    "origin": "synthphot",
+                    "flux": 10 ** (-0.4 * (mag - 23.9)),
+                    "fluxerr": 0.05 * 10 ** (-0.4 * (mag - 23.9)) / 1.0857,
+                    "snr": 21.7,
+                    "instrument_id": 1,
+                }
+            )
         ids = store.add_photometry(idx, points)
         await self.success({"ids": ids})
 
@@ -308,8 +358,9 @@ class TNSHandler(BaseHandler):
             raise ApiError(f"Could not load spectrum with ID {spectrum_id}", 404)
         body = self.json_body(optional=True)
         with self.store.lock:
-            self.store.tns_submissions.append({"spectrum_id": int(spectrum_id), **body,
-                                               "created_at": iso(self.store.clock.now())})
+            self.store.tns_submissions.append(
+                {"spectrum_id": int(spectrum_id), **body, "created_at": iso(self.store.clock.now())}
+            )
         await self.success()
 
 
@@ -318,15 +369,21 @@ class DBStatsHandler(BaseHandler):
 
     async def get(self) -> None:
         counts = self.store.counts()
-        await self.success({
-            "Number of candidates": counts["candidate_rows"], "Number of objs": counts["objs"],
-            "Number of sources": counts["sources"], "Number of photometry": int(
-                self.store.objs["n_phot"].sum()) + len(self.store.phot_owner),
-            "Number of spectra": counts["spectra"], "Number of groups": len(self.store.groups),
-            "Number of users": 5, "Number of tokens": 1,
-            "Oldest candidate creation datetime": iso(int(self.store.cands["passed_at"].min())),
-            "Newest candidate creation datetime": iso(int(self.store.cands["passed_at"].max())),
-        })
+        await self.success(
+            {
+                "Number of candidates": counts["candidate_rows"],
+                "Number of objs": counts["objs"],
+                "Number of sources": counts["sources"],
+                "Number of photometry": int(self.store.objs["n_phot"].sum())
+                + len(self.store.phot_owner),
+                "Number of spectra": counts["spectra"],
+                "Number of groups": len(self.store.groups),
+                "Number of users": 5,
+                "Number of tokens": 1,
+                "Oldest candidate creation datetime": iso(int(self.store.cands["passed_at"].min())),
+                "Newest candidate creation datetime": iso(int(self.store.cands["passed_at"].max())),
+            }
+        )
 
 
 class FilterVersionHandler(BaseHandler):
@@ -338,8 +395,16 @@ class FilterVersionHandler(BaseHandler):
         except ResourceError as exc:
             raise ApiError(str(exc), exc.status) from exc
         return self.store.filter_versions.setdefault(
-            int(filter_id), {"filter_id": int(filter_id), "active": False, "active_fid": None,
-                             "autosave": False, "update_annotations": False, "fv": []})
+            int(filter_id),
+            {
+                "filter_id": int(filter_id),
+                "active": False,
+                "active_fid": None,
+                "autosave": False,
+                "update_annotations": False,
+                "fv": [],
+            },
+        )
 
     async def get(self, filter_id: str) -> None:
         await self.success(self._state(filter_id))
@@ -351,8 +416,9 @@ class FilterVersionHandler(BaseHandler):
             raise ApiError("Invalid/missing parameters: pipeline must be a list of stages")
         with self.store.lock:
             fid = f"v{len(state['fv']) + 1}"
-            state["fv"].append({"fid": fid, "pipeline": pipeline,
-                                "created_at": iso(self.store.clock.now())})
+            state["fv"].append(
+                {"fid": fid, "pipeline": pipeline, "created_at": iso(self.store.clock.now())}
+            )
             state.update(active=True, active_fid=fid)
         await self.success(state)
 

@@ -28,8 +28,9 @@ def _with_streams(store, gid: int, *, brief: bool) -> dict:
     rec = records.group(store, gid)
     streams = refdata.GROUP_STREAMS.get(gid)
     if streams is not None:
-        rec["streams"] = [refdata.stream_record(refdata.STREAMS[s - 1], iso, brief=brief)
-                          for s in streams]
+        rec["streams"] = [
+            refdata.stream_record(refdata.STREAMS[s - 1], iso, brief=brief) for s in streams
+        ]
     elif not store.groups[gid]["single_user_group"]:
         rec["streams"] = []
     return rec
@@ -48,12 +49,17 @@ class GroupsHandler(BaseHandler):
             shared = [g for g, rec in store.groups.items() if not rec["single_user_group"]]
             mine = refdata.ADMIN_GROUP_IDS + [g for g in store.groups if g > 8]
             data = {
-                "user_groups": [_with_streams(store, g, brief=False)
-                                for g in _by_name(store, mine) if g in store.groups],
-                "user_accessible_groups": [_with_streams(store, g, brief=False)
-                                           for g in _by_name(store, shared)],
-                "all_groups": [_with_streams(store, g, brief=True)
-                               for g in _by_name(store, shared)],
+                "user_groups": [
+                    _with_streams(store, g, brief=False)
+                    for g in _by_name(store, mine)
+                    if g in store.groups
+                ],
+                "user_accessible_groups": [
+                    _with_streams(store, g, brief=False) for g in _by_name(store, shared)
+                ],
+                "all_groups": [
+                    _with_streams(store, g, brief=True) for g in _by_name(store, shared)
+                ],
             }
         await self.success(data)
 
@@ -92,8 +98,7 @@ class TaxonomyListHandler(BaseHandler):
     """GET ``/api/taxonomy`` (bare list); POST a new taxonomy."""
 
     async def get(self) -> None:
-        await self.success([taxonomy_record(self.store, t)
-                            for t in self.store.taxonomies.values()])
+        await self.success([taxonomy_record(self.store, t) for t in self.store.taxonomies.values()])
 
     async def post(self) -> None:
         body = self.json_body()
@@ -108,10 +113,16 @@ class TaxonomyListHandler(BaseHandler):
             tid = max(store.taxonomies) + 1
             now = store.clock.now()
             store.taxonomies[tid] = {
-                "id": tid, "name": body["name"], "hierarchy": hierarchy,
-                "version": body["version"], "provenance": body.get("provenance"),
-                "isLatest": True, "group_ids": body.get("group_ids") or [1],
-                "created_at": now, "modified": now}
+                "id": tid,
+                "name": body["name"],
+                "hierarchy": hierarchy,
+                "version": body["version"],
+                "provenance": body.get("provenance"),
+                "isLatest": True,
+                "group_ids": body.get("group_ids") or [1],
+                "created_at": now,
+                "modified": now,
+            }
         await self.success({"taxonomy_id": tid})
 
 

@@ -27,10 +27,14 @@ class ListingHandler(BaseHandler):
         if self.store.find(str(obj_id)) is None:
             raise ApiError(f"Obj {obj_id} not found")
         user_id = int(body.get("user_id") or 1)
-        if any(x["user_id"] == user_id and x["obj_id"] == obj_id and x["list_name"] == name
-               for x in self.store.listings):
-            raise ApiError(f"Listing already exists with user_id={user_id}, obj_id={obj_id} "
-                           f"and list_name={name}")
+        if any(
+            x["user_id"] == user_id and x["obj_id"] == obj_id and x["list_name"] == name
+            for x in self.store.listings
+        ):
+            raise ApiError(
+                f"Listing already exists with user_id={user_id}, obj_id={obj_id} "
+                f"and list_name={name}"
+            )
         lid = self.store.add_listing(user_id, str(obj_id), str(name), body.get("params"))
         await self.success({"id": lid})
 
@@ -40,18 +44,25 @@ class ListingHandler(BaseHandler):
         except ValueError as exc:
             raise ApiError(f"Invalid user_id: {user_id}") from exc
         name = self.arg("listName")
-        out = [{"id": x["id"], "user_id": x["user_id"], "obj_id": x["obj_id"],
-                "list_name": x["list_name"], "params": x["params"],
-                "created_at": iso(x["created"]), "modified": iso(x["modified"])}
-               for x in self.store.listings
-               if x["user_id"] == uid and (name is None or x["list_name"] == name)]
+        out = [
+            {
+                "id": x["id"],
+                "user_id": x["user_id"],
+                "obj_id": x["obj_id"],
+                "list_name": x["list_name"],
+                "params": x["params"],
+                "created_at": iso(x["created"]),
+                "modified": iso(x["modified"]),
+            }
+            for x in self.store.listings
+            if x["user_id"] == uid and (name is None or x["list_name"] == name)
+        ]
         await self.success(out)
 
     async def delete(self, listing_id: str) -> None:
         with self.store.lock:
             before = len(self.store.listings)
-            self.store.listings[:] = [x for x in self.store.listings
-                                      if str(x["id"]) != listing_id]
+            self.store.listings[:] = [x for x in self.store.listings if str(x["id"]) != listing_id]
             if len(self.store.listings) == before:
                 raise ApiError(f"Listing {listing_id} not found")
         await self.success()
@@ -96,26 +107,31 @@ def resource(handler, rtype: str, rid: str) -> Any:
 class CommentsHandler(BaseHandler):
     """Comments on ``sources``, ``spectra`` and ``gcn_event`` resources."""
 
-    async def get(self, rtype: str, rid: str, comment_id: str | None = None,
-                  attachment: str | None = None) -> None:
+    async def get(
+        self, rtype: str, rid: str, comment_id: str | None = None, attachment: str | None = None
+    ) -> None:
         key = resource(self, rtype, rid)
         if comment_id is None:
-            out = [records.comment(self.store, rtype, key, c, brief_author=True)
-                   for c in sorted(self.store.comments(rtype, key), key=lambda c: c["created"])]
+            out = [
+                records.comment(self.store, rtype, key, c, brief_author=True)
+                for c in sorted(self.store.comments(rtype, key), key=lambda c: c["created"])
+            ]
             await self.success(out)
             return
         found = self._find(rtype, key, comment_id)
         if attachment:
             if not found.get("attachment_bytes"):
                 raise ApiError("Comment has no attachment")
-            self.send_bytes(found["attachment_bytes"], "application/octet-stream",
-                            found["attachment_name"])
+            self.send_bytes(
+                found["attachment_bytes"], "application/octet-stream", found["attachment_name"]
+            )
             return
         await self.success(records.comment(self.store, rtype, key, found))
 
     def _find(self, rtype: str, key: Any, comment_id: str) -> dict[str, Any]:
-        found = self.store.find_comment(rtype, key, int(comment_id)) \
-            if comment_id.isdigit() else None
+        found = (
+            self.store.find_comment(rtype, key, int(comment_id)) if comment_id.isdigit() else None
+        )
         if found is None:
             raise ApiError(f"Could not find comment with ID {comment_id}", 404)
         return found
@@ -139,8 +155,9 @@ class CommentsHandler(BaseHandler):
         cid = self.store.add_comment(rtype, key, text, group_ids=groups, attachment=attachment)
         await self.success({"comment_id": cid})
 
-    async def put(self, rtype: str, rid: str, comment_id: str | None = None,
-                  attachment: str | None = None) -> None:
+    async def put(
+        self, rtype: str, rid: str, comment_id: str | None = None, attachment: str | None = None
+    ) -> None:
         if comment_id is None:
             raise ApiError("Must provide a comment ID")
         key = resource(self, rtype, rid)
@@ -148,8 +165,9 @@ class CommentsHandler(BaseHandler):
         self.store.edit_comment(int(comment_id), self.json_body())
         await self.success()
 
-    async def delete(self, rtype: str, rid: str, comment_id: str | None = None,
-                     attachment: str | None = None) -> None:
+    async def delete(
+        self, rtype: str, rid: str, comment_id: str | None = None, attachment: str | None = None
+    ) -> None:
         if comment_id is None:
             raise ApiError("Must provide a comment ID")
         key = resource(self, rtype, rid)
@@ -165,8 +183,12 @@ class AnnotationsHandler(BaseHandler):
         key = resource(self, rtype, rid)
         anns = self.store.annotations(rtype, key)
         if annotation_id is None:
-            await self.success([records.annotation(self.store, rtype, key, a, author=False,
-                                                   groups=True) for a in anns])
+            await self.success(
+                [
+                    records.annotation(self.store, rtype, key, a, author=False, groups=True)
+                    for a in anns
+                ]
+            )
             return
         found = next((a for a in anns if str(a["id"]) == annotation_id), None)
         if found is None:
@@ -177,8 +199,9 @@ class AnnotationsHandler(BaseHandler):
         key = resource(self, rtype, rid)
         body = self.json_body()
         if not body.get("origin") or not isinstance(body.get("data"), dict):
-            raise ApiError("Invalid/missing parameters: origin (string) and data (object) "
-                           "are required")
+            raise ApiError(
+                "Invalid/missing parameters: origin (string) and data (object) are required"
+            )
         if any(a["origin"] == body["origin"] for a in self.store.annotations(rtype, key)):
             raise ApiError(f"Annotation from origin {body['origin']} already exists")
         aid = self.store.add_annotation(rtype, key, str(body["origin"]), body["data"])

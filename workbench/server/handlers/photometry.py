@@ -33,10 +33,12 @@ class PhotometryPostHandler(BaseHandler):
         by_obj: dict[int, list[dict[str, Any]]] = {}
         for item in items:
             if "obj_id" not in item:
-                raise ApiError("Invalid/missing parameters: {'obj_id': ['Missing data for "
-                               "required field.']}")
-            idx = find_obj(self, str(item["obj_id"]), message=f"Invalid obj_id: "
-                           f"{item['obj_id']}", status=400)
+                raise ApiError(
+                    "Invalid/missing parameters: {'obj_id': ['Missing data for required field.']}"
+                )
+            idx = find_obj(
+                self, str(item["obj_id"]), message=f"Invalid obj_id: {item['obj_id']}", status=400
+            )
             try:
                 by_obj.setdefault(idx, []).append(photrec.from_post(item))
             except (TypeError, ValueError) as exc:
@@ -93,13 +95,15 @@ class PhotometryRangeHandler(BaseHandler):
             lo_mjd = -np.inf if lo is None else us_to_mjd(lo)
             hi_mjd = np.inf if hi is None else us_to_mjd(hi)
             gen = o["gen"] & (o["lc_end"] >= lo_mjd) & (o["lc_start"] <= hi_mjd)
-            candidates = np.flatnonzero(mask & (gen | np.isin(np.arange(len(o)),
-                                                             list(store.phot_added))))
+            candidates = np.flatnonzero(
+                mask & (gen | np.isin(np.arange(len(o)), list(store.phot_added)))
+            )
             out = []
             for idx in candidates:
                 for p in store.photometry(int(idx)):
                     if lo_mjd <= p["mjd"] <= hi_mjd and (
-                            not instruments or p.get("instrument_id", 1) in instruments):
+                        not instruments or p.get("instrument_id", 1) in instruments
+                    ):
                         out.append(photrec.record(store, int(idx), p, fmt))
                 if len(out) > MAX_RANGE_POINTS:
                     raise ApiError(f"Too many points (> {MAX_RANGE_POINTS}): narrow the range")

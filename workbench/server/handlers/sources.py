@@ -20,8 +20,9 @@ from .spectra import spectrum_record
 USER_GROUPS = [1, 2]  # the admin's own groups (where a POSTed source is saved by default)
 
 
-def list_record(store, idx: int, *, comments: bool, thumbnails: bool,
-                group_ids: list[int] | None) -> dict[str, Any]:
+def list_record(
+    store, idx: int, *, comments: bool, thumbnails: bool, group_ids: list[int] | None
+) -> dict[str, Any]:
     """One item of ``/api/sources``."""
     rec = records.obj(store, idx)
     rec["groups"] = records.source_groups(store, idx, group_ids)
@@ -49,28 +50,45 @@ class SourceListHandler(BaseHandler):
         group_ids = self.int_list("group_ids")
         cone = None
         if self.arg("ra") is not None and self.arg("dec") is not None:
-            cone = (self.float_arg("ra"), self.float_arg("dec"),
-                    self.float_arg("radius") or 1.0)
+            cone = (self.float_arg("ra"), self.float_arg("dec"), self.float_arg("radius") or 1.0)
         with store.lock:
             slots = store.slots(group_ids)
             try:
                 idx = queries.select_sources(
-                    store, slots=slots, source_id=self.arg("sourceID"),
+                    store,
+                    slots=slots,
+                    source_id=self.arg("sourceID"),
                     changed_after=self.time_arg("createdOrModifiedAfter"),
                     saved_after=self.time_arg("savedAfter"),
-                    saved_before=self.time_arg("savedBefore"), cone=cone,
-                    min_z=self.float_arg("minRedshift"), max_z=self.float_arg("maxRedshift"),
-                    loc=localization_args(self), has_spectrum=self.flag("hasSpectrum"))
+                    saved_before=self.time_arg("savedBefore"),
+                    cone=cone,
+                    min_z=self.float_arg("minRedshift"),
+                    max_z=self.float_arg("maxRedshift"),
+                    loc=localization_args(self),
+                    has_spectrum=self.flag("hasSpectrum"),
+                )
                 idx = queries.order_sources(
-                    store, idx, slots, self.arg("sortBy"), self.arg("sortOrder"),
-                    saved_desc_default=self.ctx.behaviour.quirk("sources_saved_at_desc"))
+                    store,
+                    idx,
+                    slots,
+                    self.arg("sortBy"),
+                    self.arg("sortOrder"),
+                    saved_desc_default=self.ctx.behaviour.quirk("sources_saved_at_desc"),
+                )
             except queries.QueryError as exc:
                 raise ApiError(str(exc)) from exc
             total = len(idx)
             chosen = idx[page_slice(total, page, per)]
-            items = [list_record(store, int(i), comments=self.flag("includeComments"),
-                                 thumbnails=self.flag("includeThumbnails"),
-                                 group_ids=group_ids) for i in chosen]
+            items = [
+                list_record(
+                    store,
+                    int(i),
+                    comments=self.flag("includeComments"),
+                    thumbnails=self.flag("includeThumbnails"),
+                    group_ids=group_ids,
+                )
+                for i in chosen
+            ]
         data = {"totalMatches": total, "sources": items, "pageNumber": page, "numPerPage": per}
         await self.success(data, rows=len(items))
 
@@ -78,8 +96,9 @@ class SourceListHandler(BaseHandler):
         body = self.json_body()
         obj_id = str(body.get("id") or "").strip()
         if not obj_id:
-            raise ApiError("Invalid/missing parameters: {'id': ['Missing data for required "
-                           "field.']}")
+            raise ApiError(
+                "Invalid/missing parameters: {'id': ['Missing data for required field.']}"
+            )
         if " " in obj_id:
             raise ApiError("No spaces allowed in source ID")
         store = self.store
@@ -89,16 +108,23 @@ class SourceListHandler(BaseHandler):
                 if body.get("ra") is None or body.get("dec") is None:
                     raise ApiError("RA/Declination must not be null for a new Obj")
                 try:
-                    idx = store.add_obj(obj_id, float(body["ra"]), float(body["dec"]),
-                                        redshift=_float_or_nan(body.get("redshift")),
-                                        origin=body.get("origin"), alias=body.get("alias"))
+                    idx = store.add_obj(
+                        obj_id,
+                        float(body["ra"]),
+                        float(body["dec"]),
+                        redshift=_float_or_nan(body.get("redshift")),
+                        origin=body.get("origin"),
+                        alias=body.get("alias"),
+                    )
                 except (TypeError, ValueError) as exc:
                     raise ApiError(f"Invalid/missing parameters: {exc}") from exc
             groups = body.get("group_ids") or USER_GROUPS
             unknown = [g for g in groups if g not in store.groups]
             if unknown:
-                raise ApiError("Invalid group_ids field. Please specify at least one valid "
-                               "group ID that you belong to.")
+                raise ApiError(
+                    "Invalid group_ids field. Please specify at least one valid "
+                    "group ID that you belong to."
+                )
             for gid in groups:
                 store.save(idx, int(gid))
         await self.success({"id": obj_id})
@@ -112,8 +138,7 @@ class SourceHandler(BaseHandler):
     """GET/HEAD/PATCH/DELETE one source."""
 
     async def head(self, obj_id: str) -> None:
-        if self.store.find(obj_id) is None or not self.store.saved_groups(
-                self.store.find(obj_id)):
+        if self.store.find(obj_id) is None or not self.store.saved_groups(self.store.find(obj_id)):
             self.set_status(404)
         self.finish()
 
@@ -136,8 +161,7 @@ class SourceHandler(BaseHandler):
             rec["photstats"] = [photrec.photstats(store, idx, points)]
         if self.flag("includeThumbnails"):
             rec["thumbnails"] = records.thumbnails(store, idx)
-        rec.update({"followup_requests": [], "galaxies": None, "duplicates": [],
-                    "assignments": []})
+        rec.update({"followup_requests": [], "galaxies": None, "duplicates": [], "assignments": []})
         if self.flag("includeDetectionStats"):
             det = [p for p in points if p.get("mag") is not None]
             rec["first_detected"] = iso(mjd_to_us(det[0]["mjd"]))[:23] if det else None
@@ -145,17 +169,20 @@ class SourceHandler(BaseHandler):
         if self.flag("includeComments"):
             rec["comments"] = full_comments(store, idx)
         if self.flag("includePeriodExists"):
-            rec["period_exists"] = any("period" in a["data"]
-                                       for a in store.annotations("sources", idx))
-        rec["annotations"] = [records.annotation(store, "sources", idx, a)
-                              for a in sorted(store.annotations("sources", idx),
-                                              key=lambda a: a["origin"])]
+            rec["period_exists"] = any(
+                "period" in a["data"] for a in store.annotations("sources", idx)
+            )
+        rec["annotations"] = [
+            records.annotation(store, "sources", idx, a)
+            for a in sorted(store.annotations("sources", idx), key=lambda a: a["origin"])
+        ]
         rec["classifications"] = list_classifications(store, idx)
         rec.update(records.derived(store, idx))
         rec["ebv"] = None
         if self.flag("includePhotometry"):
-            rec["photometry"] = [photrec.record(store, idx, p, both=True, annotations=True)
-                                 for p in points]
+            rec["photometry"] = [
+                photrec.record(store, idx, p, both=True, annotations=True) for p in points
+            ]
         if self.flag("includePhotometryExists"):
             rec["photometry_exists"] = bool(store.photometry(idx))
         if self.flag("includeSpectrumExists"):
@@ -176,8 +203,9 @@ class SourceHandler(BaseHandler):
                 try:
                     float(body[key])
                 except (TypeError, ValueError) as exc:
-                    raise ApiError(f"Invalid/missing parameters: {{'{key}': ['Not a valid "
-                                   f"number.']}}") from exc
+                    raise ApiError(
+                        f"Invalid/missing parameters: {{'{key}': ['Not a valid number.']}}"
+                    ) from exc
         self.store.update_obj(idx, body)
         await self.success()
 
@@ -203,8 +231,9 @@ class SourcePhotometryHandler(BaseHandler):
             raise ApiError(f"Invalid output format {fmt!r}: use 'mag' or 'flux'.")
         idx = find_obj(self, obj_id)
         points = self.store.photometry(idx)
-        await self.success([photrec.record(self.store, idx, p, fmt) for p in points],
-                           rows=len(points))
+        await self.success(
+            [photrec.record(self.store, idx, p, fmt) for p in points], rows=len(points)
+        )
 
 
 class SourceSpectraHandler(BaseHandler):
@@ -244,8 +273,7 @@ class SourceGroupsListHandler(BaseHandler):
 
     async def get(self, obj_id: str) -> None:
         idx = find_obj(self, obj_id)
-        await self.success([records.group(self.store, g)
-                            for g in self.store.saved_groups(idx)])
+        await self.success([records.group(self.store, g) for g in self.store.saved_groups(idx)])
 
 
 class SourceGroupsHandler(BaseHandler):
@@ -259,8 +287,10 @@ class SourceGroupsHandler(BaseHandler):
         if obj_id is None:
             raise ApiError("Missing required parameter: objId")
         if not invite and not unsave:
-            raise ApiError("Missing required parameter: one of either unsaveGroupIds or "
-                           "inviteGroupIds must be provided")
+            raise ApiError(
+                "Missing required parameter: one of either unsaveGroupIds or "
+                "inviteGroupIds must be provided"
+            )
         store = self.store
         with store.lock:
             idx = store.find(str(obj_id))

@@ -13,9 +13,22 @@ from .base import ApiError, BaseHandler
 from .common import find_obj
 
 SPECTRUM_GROUPS = (1, 2)
-MINIMAL_KEYS = ("obj_id", "modified", "altdata", "created_at", "origin",
-                "original_file_filename", "type", "owner_id", "id", "observed_at", "label",
-                "instrument_id", "assignment_id", "followup_request_id")
+MINIMAL_KEYS = (
+    "obj_id",
+    "modified",
+    "altdata",
+    "created_at",
+    "origin",
+    "original_file_filename",
+    "type",
+    "owner_id",
+    "id",
+    "observed_at",
+    "label",
+    "instrument_id",
+    "assignment_id",
+    "followup_request_id",
+)
 
 
 def spectrum_record(store, row: int, *, minimal: bool = False) -> dict[str, Any]:
@@ -24,28 +37,52 @@ def spectrum_record(store, row: int, *, minimal: bool = False) -> dict[str, Any]
     sid = int(s["id"][row])
     idx = int(s["obj"][row])
     inst = int(s["instrument_id"][row])
-    meta = {"obj_id": store.objs["id"][idx], "modified": iso(s["modified"][row]),
-            "altdata": s["altdata"][row], "created_at": iso(s["created"][row]),
-            "origin": s["origin"][row], "original_file_filename": None,
-            "type": s["type"][row], "owner_id": int(s["owner_id"][row]), "id": sid,
-            "observed_at": iso(s["observed_at"][row]), "label": s["label"][row],
-            "instrument_id": inst, "assignment_id": None, "followup_request_id": None}
+    meta = {
+        "obj_id": store.objs["id"][idx],
+        "modified": iso(s["modified"][row]),
+        "altdata": s["altdata"][row],
+        "created_at": iso(s["created"][row]),
+        "origin": s["origin"][row],
+        "original_file_filename": None,
+        "type": s["type"][row],
+        "owner_id": int(s["owner_id"][row]),
+        "id": sid,
+        "observed_at": iso(s["observed_at"][row]),
+        "label": s["label"][row],
+        "instrument_id": inst,
+        "assignment_id": None,
+        "followup_request_id": None,
+    }
     if minimal:
         return meta
     wave, flux, err = store.spectrum_arrays(row)
     instrument = refdata.instrument_record(inst, iso)
-    out = {"wavelengths": wave.tolist(), **meta, "errors": None if err is None else err.tolist(),
-           "units": s["units"][row], "fluxes": flux.tolist(), "reducers": [], "observers": [],
-           "instrument": instrument, "owner": records.user(int(s["owner_id"][row])),
-           "groups": [records.group(store, g) for g in s["group_ids"][row] or SPECTRUM_GROUPS
-                      if g in store.groups],
-           "pis": [], "instrument_name": instrument["name"],
-           "telescope_id": instrument["telescope_id"],
-           "telescope_name": instrument["telescope"]["name"],
-           "comments": [records.comment(store, "spectra", sid, c)
-                        for c in store.comments("spectra", sid)],
-           "annotations": [records.annotation(store, "spectra", sid, a)
-                           for a in store.annotations("spectra", sid)]}
+    out = {
+        "wavelengths": wave.tolist(),
+        **meta,
+        "errors": None if err is None else err.tolist(),
+        "units": s["units"][row],
+        "fluxes": flux.tolist(),
+        "reducers": [],
+        "observers": [],
+        "instrument": instrument,
+        "owner": records.user(int(s["owner_id"][row])),
+        "groups": [
+            records.group(store, g)
+            for g in s["group_ids"][row] or SPECTRUM_GROUPS
+            if g in store.groups
+        ],
+        "pis": [],
+        "instrument_name": instrument["name"],
+        "telescope_id": instrument["telescope_id"],
+        "telescope_name": instrument["telescope"]["name"],
+        "comments": [
+            records.comment(store, "spectra", sid, c) for c in store.comments("spectra", sid)
+        ],
+        "annotations": [
+            records.annotation(store, "spectra", sid, a) for a in store.annotations("spectra", sid)
+        ],
+    }
     return out
 
 
@@ -58,10 +95,12 @@ class SpectraHandler(BaseHandler):
         with store.lock:
             s = store.spectra
             mask = ~s["deleted"]
-            for name, col, op in (("modifiedAfter", "modified", np.greater),
-                                  ("modifiedBefore", "modified", np.less),
-                                  ("observedAfter", "observed_at", np.greater),
-                                  ("observedBefore", "observed_at", np.less)):
+            for name, col, op in (
+                ("modifiedAfter", "modified", np.greater),
+                ("modifiedBefore", "modified", np.less),
+                ("observedAfter", "observed_at", np.greater),
+                ("observedBefore", "observed_at", np.less),
+            ):
                 when = self.time_arg(name)
                 if when is not None:
                     mask &= op(s[col], when)
@@ -77,13 +116,13 @@ class SpectraHandler(BaseHandler):
                 mask &= np.isin(s["type"], [t.strip() for t in str(types).split(",")])
             rows = np.flatnonzero(mask)
             out = [spectrum_record(store, int(r), minimal=minimal) for r in rows]
-        await self.success(out, rows=len(out),
-                           profile="spectra_minimal" if minimal else "spectra")
+        await self.success(out, rows=len(out), profile="spectra_minimal" if minimal else "spectra")
 
     async def post(self) -> None:
         body = self.json_body()
-        sid = _store_spectrum(self, body, body.get("wavelengths"), body.get("fluxes"),
-                              body.get("errors"))
+        sid = _store_spectrum(
+            self, body, body.get("wavelengths"), body.get("fluxes"), body.get("errors")
+        )
         await self.success({"id": sid})
 
 
@@ -95,10 +134,13 @@ def _store_spectrum(handler, body: dict[str, Any], wave, flux, err) -> int:
     if flux is None:
         missing.append("fluxes")
     if missing:
-        raise ApiError("Invalid/missing parameters: "
-                       + str({k: ["Missing data for required field."] for k in missing}))
-    idx = find_obj(handler, str(body["obj_id"]), message=f"Invalid obj_id: {body['obj_id']}",
-                   status=400)
+        raise ApiError(
+            "Invalid/missing parameters: "
+            + str({k: ["Missing data for required field."] for k in missing})
+        )
+    idx = find_obj(
+        handler, str(body["obj_id"]), message=f"Invalid obj_id: {body['obj_id']}", status=400
+    )
     try:
         wave = np.asarray(wave, dtype=float)
         flux = np.asarray(flux, dtype=float)
@@ -108,27 +150,43 @@ def _store_spectrum(handler, body: dict[str, Any], wave, flux, err) -> int:
     except (TypeError, ValueError) as exc:
         raise ApiError(f"Invalid/missing parameters: {exc}") from exc
     if wave.ndim != 1 or wave.shape != flux.shape or (err is not None and err.shape != wave.shape):
-        raise ApiError("Invalid/missing parameters: wavelengths, fluxes and errors must be "
-                       "1-D arrays of the same length")
+        raise ApiError(
+            "Invalid/missing parameters: wavelengths, fluxes and errors must be "
+            "1-D arrays of the same length"
+        )
     if instrument not in refdata.INSTRUMENTS:
         raise ApiError(f"Invalid instrument_id: {instrument}")
-    return store.add_spectrum(idx, wave, flux, err, observed_at=observed,
-                              instrument_id=instrument, type=body.get("type"),
-                              label=body.get("label"), origin=body.get("origin"),
-                              altdata=body.get("altdata"), units=body.get("units"),
-                              group_ids=body.get("group_ids"))
+    return store.add_spectrum(
+        idx,
+        wave,
+        flux,
+        err,
+        observed_at=observed,
+        instrument_id=instrument,
+        type=body.get("type"),
+        label=body.get("label"),
+        origin=body.get("origin"),
+        altdata=body.get("altdata"),
+        units=body.get("units"),
+        group_ids=body.get("group_ids"),
+    )
 
 
 def parse_ascii(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Wavelength, flux[, error] columns of an ASCII spectrum (``#`` comments skipped)."""
     try:
-        table = np.loadtxt(io.StringIO(text), comments="#", ndmin=2,
-                           delimiter="," if "," in text.split("\n", 50)[-1] else None)
+        table = np.loadtxt(
+            io.StringIO(text),
+            comments="#",
+            ndmin=2,
+            delimiter="," if "," in text.split("\n", 50)[-1] else None,
+        )
     except ValueError as exc:
         raise ApiError(f"Unable to parse spectrum: {exc}") from exc
     if table.shape[1] < 2 or table.shape[0] < 2:
-        raise ApiError("Unable to parse spectrum: need at least two columns "
-                       "(wavelength, flux) and two rows")
+        raise ApiError(
+            "Unable to parse spectrum: need at least two columns (wavelength, flux) and two rows"
+        )
     return table[:, 0], table[:, 1], table[:, 2] if table.shape[1] > 2 else None
 
 
@@ -138,8 +196,9 @@ class SpectrumAsciiHandler(BaseHandler):
     async def post(self) -> None:
         body = self.json_body()
         if not body.get("ascii"):
-            raise ApiError("Invalid/missing parameters: {'ascii': ['Missing data for required "
-                           "field.']}")
+            raise ApiError(
+                "Invalid/missing parameters: {'ascii': ['Missing data for required field.']}"
+            )
         wave, flux, err = parse_ascii(str(body["ascii"]))
         sid = _store_spectrum(self, body, wave, flux, err)
         await self.success({"id": sid})
@@ -151,11 +210,17 @@ class SpectrumParseHandler(BaseHandler):
     async def post(self) -> None:
         body = self.json_body()
         if not body.get("ascii"):
-            raise ApiError("Invalid/missing parameters: {'ascii': ['Missing data for required "
-                           "field.']}")
+            raise ApiError(
+                "Invalid/missing parameters: {'ascii': ['Missing data for required field.']}"
+            )
         wave, flux, err = parse_ascii(str(body["ascii"]))
-        await self.success({"wavelengths": wave.tolist(), "fluxes": flux.tolist(),
-                            "errors": None if err is None else err.tolist()})
+        await self.success(
+            {
+                "wavelengths": wave.tolist(),
+                "fluxes": flux.tolist(),
+                "errors": None if err is None else err.tolist(),
+            }
+        )
 
 
 class SpectrumHandler(BaseHandler):
@@ -187,10 +252,17 @@ class SpectrumHandler(BaseHandler):
                 s.set("observed_at", row, parse_time(str(body["observed_at"])))
             if "wavelengths" in body or "fluxes" in body:
                 wave, flux, err = self.store.spectrum_arrays(row)
-                s.set("arrays", row, (np.asarray(body.get("wavelengths", wave), float),
-                                      np.asarray(body.get("fluxes", flux), float),
-                                      None if body.get("errors", err) is None
-                                      else np.asarray(body.get("errors", err), float)))
+                s.set(
+                    "arrays",
+                    row,
+                    (
+                        np.asarray(body.get("wavelengths", wave), float),
+                        np.asarray(body.get("fluxes", flux), float),
+                        None
+                        if body.get("errors", err) is None
+                        else np.asarray(body.get("errors", err), float),
+                    ),
+                )
             s.set("modified", row, self.store.clock.now())
         await self.success()
 
