@@ -48,14 +48,14 @@ class CandidatesAPI(BaseClient):
             "includeComments": include_comments,
             **params,
         }
-        pages = self.iter_pages(
+        records = self.iter_records(
             "/api/candidates",
             drop_none(query),
             list_key="candidates",
             page_size=page_size,
             concurrency=concurrency,
         )
-        return [record for page in pages for record in page.records]
+        return list(records)
 
     def get_candidate(
         self, obj_id: str, *, include_comments: bool | None = None, **flags: Any
@@ -117,14 +117,14 @@ class CandidatesAPI(BaseClient):
         completeness matters (see DESIGN.md).
         """
         query = drop_none({"startDate": start_date, "endDate": end_date, **params})
-        pages = self.iter_pages(
+        records = self.iter_records(
             "/api/classification",
             query,
             list_key="classifications",
             page_size=page_size,
             concurrency=concurrency,
         )
-        return [record for page in pages for record in page.records]
+        return list(records)
 
     def get_classification(self, classification_id: int) -> dict:
         """Retrieve a classification (``GET /api/classification/{id}``)."""

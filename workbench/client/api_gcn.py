@@ -42,10 +42,10 @@ class GcnAPI(BaseClient):
         (``gcnTagKeep``, ``localizationTagKeep``, ...) pass through ``params``.
         """
         query = drop_none({"startDate": start_date, "endDate": end_date, **params})
-        pages = self.iter_pages(
+        records = self.iter_records(
             "/api/gcn_event", query, list_key="events", page_size=page_size, concurrency=concurrency
         )
-        return [record for page in pages for record in page.records]
+        return list(records)
 
     def get_gcn_event(
         self, dateobs: str | datetime, *, exclude_notice_content: bool | None = None
@@ -116,14 +116,14 @@ class GcnAPI(BaseClient):
             "localizationCumprob": localization_cumprob,
             **params,
         }
-        pages = self.iter_pages(
+        records = self.iter_records(
             "/api/galaxy_catalog",
             drop_none(query),
             paginator=GalaxyPaginator(),
             page_size=page_size,
             concurrency=concurrency,
         )
-        return galaxies_frame([g for page in pages for g in page.records], catalog_name)
+        return galaxies_frame(list(records), catalog_name)
 
     def post_galaxy_catalog(self, catalog_name: str, catalog_data: Any) -> Any:
         """Ingest a galaxy catalog (``POST /api/galaxy_catalog``).

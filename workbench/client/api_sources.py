@@ -53,14 +53,14 @@ class SourcesAPI(BaseClient):
             "includeThumbnails": include_thumbnails,
             **params,
         }
-        pages = self.iter_pages(
+        records = self.iter_records(
             "/api/sources",
             drop_none(query),
             list_key="sources",
             page_size=page_size,
             concurrency=concurrency,
         )
-        return [record for page in pages for record in page.records]
+        return list(records)
 
     def get_source(self, obj_id: str, **flags: Any) -> dict:
         """Retrieve a source by object id (``GET /api/sources/{obj_id}``).
