@@ -20,7 +20,7 @@ from workbench.errors import AuthError, BadRequest, NotFound
 
 pytestmark = pytest.mark.shared_data
 
-TOKEN = "7d6c5b4a-3928-4170-8f6e-5d4c3b2a1908"
+TOKEN = "7d6c5b4a-3928-4170-8f6e-5d4c3b2a1908"  # made up for the tests, not a real token
 LIVE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "skyportal-live"
 
 # The class each captured refusal must raise (SkyPortal's 400s for missing things are NotFound).

@@ -22,7 +22,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 
-TOKEN = "5b7e0c8a-1f2d-4c3e-9a8b-7c6d5e4f3a2b"
+TOKEN = "5b7e0c8a-1f2d-4c3e-9a8b-7c6d5e4f3a2b"  # made up for the tests, not a real token
 
 
 @pytest.fixture

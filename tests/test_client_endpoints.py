@@ -24,7 +24,7 @@ from workbench.client.api_spectra import SpectraAPI
 from workbench.client.api_system import SystemAPI
 from workbench.errors import BadRequest, NotFound
 
-TOKEN = "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+TOKEN = "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"  # made up for the tests, not a real token
 PDF = b"%PDF-1.4\n%binary\xff\xfe"
 PAGE = {"totalMatches": 0, "pageNumber": 1, "numPerPage": 100}
 

@@ -24,7 +24,7 @@ from workbench.errors import (
 )
 
 server_mod = pytest.importorskip("workbench.server")
-ZERO_TOKEN = "00000000-0000-0000-0000-000000000000"
+ZERO_TOKEN = "00000000-0000-0000-0000-000000000000"  # made up for the tests, not a real token
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from workbench.client import (
 from workbench.client.pagination import walk_pages
 from workbench.errors import BadRequest, InvalidResponse, ServerError
 
-TOKEN = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+TOKEN = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"  # made up for the tests, not a real token
 
 
 class Dataset:

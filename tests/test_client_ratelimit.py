@@ -12,7 +12,7 @@ from test_client_httpd import ScriptedServer, ok
 from workbench.client import RateLimiter, SkyPortalClient
 from workbench.errors import ConfigError
 
-TOKEN = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+TOKEN = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"  # made up for the tests, not a real token
 
 
 class FakeClock:

@@ -12,7 +12,7 @@ from workbench.config import Settings, resolve_settings
 from workbench.errors import ConfigError
 from workbench.redact import redact
 
-TOKEN = "0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f"
+TOKEN = "0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f"  # made up for the tests, not a real token
 
 
 @pytest.fixture(autouse=True)
