@@ -18,13 +18,14 @@ import numpy as np
 
 from . import gcn, refdata
 from .children import ChildrenMixin
+from .extras import ExtrasMixin
 from .sky import ANCHOR_US, GROUP_CAPACITY, KINDS, build_sky
 from .timeutil import Clock
 
 QUERY_CACHE_SIZE = 64
 
 
-class Store(ChildrenMixin):
+class Store(ChildrenMixin, ExtrasMixin):
     """Objects, saves, candidates and their children; thread-safe via :attr:`lock`."""
 
     def __init__(
