@@ -70,6 +70,7 @@ class Syncer:
     def _run_one(self, ctx: SyncContext, name: str) -> None:
         from ..errors import AuthError, CacheError
 
+        clock = Stopwatch()
         try:
             RESOURCE_SYNCS[name](ctx)
         except (AuthError, CacheError):
@@ -78,6 +79,8 @@ class Syncer:
             ctx.summary.resources[name] = str(exc)
         else:
             ctx.summary.resources[name] = "ok"
+        finally:
+            ctx.summary.resource_seconds[name] = clock.elapsed
 
 
 __all__ = ["ALL_RESOURCES", "SyncOptions", "SyncSummary", "Syncer"]

@@ -44,7 +44,7 @@ class SyncOptions:
     overlap: dt.timedelta = dt.timedelta(minutes=10)
     page_size: int = 500
     concurrency: int = 4
-    photometry_bulk_threshold: int = 300
+    photometry_bulk_threshold: int = 50
     thumbnail_limit: int = 200
     reconcile: bool = False
     progress: bool = True

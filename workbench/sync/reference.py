@@ -47,7 +47,6 @@ def _download_catalog(ctx: SyncContext, name: str, *, localized: bool) -> None:
             list_key="galaxies",
             page_size=1000,
             concurrency=ctx.options.concurrency,
-            paginator="page",
         )
         for page in pages:
             bar.total = page.total

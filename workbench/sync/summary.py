@@ -30,6 +30,7 @@ class SyncSummary:
 
     tables: dict[str, TableCounts] = field(default_factory=dict)
     resources: dict[str, str] = field(default_factory=dict)  # resource -> "ok" | error text
+    resource_seconds: dict[str, float] = field(default_factory=dict)
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -48,6 +49,7 @@ class SyncSummary:
         return {
             "tables": {k: vars(v) for k, v in self.tables.items()},
             "resources": dict(self.resources),
+            "resource_seconds": {k: round(v, 3) for k, v in self.resource_seconds.items()},
             "requests": self.requests,
             "retries": self.retries,
             "rate_limited": self.rate_limited,
