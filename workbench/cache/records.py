@@ -129,15 +129,12 @@ def candidate_row(record: Mapping) -> dict:
     return values
 
 
-def child_values(rows: list[dict], obj_id_default: list[str] | None = None) -> dict[str, list]:
-    """Typed values shared by comments/annotations: author name, group ids, obj id."""
-    values: dict[str, list] = {
+def child_values(rows: list[dict]) -> dict[str, list]:
+    """Typed values of comments and annotations: the author's name and sorted group ids."""
+    return {
         "author": [_username(r.get("author")) for r in rows],
         "group_ids": [_ids(r.get("groups")) for r in rows],
     }
-    if obj_id_default is not None:
-        values["obj_id"] = [r.get("obj_id") or d for r, d in zip(rows, obj_id_default, strict=True)]
-    return values
 
 
 def _col(records: list[Mapping], key: str) -> np.ndarray:

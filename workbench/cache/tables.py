@@ -83,7 +83,8 @@ SPECTRA = TableSpec("spectra", ("id",), _cols("""
 
 CLASSIFICATIONS = TableSpec("classifications", ("id",), _cols("""
     id:int obj_id:str classification:str taxonomy_id:int probability:float ml:bool
-    origin:str author_id:int author_name:str created_at:ts modified:ts"""), local_rows=True)
+    origin:str author_id:int author_name:str created_at:ts modified:ts"""), merge=True,
+    local_rows=True)
 
 TAXONOMIES = TableSpec("taxonomies", ("id",), _cols("""
     id:int name:str version:str provenance:str isLatest:bool hierarchy:json group_ids:json
@@ -95,11 +96,12 @@ GROUPS = TableSpec("groups", ("id",), _cols("""
 
 COMMENTS = TableSpec("comments", ("id",), _cols("""
     id:int obj_id:str text:str author_id:int author:str bot:bool origin:str
-    attachment_name:str group_ids:json created_at:ts modified:ts"""), local_rows=True)
+    attachment_name:str group_ids:json created_at:ts modified:ts"""), merge=True,
+    local_rows=True)
 
 ANNOTATIONS = TableSpec("annotations", ("id",), _cols("""
     id:int obj_id:str origin:str author_id:int data:json group_ids:json created_at:ts
-    modified:ts"""))
+    modified:ts"""), merge=True)
 
 THUMBNAILS = TableSpec("thumbnails", ("obj_id", "type"), _cols("""
     obj_id:str type:str id:int public_url:str file_uri:str origin:str is_grayscale:bool

@@ -70,6 +70,11 @@ def _obj_ids(obj_ids: str | Iterable[str], what: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+# Typed values computed from the (merged) records rather than read by column name.
+_DERIVED = {COMMENTS.name: rec.child_values, ANNOTATIONS.name: rec.child_values,
+            PHOTOMETRY.name: rec.photometry_values}
+
+
 class UpsertMixin:
     """Upserts over ``self._con`` (one open transaction) at time ``self._now``."""
 
@@ -101,31 +106,26 @@ class UpsertMixin:
         page, _ = self._merged_page(OBJS, parts, {})
         return merge_page(self._con, page, now=self._now, track="id")
 
-    def _children(self, spec: TableSpec, rows: list[dict], parents: list[str],
-                  scope_ids: list[str] | None, values: dict[str, list] | None = None) -> Outcome:
+    def _children(self, spec: TableSpec, rows: list[dict], parents: list[str | None],
+                  scope_ids: list[str] | None) -> Outcome:
         """Rows of an obj's child table; with ``scope_ids``, replace those objs' rows."""
-        values = dict(values or {})
+        if spec is THUMBNAILS:
+            return self._thumbnail_rows(rows, parents, scope_ids)
         obj_ids = [r.get("obj_id") or p for r, p in zip(rows, parents, strict=True)]
         missing = [i for i, o in enumerate(obj_ids) if not o]
         if missing:
             raise CacheError(
                 f"{spec.name}: record #{missing[0]} has no obj_id; pass the server's records "
                 f"unchanged, or give the obj ids (replace_for=...).")
-        values["obj_id"] = obj_ids
-        page = Page(spec, rows, values)
+        if spec.merge:  # e.g. an annotation embedded in a candidate vs in a source
+            page, _ = self._merged_page(spec, rows, {"obj_id": obj_ids})
+        else:
+            page = Page(spec, rows, {"obj_id": obj_ids})
+        derive = _DERIVED.get(spec.name)
+        if derive is not None:
+            page.values.update(derive(page.raws))
         scope = ("obj_id", scope_ids) if scope_ids is not None else None
         return merge_page(self._con, page, now=self._now, scope=scope, track="obj_id")
-
-    def _child_page(self, spec: TableSpec, rows: list[dict], parents: list[str],
-                    scope_ids: list[str] | None) -> Outcome:
-        if spec is THUMBNAILS:
-            return self._thumbnail_rows(rows, parents, scope_ids)
-        values: dict[str, list] = {}
-        if spec in (COMMENTS, ANNOTATIONS):
-            values = rec.child_values(rows)
-        elif spec is PHOTOMETRY:
-            values = rec.photometry_values(rows)
-        return self._children(spec, rows, parents, scope_ids, values)
 
     def _embedded(self, records: list[dict], complete: set[str]) -> set[str]:
         """Upsert the collections embedded in obj records; the obj ids that changed.
@@ -148,7 +148,7 @@ class UpsertMixin:
             for i, row in enumerate(rows):
                 if not isinstance(row, Mapping):
                     raise CacheError(f"{name} of {parents[i]}: an entry is not a JSON object")
-            out = self._child_page(spec, rows, parents, [r["id"] for r in holders])
+            out = self._children(spec, rows, parents, [r["id"] for r in holders])
             changed |= out.changed
         return changed
 
@@ -240,8 +240,7 @@ class UpsertMixin:
                     f"the obj ids being replaced {ids[:3]}; pass their ids too.")
         elif any(p is None for p in parents):
             raise CacheError("upsert_photometry: a point has no obj_id; pass obj_ids=[its id]")
-        out = self._children(PHOTOMETRY, records, parents, ids or None,
-                             rec.photometry_values(records))
+        out = self._children(PHOTOMETRY, records, parents, ids or None)
         return UpsertResult.of(out)
 
     def _replace_scope(self, replace_for: str | Iterable[str] | None, what: str
@@ -263,7 +262,7 @@ class UpsertMixin:
         records = rec.check_records(records, "upsert_comments")
         scope = self._replace_scope(replace_for, "upsert_comments")
         return UpsertResult.of(self._children(
-            COMMENTS, records, [None] * len(records), scope, rec.child_values(records)))
+            COMMENTS, records, [None] * len(records), scope))
 
     def upsert_annotations(self, records: Iterable[dict], *,
                            replace_for: str | Iterable[str] | None = None) -> UpsertResult:
@@ -271,7 +270,7 @@ class UpsertMixin:
         records = rec.check_records(records, "upsert_annotations")
         scope = self._replace_scope(replace_for, "upsert_annotations")
         return UpsertResult.of(self._children(
-            ANNOTATIONS, records, [None] * len(records), scope, rec.child_values(records)))
+            ANNOTATIONS, records, [None] * len(records), scope))
 
     def _thumbnail_rows(self, rows: list[dict], parents: list[str],
                         scope_ids: list[str] | None) -> Outcome:
