@@ -8,38 +8,12 @@ from __future__ import annotations
 
 import pytest
 import requests
+from sync_helpers import QUIET, cached_ids, open_wb, server_ids
 
 from workbench import Workbench
 from workbench.sync import SyncOptions
 
 pytestmark = pytest.mark.slow
-QUIET = {"progress": False}
-
-
-def open_wb(srv, path, **client):
-    return Workbench.open(url=srv.url, token=srv.token, cache=path, rate_limit=None, **client)
-
-
-def server_ids(srv, path: str, key: str, field: str = "id", **params) -> set:
-    """Every id a listing holds, read with the pagination quirks off."""
-    quirks = dict(srv.behaviour.quirks)
-    srv.behaviour.update(quirks={k: False for k in quirks})
-    try:
-        ids, page = set(), 1
-        while True:
-            query = {"numPerPage": 500, "pageNumber": page, **params}
-            r = requests.get(srv.url + path, params=query, headers=srv.headers, timeout=30)
-            data = r.json()["data"]
-            ids |= {row[field] for row in data[key]}
-            if len(ids) >= data["totalMatches"] or not data[key]:
-                return ids
-            page += 1
-    finally:
-        srv.behaviour.update(quirks=quirks)
-
-
-def cached_ids(wb, query: str) -> set:
-    return set(wb.sql(query).iloc[:, 0])
 
 
 def assert_cache_equals_server(srv, wb) -> None:
