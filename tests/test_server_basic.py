@@ -42,11 +42,16 @@ def test_error_envelope_exactly_as_captured(server):
 
 
 def test_401_messages_as_captured(server):
-    malformed = ('HTTP 401: Unauthorized (Credentials malformed; expected form '
-                 '"Authorization: token abc123")')
-    cases = [({}, malformed), ({"Authorization": f"Bearer {server.token}"}, malformed),
-             ({"Authorization": f"token {ZERO_TOKEN}"}, "HTTP 401: Unauthorized"),
-             ({"Authorization": "token not-a-uuid"}, "HTTP 401: Unauthorized")]
+    malformed = (
+        "HTTP 401: Unauthorized (Credentials malformed; expected form "
+        '"Authorization: token abc123")'
+    )
+    cases = [
+        ({}, malformed),
+        ({"Authorization": f"Bearer {server.token}"}, malformed),
+        ({"Authorization": f"token {ZERO_TOKEN}"}, "HTTP 401: Unauthorized"),
+        ({"Authorization": "token not-a-uuid"}, "HTTP 401: Unauthorized"),
+    ]
     for headers, message in cases:
         r = get(server, "/api/sources", headers=headers)
         assert r.status_code == 401
@@ -59,8 +64,16 @@ def test_sysinfo_is_public(server):
         r = get(server, "/api/sysinfo", headers=headers)
         assert r.status_code == 200
         item = r.json()["data"]["gitlog"][0]
-        assert set(item) == {"time", "sha", "email", "description", "pr_nr", "pr_url",
-                             "commit_url", "name"}
+        assert set(item) == {
+            "time",
+            "sha",
+            "email",
+            "description",
+            "pr_nr",
+            "pr_url",
+            "commit_url",
+            "name",
+        }
 
 
 def test_numperpage_clamped_to_500_and_echoed(make_server):
@@ -69,3 +82,11 @@ def test_numperpage_clamped_to_500_and_echoed(make_server):
     assert data["numPerPage"] == 500
     assert len(data["sources"]) == 500
     assert data["totalMatches"] == 620
+
+
+def test_profile_names_the_token_user_and_never_a_token(server):
+    r = get(server, "/api/internal/profile")
+    profile = r.json()["data"]
+    assert profile["id"] == 1 and profile["username"] == "provisioned-admin"
+    assert "System admin" in profile["acls"] and profile["tokens"] == []
+    assert server.token not in r.text

@@ -32,6 +32,7 @@ def routes() -> list[tuple[str, type]]:
     return [
         (r"/api/sysinfo/?", info.SysInfoHandler),
         (r"/api/config/?", info.ConfigHandler),
+        (r"/api/internal/profile/?", info.ProfileHandler),
         (r"/api/groups/?", info.GroupsHandler),
         (r"/api/groups/public/?", info.PublicGroupHandler),
         (r"/api/groups/(\d+)/?", info.GroupHandler),

@@ -17,6 +17,45 @@ class SysInfoHandler(BaseHandler):
         await self.success(refdata.sysinfo())
 
 
+class ProfileHandler(BaseHandler):
+    """GET ``/api/internal/profile``: the token's user (an admin) with roles and ACLs.
+
+    SkyPortal also lists the user's tokens, whose ids are the secrets themselves; this
+    server leaves them out so no response ever carries a token.
+    """
+
+    async def get(self) -> None:
+        profile = records.user(refdata.ADMIN_ID, gravatar=True)
+        profile.update(
+            {
+                "roles": ["Super admin"],
+                "acls": [
+                    "System admin",
+                    "Annotate",
+                    "Comment",
+                    "Classify",
+                    "Upload data",
+                    "Manage sources",
+                    "Manage groups",
+                    "Post taxonomy",
+                ],
+                "permissions": [
+                    "System admin",
+                    "Annotate",
+                    "Comment",
+                    "Classify",
+                    "Upload data",
+                    "Manage sources",
+                    "Manage groups",
+                    "Post taxonomy",
+                ],
+                "preferences": {},
+                "tokens": [],
+            }
+        )
+        await self.success(profile)
+
+
 class ConfigHandler(BaseHandler):
     """GET ``/api/config``."""
 
