@@ -218,8 +218,12 @@ class Panel:
 
 
 def close_tree(widget: Any) -> None:
-    """Close a widget and, first, every widget below it."""
+    """Close a widget and, first, every widget below it.
+
+    A ``BokehModel`` is left to the garbage collector: its ``__del__`` closes it again, and
+    jupyter_bokeh's ``close()`` fails (``KeyError``) when called a second time.
+    """
     for child in getattr(widget, "children", ()) or ():
         close_tree(child)
-    if isinstance(widget, w.Widget):
+    if isinstance(widget, w.Widget) and type(widget).__name__ != "BokehModel":
         widget.close()

@@ -83,7 +83,8 @@ class ClassificationPanel(Panel):
         self._paths: dict[str, str] = {}
         self._build()
         if not self._taxonomies.empty:
-            self.taxonomy.value = self.taxonomy.options[0][1]
+            # The Dropdown already selected its first option: no change event, so apply it.
+            self._on_taxonomy(self.taxonomy.value)
         else:
             self.say("no taxonomy in the cache yet: run wb.sync() (or wb.sync(['taxonomies']))")
         if obj_id:

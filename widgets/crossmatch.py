@@ -17,7 +17,7 @@ import pandas as pd
 
 from workbench.errors import WorkbenchError
 
-from ._common import Panel, html_table, json_value
+from ._common import Panel, close_tree, html_table, json_value
 from ._plots import bokeh_widget
 from .classification import ClassificationPanel
 
@@ -78,7 +78,7 @@ class CrossmatchPanel(Panel):
         self.max_rows = max_rows
         self.classifier: ClassificationPanel | None = None
         self._build()
-        events = wb.gcn_events()
+        self._events = events = wb.gcn_events()
         options = (
             []
             if events.empty
@@ -144,13 +144,14 @@ class CrossmatchPanel(Panel):
             self.say(f"no localization of {dateobs} in the cache: wb.sync(['gcn_events'])")
 
     def _localization_names(self, dateobs: str) -> list[str]:
-        # The facade has no listing of localizations yet; read the cache's table (read-only).
-        frame = self.wb.sql(
-            "SELECT localization_name FROM localizations WHERE dateobs = CAST(? AS TIMESTAMP) "
-            "ORDER BY created_at DESC NULLS LAST, localization_name",
-            [dateobs],
-        )
-        return [str(n) for n in frame["localization_name"]]
+        """The event's cached localizations, the latest first."""
+        events = self._events
+        if events.empty:
+            return []
+        when = events["dateobs"].map(lambda t: pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%S"))
+        rows = events[when == dateobs]
+        names = json_value(rows["localizations"].iloc[0]) if not rows.empty else None
+        return [str(n) for n in reversed(names or [])]
 
     def _on_localization(self, name: str | None) -> None:
         self.state.name = name
@@ -232,7 +233,7 @@ class CrossmatchPanel(Panel):
         old = self.plot_box.children
         self.plot_box.children = (bokeh_widget(fig),)
         for widget in old:
-            widget.close()
+            close_tree(widget)
 
     def _clear(self) -> None:
         self.summary.value = "<i>press Crossmatch</i>"

@@ -15,9 +15,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from workbench.config import ENV_URL
 from workbench.errors import WorkbenchError
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass
@@ -32,6 +35,16 @@ class NotebookSession:
     def private(self) -> bool:
         """True when the server is this notebook's own local one."""
         return self.server is not None
+
+    @property
+    def sandbox(self) -> bool:
+        """True when writes are harmless: the private server, or a server on this machine
+        (the demo's). Example notebooks only click write buttons in a sandbox."""
+        if self.private:
+            return True
+        client = getattr(self.wb, "client", None)
+        host = urlsplit(client.url).hostname if client is not None else None
+        return host in LOOPBACK_HOSTS
 
     def __repr__(self) -> str:
         where = "private local server" if self.private else "SKYPORTAL_URL"

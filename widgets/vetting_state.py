@@ -1,6 +1,6 @@
 """The vetting queue, apart from any widget: filters, order, position, decisions.
 
-Best first: highest score, then the most recently passed, then by id, so the order is
+Best first: highest score, then the most recently passed (or detected), then by id, so the order is
 stable between refreshes. A candidate already saved or rejected (here or in an earlier
 session) leaves the queue when "unvetted only" is on; a skipped one moves to the end.
 """
@@ -79,11 +79,7 @@ class VettingState:
             if "score" in frame
             else pd.Series(float("nan"), index=frame.index)
         )
-        passed = (
-            pd.to_datetime(frame["passed_at"])
-            if "passed_at" in frame
-            else pd.Series(pd.NaT, index=frame.index)
-        )
+        passed = _latest_time(frame)
         order = pd.DataFrame(
             {
                 "skipped": (decided == "skip").astype(int),
@@ -146,6 +142,15 @@ class VettingState:
     @property
     def remaining(self) -> int:
         return max(0, len(self.queue) - self.position)
+
+
+def _latest_time(frame: pd.DataFrame) -> pd.Series:
+    """When each candidate passed a filter (or, lacking that, was last detected)."""
+    out = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    for column in ("passed_at", "last_detected_at"):
+        if column in frame:
+            out = out.fillna(pd.to_datetime(frame[column]))
+    return out
 
 
 def latest_decisions(frame: pd.DataFrame) -> dict[str, str]:
