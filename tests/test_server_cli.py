@@ -18,20 +18,43 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_serve_prints_url_and_exports_then_stops_on_ctrl_c():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port),
-                             "--sources", "12", "--candidates", "6", "--seed", "3"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--sources",
+            "12",
+            "--candidates",
+            "6",
+            "--seed",
+            "3",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     try:
         first = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}" in first and "12 sources" in first
         lines = [proc.stdout.readline() for _ in range(4)]
-        exports = {line.split()[1].split("=")[0]: line.split()[1].split("=", 1)[1]
-                   for line in lines if line.strip().startswith("export")}
+        exports = {
+            line.split()[1].split("=")[0]: line.split()[1].split("=", 1)[1]
+            for line in lines
+            if line.strip().startswith("export")
+        }
         assert exports["SKYPORTAL_URL"] == f"http://127.0.0.1:{port}"
         token = exports["SKYPORTAL_TOKEN"]
-        r = requests.get(f"http://127.0.0.1:{port}/api/sources",
-                         headers={"Authorization": f"token {token}"}, timeout=30)
+        r = requests.get(
+            f"http://127.0.0.1:{port}/api/sources",
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )
         assert r.json()["data"]["totalMatches"] == 12
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0
@@ -43,16 +66,35 @@ def test_serve_prints_url_and_exports_then_stops_on_ctrl_c():
 
 def test_serve_refuses_a_public_interface_without_the_flag():
     started = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "serve", "--host", "0.0.0.0",
-                          "--port", str(free_port())], cwd=REPO, capture_output=True, text=True,
-                         timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     assert out.returncode == 1
     assert "non-loopback" in out.stderr and "--allow-remote" in out.stderr
     assert time.monotonic() - started < 60
 
 
 def test_serve_rejects_bad_options():
-    out = subprocess.run([sys.executable, "-m", "workbench.server", "--sources", "-3"],
-                         cwd=REPO, capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench.server", "--sources", "-3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
     assert out.returncode != 0 and "--sources" in out.stderr

@@ -58,12 +58,17 @@ def test_default_order_is_latest_save_first(server):
 
 
 def test_sort_by_saved_at_ascending_and_by_ra(server):
-    items = data(server, "/api/sources", {"numPerPage": 60, "sortBy": "saved_at",
-                                          "sortOrder": "asc"})["sources"]
+    items = data(
+        server, "/api/sources", {"numPerPage": 60, "sortBy": "saved_at", "sortOrder": "asc"}
+    )["sources"]
     latest = [max(g["saved_at"] for g in s["groups"]) for s in items]
     assert latest == sorted(latest)
-    ras = [s["ra"] for s in data(server, "/api/sources", {"numPerPage": 60, "sortBy": "ra",
-                                                          "sortOrder": "desc"})["sources"]]
+    ras = [
+        s["ra"]
+        for s in data(
+            server, "/api/sources", {"numPerPage": 60, "sortBy": "ra", "sortOrder": "desc"}
+        )["sources"]
+    ]
     assert ras == sorted(ras, reverse=True)
     r = get(server, "/api/sources", {"sortBy": "nonsense"})
     assert r.status_code == 400 and "sortBy" in r.json()["message"]
@@ -72,14 +77,21 @@ def test_sort_by_saved_at_ascending_and_by_ra(server):
 def test_source_filters(server):
     everything = data(server, "/api/sources", {"numPerPage": 500})["sources"]
     cut = sorted(parse_time(s["modified"]) for s in everything)[30]
-    after = data(server, "/api/sources", {"numPerPage": 500,
-                                          "createdOrModifiedAfter": iso(cut)})["sources"]
-    expected = {s["id"] for s in everything
-                if parse_time(s["created_at"]) > cut or parse_time(s["modified"]) > cut}
+    after = data(server, "/api/sources", {"numPerPage": 500, "createdOrModifiedAfter": iso(cut)})[
+        "sources"
+    ]
+    expected = {
+        s["id"]
+        for s in everything
+        if parse_time(s["created_at"]) > cut or parse_time(s["modified"]) > cut
+    }
     assert {s["id"] for s in after} == expected and 0 < len(expected) < 60
     in3 = data(server, "/api/sources", {"numPerPage": 500, "group_ids": "3"})["sources"]
-    assert in3 and all(any(g["id"] == 3 for g in s["groups"]) for s in everything
-                       if s["id"] in {x["id"] for x in in3})
+    assert in3 and all(
+        any(g["id"] == 3 for g in s["groups"])
+        for s in everything
+        if s["id"] in {x["id"] for x in in3}
+    )
     assert all(g["id"] == 3 for s in in3 for g in s["groups"])
     only = data(server, "/api/sources", {"sourceID": "aaqjm"})
     assert [s["id"] for s in only["sources"]] == ["ZTF21aaqjmps"]
@@ -92,8 +104,11 @@ def test_source_filters(server):
 
 
 def test_include_comments_leaves_key_out_when_none(server):
-    items = data(server, "/api/sources", {"numPerPage": 60, "includeComments": "true",
-                                          "includePhotometry": "true"})["sources"]
+    items = data(
+        server,
+        "/api/sources",
+        {"numPerPage": 60, "includeComments": "true", "includePhotometry": "true"},
+    )["sources"]
     with_comments = [s for s in items if "comments" in s]
     assert with_comments and len(with_comments) < len(items)
     assert all(s["comments"] for s in with_comments)
@@ -104,8 +119,11 @@ def test_include_comments_leaves_key_out_when_none(server):
 
 
 def test_source_detail_and_photometry_formats(server):
-    src = data(server, "/api/sources/ZTF21aaqjmps", {"includePhotometry": "true",
-                                                     "includeComments": "true"})
+    src = data(
+        server,
+        "/api/sources/ZTF21aaqjmps",
+        {"includePhotometry": "true", "includeComments": "true"},
+    )
     assert src["redshift"] == 0.0246 and src["alias"] == ["SN 2021gvm"]
     assert abs(src["luminosity_distance"] - 111.04) < 0.1  # Planck18, Mpc
     assert {g["id"] for g in src["groups"]} == {1, 3, 4}
@@ -153,8 +171,9 @@ def test_spectra_list_is_bare_and_filterable(server):
     assert isinstance(minimal, list) and len(minimal) >= 3
     assert "wavelengths" not in minimal[0]
     modified = sorted(parse_time(s["modified"]) for s in minimal)
-    later = data(server, "/api/spectra", {"minimalPayload": "true",
-                                          "modifiedAfter": iso(modified[1])})
+    later = data(
+        server, "/api/spectra", {"minimalPayload": "true", "modifiedAfter": iso(modified[1])}
+    )
     assert len(later) == sum(m > modified[1] for m in modified)
     full = data(server, "/api/spectra", {"obj_id": "ZTF21aaqjmps"})
     assert [s["id"] for s in full] == [3] and len(full[0]["wavelengths"]) > 100
@@ -167,8 +186,9 @@ def test_classifications_per_source_and_list(server):
     listing = data(server, "/api/classification", {"numPerPage": 2})
     assert set(listing) == {"classifications", "totalMatches"}
     assert len(listing["classifications"]) == 2 and listing["totalMatches"] > 2
-    window = data(server, "/api/classification", {"startDate": "2018-01-01",
-                                                  "endDate": "2018-12-31"})
+    window = data(
+        server, "/api/classification", {"startDate": "2018-01-01", "endDate": "2018-12-31"}
+    )
     assert {c["obj_id"] for c in window["classifications"]} == {"ZTF18aabcvnq"}
 
 
@@ -177,28 +197,48 @@ def test_candidates_list_query_id_and_filters(server):
     assert set(first) == {"queryID", "pageNumber", "numPerPage", "totalMatches", "candidates"}
     assert first["totalMatches"] == 30
     cand = first["candidates"][0]
-    for key in ("passing_group_ids", "saved_groups", "photstats", "thumbnails", "is_source",
-                "last_detected_at", "annotations"):
+    for key in (
+        "passing_group_ids",
+        "saved_groups",
+        "photstats",
+        "thumbnails",
+        "is_source",
+        "last_detected_at",
+        "annotations",
+    ):
         assert key in cand
     assert any(a["origin"] == "kowalski" and "drb" in a["data"] for a in cand["annotations"])
     passed_order = [c["id"] for c in first["candidates"]]
-    again = data(server, "/api/candidates", {"numPerPage": 10, "pageNumber": 1,
-                                             "useCache": "true", "queryID": first["queryID"]})
+    again = data(
+        server,
+        "/api/candidates",
+        {"numPerPage": 10, "pageNumber": 1, "useCache": "true", "queryID": first["queryID"]},
+    )
     assert again["queryID"] == first["queryID"]
     assert [c["id"] for c in again["candidates"]] == passed_order
-    unsaved = data(server, "/api/candidates", {"numPerPage": 100,
-                                               "savedStatus": "notSavedToAnyAccessible"})
+    unsaved = data(
+        server, "/api/candidates", {"numPerPage": 100, "savedStatus": "notSavedToAnyAccessible"}
+    )
     assert unsaved["totalMatches"] > 0
     assert all(not c["is_source"] for c in unsaved["candidates"])
     window = data(server, "/api/candidates", {"startDate": "2021-03-01", "endDate": "2021-04-01"})
     assert [c["id"] for c in window["candidates"]] == ["ZTF21aaqjmps"]
     program_b = data(server, "/api/candidates", {"numPerPage": 100, "groupIDs": "4"})
     assert all(4 in c["passing_group_ids"] for c in program_b["candidates"])
-    ranked = data(server, "/api/candidates", {"numPerPage": 100, "sortByAnnotationOrigin":
-                                              "kowalski", "sortByAnnotationKey": "drb",
-                                              "sortByAnnotationOrder": "desc"})["candidates"]
-    drb = [next(a["data"]["drb"] for a in c["annotations"] if a["origin"] == "kowalski")
-           for c in ranked]
+    ranked = data(
+        server,
+        "/api/candidates",
+        {
+            "numPerPage": 100,
+            "sortByAnnotationOrigin": "kowalski",
+            "sortByAnnotationKey": "drb",
+            "sortByAnnotationOrder": "desc",
+        },
+    )["candidates"]
+    drb = [
+        next(a["data"]["drb"] for a in c["annotations"] if a["origin"] == "kowalski")
+        for c in ranked
+    ]
     assert drb == sorted(drb, reverse=True)
     r = get(server, "/api/candidates", {"savedStatus": "maybe"})
     assert r.status_code == 400 and "savedStatus" in r.json()["message"]
@@ -207,17 +247,24 @@ def test_candidates_list_query_id_and_filters(server):
 def test_candidate_detail_and_head(server):
     cand = data(server, "/api/candidates/ZTF21aaqjmps")
     assert cand["is_source"] == 3  # the single-candidate view counts the saved groups
-    assert requests.head(f"{server.url}/api/candidates/ZTF21aaqjmps",
-                         headers=server.headers).status_code == 200
-    assert requests.head(f"{server.url}/api/candidates/nope",
-                         headers=server.headers).status_code == 404
+    assert (
+        requests.head(
+            f"{server.url}/api/candidates/ZTF21aaqjmps", headers=server.headers
+        ).status_code
+        == 200
+    )
+    assert (
+        requests.head(f"{server.url}/api/candidates/nope", headers=server.headers).status_code
+        == 404
+    )
 
 
 def test_thumbnail_urls_serve_real_pngs(server):
     from PIL import Image
 
-    thumbs = data(server, "/api/sources", {"numPerPage": 1,
-                                           "includeThumbnails": "true"})["sources"][0]["thumbnails"]
+    thumbs = data(server, "/api/sources", {"numPerPage": 1, "includeThumbnails": "true"})[
+        "sources"
+    ][0]["thumbnails"]
     for thumb in thumbs:
         r = requests.get(server.url + thumb["public_url"], timeout=30)
         assert r.status_code == 200 and r.headers["Content-Type"] == "image/png"
@@ -229,8 +276,7 @@ def test_thumbnail_urls_serve_real_pngs(server):
 def test_groups_taxonomy_config(server):
     groups = data(server, "/api/groups")
     assert set(groups) == {"user_groups", "user_accessible_groups", "all_groups"}
-    assert [g["name"] for g in groups["all_groups"]] == ["Program A", "Program B",
-                                                        "Sitewide Group"]
+    assert [g["name"] for g in groups["all_groups"]] == ["Program A", "Program B", "Sitewide Group"]
     assert data(server, "/api/groups/public")["name"] == "Sitewide Group"
     import tdtax
 
@@ -250,8 +296,10 @@ def test_galaxy_catalog_pages_with_page(server):
     assert second["galaxies"][0]["id"] != page["galaxies"][0]["id"]
     default = data(server, "/api/galaxy_catalog")
     assert default["numPerPage"] == 1000
-    assert data(server, "/api/galaxy_catalog/doesnotexist", {"numPerPage": 2})["totalMatches"] \
-        == page["totalMatches"]  # the path segment is ignored, as in SkyPortal
+    assert (
+        data(server, "/api/galaxy_catalog/doesnotexist", {"numPerPage": 2})["totalMatches"]
+        == page["totalMatches"]
+    )  # the path segment is ignored, as in SkyPortal
     r = get(server, "/api/galaxy_catalog", {"catalog_name": "doesnotexist"})
     assert r.status_code == 400
     assert r.json()["message"] == "get_galaxies fails: Catalog with name doesnotexist not found"
@@ -270,7 +318,9 @@ def test_gcn_events_and_multiorder_localization(server):
     mu, sigma, norm = (np.array(loc[k]) for k in ("distmu", "distsigma", "distnorm"))
     r = np.linspace(0, 2000, 20001)
     i = int(np.argmax(prob))
-    integrand = r**2 * np.exp(-0.5 * ((r - mu[i]) / sigma[i]) ** 2) / (sigma[i] * np.sqrt(2 * np.pi))
+    integrand = (
+        r**2 * np.exp(-0.5 * ((r - mu[i]) / sigma[i]) ** 2) / (sigma[i] * np.sqrt(2 * np.pi))
+    )
     assert norm[i] * np.trapezoid(integrand, r) == pytest.approx(1.0, rel=1e-4)
     grb = data(server, "/api/localization/2018-01-16T00:36:53/name/214.74000_28.14000_11.19000")
     assert grb["distmu"] is None
@@ -294,8 +344,11 @@ def test_localization_download_is_a_multiorder_fits(server):
 
 
 def test_localization_filters_find_the_gw_counterpart_and_galaxies(server):
-    loc = {"localizationDateobs": "2019-08-14T21:10:39",
-           "localizationName": "LALInference.v1.fits.gz", "localizationCumprob": 0.9}
+    loc = {
+        "localizationDateobs": "2019-08-14T21:10:39",
+        "localizationName": "LALInference.v1.fits.gz",
+        "localizationCumprob": 0.9,
+    }
     inside = data(server, "/api/sources", dict(loc, numPerPage=100))
     assert inside["totalMatches"] >= 1
     assert all(abs(s["dec"] + 25.2) < 6 for s in inside["sources"])
@@ -303,8 +356,11 @@ def test_localization_filters_find_the_gw_counterpart_and_galaxies(server):
     assert galaxies["totalMatches"] >= 5
     everything = data(server, "/api/galaxy_catalog", {"numPerPage": 1000})["totalMatches"]
     assert galaxies["totalMatches"] < everything
-    tiny = data(server, "/api/candidates", {"localizationDateobs": "2026-08-06T23:02:28",
-                                            "localizationCumprob": 0.99})
+    tiny = data(
+        server,
+        "/api/candidates",
+        {"localizationDateobs": "2026-08-06T23:02:28", "localizationCumprob": 0.99},
+    )
     assert [c["id"] for c in tiny["candidates"]] == ["ZTF26abmjjnm"]  # EP260806a counterpart
 
 
@@ -312,10 +368,12 @@ def test_same_seed_same_data(make_server):
     a = make_server(sources=40, candidates=12, seed=7)
     b = make_server(sources=40, candidates=12, seed=7)
     c = make_server(sources=40, candidates=12, seed=8)
-    for path, params in (("/api/sources", {"numPerPage": 40, "includeComments": "true"}),
-                         ("/api/sources/ZTF21aaqjmps/photometry", None),
-                         ("/api/classification", {"numPerPage": 500}),
-                         ("/api/spectra", None)):
+    for path, params in (
+        ("/api/sources", {"numPerPage": 40, "includeComments": "true"}),
+        ("/api/sources/ZTF21aaqjmps/photometry", None),
+        ("/api/classification", {"numPerPage": 500}),
+        ("/api/spectra", None),
+    ):
         da, db = data(a, path, params), data(b, path, params)
         if path == "/api/classification":  # unordered on purpose: compare as sets
             da = sorted(da["classifications"], key=lambda x: x["id"])

@@ -26,8 +26,14 @@ def test_names_are_ztf_like_and_unique():
     ids = list(sky.objs["id"])
     assert len(ids) == len(set(ids))
     generated = ids[N_NAMED:]
-    assert all(len(i) == 12 and i.startswith("ZTF") and i[3:5].isdigit() and i[5:].isalpha()
-               and i[5:].islower() for i in generated)
+    assert all(
+        len(i) == 12
+        and i.startswith("ZTF")
+        and i[3:5].isdigit()
+        and i[5:].isalpha()
+        and i[5:].islower()
+        for i in generated
+    )
 
 
 def test_same_seed_same_sky_and_details():
@@ -46,11 +52,16 @@ def test_moderate_size_seeds_and_serves(make_server):
     import requests
 
     srv = make_server(sources=20000, candidates=4000, seed=2)
-    data = requests.get(srv.url + "/api/sources", params={"numPerPage": 500, "pageNumber": 40},
-                        headers=srv.headers, timeout=60).json()["data"]
+    data = requests.get(
+        srv.url + "/api/sources",
+        params={"numPerPage": 500, "pageNumber": 40},
+        headers=srv.headers,
+        timeout=60,
+    ).json()["data"]
     assert data["totalMatches"] == 20000 and len(data["sources"]) == 500
-    cands = requests.get(srv.url + "/api/candidates", params={"numPerPage": 5},
-                         headers=srv.headers, timeout=60).json()["data"]
+    cands = requests.get(
+        srv.url + "/api/candidates", params={"numPerPage": 5}, headers=srv.headers, timeout=60
+    ).json()["data"]
     assert cands["totalMatches"] == 4000
 
 
@@ -77,16 +88,18 @@ def test_lookup_agrees_with_healpy_at_the_finest_order():
     ipix = uniq - 4 * 4**order
     for o in np.unique(order):
         sel = order == o
-        expect = hp.ang2pix(2**int(o), ra[sel], dec[sel], nest=True, lonlat=True)
+        expect = hp.ang2pix(2 ** int(o), ra[sel], dec[sel], nest=True, lonlat=True)
         assert np.array_equal(ipix[sel], expect)
 
 
 def test_credible_levels_count_ties_and_increase_outwards():
-    m = mocmap.MocMap(uniq=np.array([4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
-                      probdensity=np.r_[[3.0] * 2, [1.0] * 10] / (4 * np.pi / 12) / 16)
+    m = mocmap.MocMap(
+        uniq=np.array([4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
+        probdensity=np.r_[[3.0] * 2, [1.0] * 10] / (4 * np.pi / 12) / 16,
+    )
     levels = mocmap.credible_levels(m)
     assert levels[0] == levels[1] == pytest.approx(6 / 16)  # tied pixels share the level
-    assert (levels[2:] == pytest.approx(1.0))
+    assert levels[2:] == pytest.approx(1.0)
     g = mocmap.gaussian(0.0, 0.0, 3.0, max_order=8)
     lv = mocmap.credible_levels(g)
     centre = mocmap.lookup(g, np.array([0.0, 5.0, 9.0]), np.array([0.0, 0.0, 0.0]))

@@ -11,8 +11,9 @@ from workbench.server.timeutil import parse_time
 
 
 def call(srv, method, path, json=None, params=None):
-    return requests.request(method, srv.url + path, json=json, params=params,
-                            headers=srv.headers, timeout=30)
+    return requests.request(
+        method, srv.url + path, json=json, params=params, headers=srv.headers, timeout=30
+    )
 
 
 def ok(srv, method, path, json=None, params=None):
@@ -24,9 +25,18 @@ def ok(srv, method, path, json=None, params=None):
 def test_classification_post_put_delete(make_server):
     srv = make_server()
     before = ok(srv, "GET", "/api/classification", params={"numPerPage": 500})["totalMatches"]
-    cid = ok(srv, "POST", "/api/classification",
-             {"obj_id": "ZTF21aaqjmps", "classification": "Ia", "taxonomy_id": 1,
-              "probability": 0.7, "group_ids": [3]})["classification_id"]
+    cid = ok(
+        srv,
+        "POST",
+        "/api/classification",
+        {
+            "obj_id": "ZTF21aaqjmps",
+            "classification": "Ia",
+            "taxonomy_id": 1,
+            "probability": 0.7,
+            "group_ids": [3],
+        },
+    )["classification_id"]
     per = ok(srv, "GET", "/api/sources/ZTF21aaqjmps/classifications")
     assert [c["classification"] for c in per if c["id"] == cid] == ["Ia"]
     listing = ok(srv, "GET", "/api/classification", params={"numPerPage": 500})
@@ -46,21 +56,34 @@ def test_classification_post_put_delete(make_server):
 
 def test_classification_errors_as_captured(server):
     cases = [
-        ({"obj_id": "ZTF21aaqjmps", "classification": "NotARealClass", "taxonomy_id": 1,
-          "probability": 0.5},
-         "Error posting classification: That classification (NotARealClass) is not in the "
-         "allowed classes for the chosen taxonomy (id=1"),
-        ({"obj_id": "ZTF21aaqjmps", "classification": "Time-domain Source"},
-         "Error posting classification: 'taxonomy_id'"),
-        ({"obj_id": "doesnotexist", "classification": "Time-domain Source", "taxonomy_id": 1},
-         "Error posting classification: Cannot find object with ID doesnotexist."),
+        (
+            {
+                "obj_id": "ZTF21aaqjmps",
+                "classification": "NotARealClass",
+                "taxonomy_id": 1,
+                "probability": 0.5,
+            },
+            "Error posting classification: That classification (NotARealClass) is not in the "
+            "allowed classes for the chosen taxonomy (id=1",
+        ),
+        (
+            {"obj_id": "ZTF21aaqjmps", "classification": "Time-domain Source"},
+            "Error posting classification: 'taxonomy_id'",
+        ),
+        (
+            {"obj_id": "doesnotexist", "classification": "Time-domain Source", "taxonomy_id": 1},
+            "Error posting classification: Cannot find object with ID doesnotexist.",
+        ),
     ]
     for body, message in cases:
         r = call(server, "POST", "/api/classification", body)
         assert r.status_code == 400 and r.json()["message"] == message
-    r = call(server, "POST", "/api/classification",
-             {"obj_id": "ZTF21aaqjmps", "classification": "Ia", "taxonomy_id": 1,
-              "probability": 3})
+    r = call(
+        server,
+        "POST",
+        "/api/classification",
+        {"obj_id": "ZTF21aaqjmps", "classification": "Ia", "taxonomy_id": 1, "probability": 3},
+    )
     assert r.status_code == 400 and "probability" in r.json()["message"]
 
 
@@ -68,8 +91,10 @@ def test_source_groups_sequence_as_captured(make_server):
     srv = make_server()
     groups = lambda: {g["id"] for g in ok(srv, "GET", "/api/sources/ZTF26abmjjnm")["groups"]}  # noqa: E731
     assert groups() == {1, 3}
-    assert ok(srv, "POST", "/api/source_groups", {"objId": "ZTF26abmjjnm",
-                                                   "inviteGroupIds": [4]}) == {}
+    assert (
+        ok(srv, "POST", "/api/source_groups", {"objId": "ZTF26abmjjnm", "inviteGroupIds": [4]})
+        == {}
+    )
     assert groups() == {1, 3, 4}
     r = call(srv, "POST", "/api/source_groups", {"objId": "ZTF26abmjjnm", "inviteGroupIds": [4]})
     assert (r.status_code, r.json()["message"]) == (400, "Source already saved to group w/ ID 4")
@@ -85,14 +110,19 @@ def test_source_groups_sequence_as_captured(make_server):
 
 def test_comments_post_edit_delete_and_attachment(make_server):
     srv = make_server()
-    body = {"text": "Spectrum looks like a IIb", "attachment":
-            {"name": "notes.txt", "body": base64.b64encode(b"hello").decode()}}
+    body = {
+        "text": "Spectrum looks like a IIb",
+        "attachment": {"name": "notes.txt", "body": base64.b64encode(b"hello").decode()},
+    }
     cid = ok(srv, "POST", "/api/sources/ZTF21aaqjmps/comments", body)["comment_id"]
     listed = ok(srv, "GET", "/api/sources/ZTF21aaqjmps/comments")
     assert any(c["id"] == cid and c["text"] == body["text"] for c in listed)
     assert listed[0]["resourceType"] == "sources"
-    raw = requests.get(f"{srv.url}/api/sources/ZTF21aaqjmps/comments/{cid}/attachment",
-                       headers=srv.headers, timeout=30)
+    raw = requests.get(
+        f"{srv.url}/api/sources/ZTF21aaqjmps/comments/{cid}/attachment",
+        headers=srv.headers,
+        timeout=30,
+    )
     assert raw.content == b"hello"
     ok(srv, "PUT", f"/api/sources/ZTF21aaqjmps/comments/{cid}", {"text": "IIb for sure"})
     assert ok(srv, "GET", f"/api/sources/ZTF21aaqjmps/comments/{cid}")["text"] == "IIb for sure"
@@ -108,16 +138,28 @@ def test_listing_rejects_candidates(make_server):
     srv = make_server()
     first = ok(srv, "GET", "/api/candidates", params={"numPerPage": 100})
     target = first["candidates"][0]["id"]
-    lid = ok(srv, "POST", "/api/listing", {"user_id": 1, "obj_id": target,
-                                          "list_name": "rejected_candidates"})["id"]
+    lid = ok(
+        srv,
+        "POST",
+        "/api/listing",
+        {"user_id": 1, "obj_id": target, "list_name": "rejected_candidates"},
+    )["id"]
     lists = ok(srv, "GET", "/api/listing/1", params={"listName": "rejected_candidates"})
     assert [(x["id"], x["obj_id"]) for x in lists] == [(lid, target)]
-    kept = ok(srv, "GET", "/api/candidates", params={"numPerPage": 100,
-                                                    "listNameReject": "rejected_candidates"})
+    kept = ok(
+        srv,
+        "GET",
+        "/api/candidates",
+        params={"numPerPage": 100, "listNameReject": "rejected_candidates"},
+    )
     assert kept["totalMatches"] == first["totalMatches"] - 1
     assert target not in {c["id"] for c in kept["candidates"]}
-    again = call(srv, "POST", "/api/listing", {"user_id": 1, "obj_id": target,
-                                               "list_name": "rejected_candidates"})
+    again = call(
+        srv,
+        "POST",
+        "/api/listing",
+        {"user_id": 1, "obj_id": target, "list_name": "rejected_candidates"},
+    )
     assert again.status_code == 400
     bad = call(srv, "POST", "/api/listing", {"obj_id": target, "list_name": "-x"})
     assert bad.status_code == 400
@@ -126,10 +168,21 @@ def test_listing_rejects_candidates(make_server):
 def test_posting_photometry_or_candidate_moves_modified(make_server):
     srv = make_server()
     before = ok(srv, "GET", "/api/sources/ZTF18aabcvnq")["modified"]
-    ids = ok(srv, "POST", "/api/photometry",
-             {"obj_id": "ZTF18aabcvnq", "mjd": [60000.1, 60001.2], "mag": [18.1, None],
-              "magerr": [0.05, None], "limiting_mag": [20.5, 20.7], "filter": "ztfr",
-              "instrument_id": 1, "magsys": "ab"})["ids"]
+    ids = ok(
+        srv,
+        "POST",
+        "/api/photometry",
+        {
+            "obj_id": "ZTF18aabcvnq",
+            "mjd": [60000.1, 60001.2],
+            "mag": [18.1, None],
+            "magerr": [0.05, None],
+            "limiting_mag": [20.5, 20.7],
+            "filter": "ztfr",
+            "instrument_id": 1,
+            "magsys": "ab",
+        },
+    )["ids"]
     assert len(ids) == 2
     after = ok(srv, "GET", "/api/sources/ZTF18aabcvnq")["modified"]
     assert parse_time(after) > parse_time(before)
@@ -143,11 +196,25 @@ def test_posting_photometry_or_candidate_moves_modified(make_server):
     assert r.status_code == 400 and "mjd" in r.json()["message"]
     # a new candidate row on an existing object moves it too; on a new object creates it
     mid = ok(srv, "GET", "/api/sources/ZTF18aabcvnq")["modified"]
-    ok(srv, "POST", "/api/candidates", {"id": "ZTF18aabcvnq", "filter_ids": [1],
-                                       "passed_at": "2026-11-20T00:00:00"})
+    ok(
+        srv,
+        "POST",
+        "/api/candidates",
+        {"id": "ZTF18aabcvnq", "filter_ids": [1], "passed_at": "2026-11-20T00:00:00"},
+    )
     assert parse_time(ok(srv, "GET", "/api/sources/ZTF18aabcvnq")["modified"]) > parse_time(mid)
-    new = ok(srv, "POST", "/api/candidates", {"id": "ZTF26newcand", "ra": 10.0, "dec": 20.0,
-                                             "filter_ids": [2], "passed_at": "2026-11-20"})
+    new = ok(
+        srv,
+        "POST",
+        "/api/candidates",
+        {
+            "id": "ZTF26newcand",
+            "ra": 10.0,
+            "dec": 20.0,
+            "filter_ids": [2],
+            "passed_at": "2026-11-20",
+        },
+    )
     assert len(new["ids"]) == 1
     assert ok(srv, "GET", "/api/candidates/ZTF26newcand")["id"] == "ZTF26newcand"
     assert call(srv, "GET", "/api/sources/ZTF26newcand").status_code == 404  # not saved
@@ -155,50 +222,92 @@ def test_posting_photometry_or_candidate_moves_modified(make_server):
 
 def test_post_source_then_patch(make_server):
     srv = make_server()
-    assert ok(srv, "POST", "/api/sources", {"id": "ZTF26mynewone", "ra": 150.0, "dec": 2.2,
-                                            "group_ids": [3]}) == {"id": "ZTF26mynewone"}
+    assert ok(
+        srv,
+        "POST",
+        "/api/sources",
+        {"id": "ZTF26mynewone", "ra": 150.0, "dec": 2.2, "group_ids": [3]},
+    ) == {"id": "ZTF26mynewone"}
     src = ok(srv, "GET", "/api/sources/ZTF26mynewone")
     assert [g["id"] for g in src["groups"]] == [3] and src["ra"] == 150.0
     ok(srv, "PATCH", "/api/sources/ZTF26mynewone", {"redshift": 0.05, "alias": ["SN 2026x"]})
     src2 = ok(srv, "GET", "/api/sources/ZTF26mynewone")
     assert src2["redshift"] == 0.05 and src2["alias"] == ["SN 2026x"]
     assert parse_time(src2["modified"]) > parse_time(src["modified"])
-    assert call(srv, "POST", "/api/sources", {"id": "has space", "ra": 1, "dec": 1}).status_code \
-        == 400
-    assert call(srv, "POST", "/api/sources", {"id": "ZTF26noradec"}).json()["message"] == \
-        "RA/Declination must not be null for a new Obj"
+    assert (
+        call(srv, "POST", "/api/sources", {"id": "has space", "ra": 1, "dec": 1}).status_code == 400
+    )
+    assert (
+        call(srv, "POST", "/api/sources", {"id": "ZTF26noradec"}).json()["message"]
+        == "RA/Declination must not be null for a new Obj"
+    )
 
 
 def test_spectra_post_json_and_ascii(make_server):
     srv = make_server()
-    sid = ok(srv, "POST", "/api/spectra", {"obj_id": "ZTF21aaqjmps", "instrument_id": 3,
-                                           "observed_at": "2021-04-05T03:00:00",
-                                           "wavelengths": [4000, 5000, 6000],
-                                           "fluxes": [1e-16, 2e-16, 1.5e-16]})["id"]
+    sid = ok(
+        srv,
+        "POST",
+        "/api/spectra",
+        {
+            "obj_id": "ZTF21aaqjmps",
+            "instrument_id": 3,
+            "observed_at": "2021-04-05T03:00:00",
+            "wavelengths": [4000, 5000, 6000],
+            "fluxes": [1e-16, 2e-16, 1.5e-16],
+        },
+    )["id"]
     got = ok(srv, "GET", f"/api/spectra/{sid}")
     assert got["wavelengths"] == [4000, 5000, 6000] and got["instrument_name"] == "SEDM"
     text = "# wavelength flux err\n4000 1.0e-16 1e-18\n4010 1.1e-16 1e-18\n4020 1.2e-16 1e-18\n"
-    aid = ok(srv, "POST", "/api/spectra/ascii", {"obj_id": "ZTF21aaqjmps", "instrument_id": 2,
-                                                "observed_at": "2021-04-06", "ascii": text,
-                                                "filename": "x.ascii"})["id"]
+    aid = ok(
+        srv,
+        "POST",
+        "/api/spectra/ascii",
+        {
+            "obj_id": "ZTF21aaqjmps",
+            "instrument_id": 2,
+            "observed_at": "2021-04-06",
+            "ascii": text,
+            "filename": "x.ascii",
+        },
+    )["id"]
     assert ok(srv, "GET", f"/api/spectra/{aid}")["errors"] == [1e-18] * 3
     minimal = ok(srv, "GET", "/api/spectra", params={"minimalPayload": "true"})
     assert {sid, aid} <= {s["id"] for s in minimal}
-    bad = call(srv, "POST", "/api/spectra", {"obj_id": "ZTF21aaqjmps", "instrument_id": 3,
-                                             "observed_at": "2021-04-05", "wavelengths": [1, 2],
-                                             "fluxes": [1]})
+    bad = call(
+        srv,
+        "POST",
+        "/api/spectra",
+        {
+            "obj_id": "ZTF21aaqjmps",
+            "instrument_id": 3,
+            "observed_at": "2021-04-05",
+            "wavelengths": [1, 2],
+            "fluxes": [1],
+        },
+    )
     assert bad.status_code == 400
-    garbage = call(srv, "POST", "/api/spectra/ascii", {"obj_id": "ZTF21aaqjmps",
-                                                       "instrument_id": 2,
-                                                       "observed_at": "2021-04-06",
-                                                       "ascii": "not a spectrum"})
+    garbage = call(
+        srv,
+        "POST",
+        "/api/spectra/ascii",
+        {
+            "obj_id": "ZTF21aaqjmps",
+            "instrument_id": 2,
+            "observed_at": "2021-04-06",
+            "ascii": "not a spectrum",
+        },
+    )
     assert garbage.status_code == 400
 
 
 def test_malformed_bodies_are_400(server):
-    r = requests.post(server.url + "/api/classification", data=b"{not json",
-                      headers=server.headers, timeout=30)
+    r = requests.post(
+        server.url + "/api/classification", data=b"{not json", headers=server.headers, timeout=30
+    )
     assert r.status_code == 400 and "JSON" in r.json()["message"]
-    r = requests.post(server.url + "/api/classification", json=[1, 2],
-                      headers=server.headers, timeout=30)
+    r = requests.post(
+        server.url + "/api/classification", json=[1, 2], headers=server.headers, timeout=30
+    )
     assert r.status_code == 400
