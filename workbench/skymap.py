@@ -352,8 +352,10 @@ class Skymap:
         """Index into this map's pixel arrays of the pixel holding each (``ra``, ``dec``).
 
         Degrees in, int64 out; -1 where the position is NaN or not covered by the map.
-        One ``ang2pix`` at the map's finest order and one ``searchsorted`` over the pixels'
-        nested ranges at that order: nothing is rasterised.
+        One ``ang2pix`` at the map's finest order, then a table of the cells of order
+        <= 8 (786,432 entries) answers every position whose cell lies inside one pixel,
+        and one ``searchsorted`` over the pixels' nested ranges at the finest order answers
+        the rest (cells split into finer pixels). Nothing is rasterised at the finest order.
         """
         import healpy as hp
 
@@ -361,10 +363,11 @@ class Skymap:
         dec = np.asarray(dec, dtype=np.float64).reshape(-1)
         if ra.shape != dec.shape:
             raise SkymapError(f"ra and dec differ in length ({ra.size} vs {dec.size})")
+        with np.errstate(invalid="ignore"):
+            if np.any(np.abs(dec) > 90):
+                bad = float(dec[np.abs(dec) > 90][0])
+                raise SkymapError(f"declination must be within [-90, 90] degrees; got {bad}")
         ok = np.isfinite(ra) & np.isfinite(dec)
-        if np.any(np.abs(dec[ok]) > 90):
-            bad = float(dec[ok][np.abs(dec[ok]) > 90][0])
-            raise SkymapError(f"declination must be within [-90, 90] degrees; got {bad}")
         all_ok = bool(ok.all())
         pix = hp.ang2pix(
             1 << self.max_order,
@@ -373,18 +376,35 @@ class Skymap:
             nest=True,
             lonlat=True,
         )
-        starts, ends, perm = self._ranges
-        if self._uniform_full:
-            idx = perm[pix]
-        else:
-            k = np.searchsorted(starts, pix, side="right") - 1
-            kc = np.maximum(k, 0)
-            idx = np.where((k >= 0) & (pix < ends[kc]), perm[kc], -1)
+        table, table_order = self._cell_table
+        idx = table[pix >> (2 * (self.max_order - table_order))].astype(np.int64)
+        split = np.flatnonzero(idx == -2)
+        if split.size:
+            idx[split] = self._search(pix[split])
         return idx if all_ok else np.where(ok, idx, -1)
 
+    def _search(self, pix: np.ndarray) -> np.ndarray:
+        """Pixel index for nested pixels at the finest order, by one searchsorted."""
+        starts, ends, perm = self._ranges
+        k = np.searchsorted(starts, pix, side="right") - 1
+        kc = np.maximum(k, 0)
+        return np.where((k >= 0) & (pix < ends[kc]), perm[kc], -1)
+
     @cached_property
-    def _uniform_full(self) -> bool:
-        return self.covers_sky and int(self.order.min()) == self.max_order
+    def _cell_table(self) -> tuple[np.ndarray, int]:
+        """Per cell of order ``min(max_order, 8)``: the pixel holding it, -1 if none, -2 if
+        it is split into finer pixels (then :meth:`_search` decides)."""
+        order = min(self.max_order, 8)
+        table = np.full(12 * 4**order, -1, dtype=np.int32)
+        coarse = self.order <= order
+        shift = 2 * (order - self.order[coarse])
+        counts = np.int64(1) << shift
+        cells = np.repeat(self.ipix[coarse] << shift, counts) + _ramp(counts)
+        table[cells] = np.repeat(np.flatnonzero(coarse).astype(np.int32), counts)
+        fine = ~coarse
+        table[self.ipix[fine] >> (2 * (self.order[fine] - order))] = -2
+        table.flags.writeable = False
+        return table, order
 
     # -- distance -----------------------------------------------------------------------
 
