@@ -17,11 +17,12 @@ Definitions (DESIGN.md, "Skymaps and crossmatch"):
   map's pixels per distinct density, so up to ``max_evals`` distinct densities are summed
   exactly (by default as many as 25 million pixel terms allow, about 0.5 s: 1,300 for a
   19,200-pixel map, at least 256, at most 4,096); beyond that the sum is taken at
-  ``max_evals`` thresholds refined
-  where the galaxies are, and interpolated: linearly inside brackets holding less than
-  ``vol_tol`` (1e-6) of probability (error below that), by a monotone cubic elsewhere,
-  whose error is at most its bracket (``vol_error_bound``) and measured at 1e-5 to 5e-5 on
-  the real maps with a million galaxies (see benchmarks/bench_crossmatch.py).
+  ``max_evals`` thresholds refined where the galaxies are, and interpolated: linearly
+  inside brackets holding less than ``vol_tol`` (1e-6) of probability (error below that),
+  by a monotone cubic elsewhere, whose error is at most its bracket (``vol_error_bound``)
+  and measured at 1e-5 to 5e-5 on the real maps with a million galaxies (see
+  benchmarks/bench_crossmatch.py). Each call is independent, so batches (Dask partitions)
+  give the same answers within those bounds.
 
 Distance uncertainties (``distance_unc``, Mpc, Gaussian): ``probdensity_vol`` is the
 density averaged over the galaxy's distance distribution, which for the Gaussian ansatz is
@@ -120,6 +121,7 @@ def crossmatch(
     level = the map's total probability and the full-sky searched area. NaN distances give
     NaN 3D answers. 3D answers need a map with distance layers.
     """
+    threshold = None if cumprob is None else _cumprob(cumprob)
     ra_arr = _as_float("ra", ra)
     dec_arr = _as_float("dec", dec, ra_arr.size)
     pix = skymap.lookup(ra_arr, dec_arr)
@@ -146,9 +148,7 @@ def crossmatch(
         levels = VolumeLevels(skymap, tol=vol_tol, max_evals=max_evals)
         vol_level = levels(vol)
         bound = levels.error_bound
-    region = None
-    if cumprob is not None:
-        region = inside & (level <= _cumprob(cumprob))
+    region = None if threshold is None else inside & (level <= threshold)
     return CrossmatchResult(dens, level, area, pix, vol, vol_level, region, bound)
 
 

@@ -30,9 +30,14 @@ FULL_SKY_DEG2 = 4.0 * math.pi * SR_TO_DEG2
 
 __all__ = [
     "FULL_SKY_DEG2",
+    "SR_TO_DEG2",
     "Skymap",
+    "distance_moments",
+    "distance_parameters",
+    "merge_flat",
     "nest2uniq",
     "pixel_area",
+    "read_skymap",
     "uniq2nest",
 ]
 
