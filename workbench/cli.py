@@ -26,7 +26,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("workbench.commands.sync", "bring the local cache up to date from the server"),
     "status": ("workbench.commands.status", "what the cache holds, last syncs, the outbox"),
     "push": ("workbench.commands.push", "send the actions waiting in the outbox"),
-    "demo": ("workbench.commands.demo", "local server + synced cache + JupyterLab on the notebooks"),
+    "crossmatch": ("workbench.commands.crossmatch", "positions against a localization (2D and 3D)"),
+    "demo": (
+        "workbench.commands.demo",
+        "local server + synced cache + JupyterLab on the notebooks",
+    ),
 }
 
 

@@ -265,8 +265,12 @@ class Workbench:
             raise WorkbenchError(f"what must be one of {sorted(frames)}, not {what!r}")
         positions = frames[what]()
         if what == "galaxies" and "distmpc" in positions:
-            positions = positions.assign(distance=positions["distmpc"])
-        return crossmatch_frame(self.skymap(dateobs, name), positions, cumprob=cumprob)
+            positions = positions.assign(
+                distance=positions["distmpc"], distance_unc=positions["distmpc_unc"]
+            )
+        return crossmatch_frame(
+            self.skymap(dateobs, name), positions, distance_unc="distance_unc", cumprob=cumprob
+        )
 
     def _taxonomy_for(self, classification: str, taxonomy: int | str | None) -> int:
         """The id of a cached taxonomy that offers ``classification`` (refuse unknown classes)."""

@@ -1,0 +1,168 @@
+"""Sync benchmarks against the local server in a separate process (figures, not tests).
+
+In one run, side by side:
+
+1. The API docs' pagination script (sequential pages, sleep 1 s on 429) against a full
+   ``workbench sync`` of the same sources, with the production rate limit on (5 r/s, burst
+   10) and SkyPortal's measured per-page latency (~0.2 s per 500 sources). The sync also
+   stores everything; the goal is that it takes no longer than the script that only
+   downloads. Also the sync's requests per second as a fraction of the rate limit.
+2. Photometry for N sources: the sync's bulk path (``/api/photometry/range``) against one
+   request per source (measured on a sample and scaled; at 5 r/s the full per-source run
+   would take N/5 seconds).
+3. The client-side ingest rate (rows/s, server unthrottled) and the sync's peak memory.
+4. The requests a no-change re-sync makes.
+
+Usage: ``.venv/bin/python benchmarks/bench_sync.py [--sources 100000] [--candidates 20000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from workbench import Workbench
+from workbench.server import spawn_server_process
+
+
+def behave(proc, **switches) -> None:
+    r = requests.put(
+        f"{proc.url}/_workbench/behaviour",
+        json=switches,
+        headers={"Authorization": f"token {proc.token}"},
+        timeout=30,
+    )
+    r.raise_for_status()
+
+
+def server_requests(proc) -> int:
+    r = requests.get(
+        f"{proc.url}/_workbench/stats", headers={"Authorization": f"token {proc.token}"}, timeout=30
+    )
+    return int(r.json()["data"]["total"])
+
+
+def docs_script(url: str, token: str) -> tuple[int, float, int]:
+    """The API docs' sample pagination script, as published (sequential; sleep on 429)."""
+    start, sources, page, total, requests_made = time.perf_counter(), [], 1, None, 0
+    while True:
+        r = requests.get(
+            f"{url}/api/sources?pageNumber={page}&numPerPage=500&totalMatches={total}",
+            headers={"Authorization": f"token {token}"},
+            timeout=120,
+        )
+        requests_made += 1
+        if r.status_code == 429:
+            time.sleep(1)
+            continue
+        data = r.json()
+        sources.extend(data["data"]["sources"])
+        total = data["data"]["totalMatches"]
+        page += 1
+        if len(sources) >= total:
+            return len(sources), time.perf_counter() - start, requests_made
+
+
+def timed_sync(url: str, token: str, cache: Path, **options) -> tuple[object, float]:
+    wb = Workbench.open(url=url, token=token, cache=cache, **options.pop("client", {}))
+    start = time.perf_counter()
+    summary = wb.sync(progress=False, **options)
+    return summary, time.perf_counter() - start
+
+
+def per_source_photometry(url: str, token: str, obj_ids: list[str]) -> float:
+    """One request per source through the rate-limited client; seconds."""
+    from workbench import SkyPortalClient
+
+    client = SkyPortalClient(url, token=token)
+    start = time.perf_counter()
+    for obj_id in obj_ids:
+        client.get(f"/api/sources/{obj_id}/photometry")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=int, default=100_000)
+    parser.add_argument("--candidates", type=int, default=20_000)
+    parser.add_argument("--photometry-sources", type=int, default=10_000)
+    parser.add_argument("--per-source-sample", type=int, default=100)
+    args = parser.parse_args()
+    out: dict[str, object] = {}
+    work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+
+    with spawn_server_process(
+        sources=args.sources, candidates=args.candidates, seed=1, timeout=300
+    ) as proc:
+        # 1. docs script vs sync, production rate limit and realistic latency
+        behave(proc, rate_limit=True, latency="realistic")
+        n, script_s, script_req = docs_script(proc.url, proc.token)
+        summary, sync_s = timed_sync(proc.url, proc.token, work / "a.duckdb", resources=["sources"])
+        out["sources"] = n
+        out["docs_script_s"] = round(script_s, 1)
+        out["docs_script_requests"] = script_req
+        out["sync_sources_s"] = round(sync_s, 1)
+        out["sync_over_script"] = round(sync_s / script_s, 3)
+        out["sync_requests"] = summary.requests
+        out["sync_429s"] = summary.rate_limited
+        out["sync_rate_fraction_of_limit"] = round(summary.requests / sync_s / 5.0, 3)
+
+        # 3. ingest rate and peak memory, server unthrottled
+        behave(proc, rate_limit=False, latency="none")
+        summary, ingest_s = timed_sync(
+            proc.url,
+            proc.token,
+            work / "b.duckdb",
+            client={"rate_limit": None},
+            resources=["groups", "taxonomies", "sources", "classifications"],
+        )
+        rows = sum(c.new + c.updated for c in summary.tables.values())
+        out["ingest_rows"] = rows
+        out["ingest_s"] = round(ingest_s, 1)
+        out["ingest_rows_per_s"] = round(rows / ingest_s)
+        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+        # 4. a no-change re-sync (production limit back on)
+        behave(proc, rate_limit=True, latency="realistic")
+        before = server_requests(proc)
+        timed_sync(
+            proc.url,
+            proc.token,
+            work / "b.duckdb",
+            resources=["groups", "taxonomies", "sources", "classifications"],
+        )
+        out["no_change_resync_requests"] = server_requests(proc) - before - 1
+
+    # 2. photometry of N sources: the sync's bulk path vs one request per source
+    with spawn_server_process(
+        sources=args.photometry_sources, candidates=10, seed=2, timeout=300
+    ) as proc:
+        behave(proc, rate_limit=True, latency="realistic")
+        cache = work / "c.duckdb"
+        wb = Workbench.open(url=proc.url, token=proc.token, cache=cache)
+        wb.sync(resources=["sources"], progress=False)
+        ids = list(wb.sql("SELECT id FROM objs ORDER BY id")["id"])
+        summary, phot_s = timed_sync(proc.url, proc.token, cache, resources=["photometry"])
+        sample = per_source_photometry(proc.url, proc.token, ids[: args.per_source_sample])
+        per_source_s = sample / args.per_source_sample * len(ids)
+        counts = summary.tables.get("photometry")
+        out["photometry_sources"] = len(ids)
+        out["photometry_points"] = counts.new if counts else 0
+        out["photometry_sync_requests"] = summary.requests
+        out["photometry_sync_s"] = round(phot_s, 1)
+        out["photometry_per_source_requests"] = len(ids)
+        out["photometry_per_source_s"] = round(per_source_s, 1)
+        out["photometry_per_source_note"] = f"measured on {args.per_source_sample} sources, scaled"
+        out["photometry_speedup"] = round(per_source_s / phot_s, 1)
+
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

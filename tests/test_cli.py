@@ -1,0 +1,179 @@
+"""The ``workbench`` command line, run as a real subprocess against the local server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from workbench import Workbench
+from workbench.cli import COMMANDS
+from workbench.skymap_synthetic import gaussian_skymap, multiorder_fits_bytes
+
+pytestmark = pytest.mark.slow
+EMPTY_CONFIG_HOME = Path(tempfile.mkdtemp(prefix="wb-config-"))
+
+
+def workbench(
+    *args: str, env: dict | None = None, check: bool = False
+) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    for key in ("SKYPORTAL_URL", "SKYPORTAL_TOKEN", "WORKBENCH_CACHE"):
+        if env is None or key not in env:
+            full_env.pop(key, None)
+    full_env.pop("WORKBENCH_CONFIG", None)
+    full_env["XDG_CONFIG_HOME"] = str(EMPTY_CONFIG_HOME)  # no user config file leaks in
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_subcommand_has_help(command):
+    proc = workbench(command, "--help", check=True)
+    assert "usage: workbench" in proc.stdout and command in proc.stdout
+
+
+def test_no_command_prints_help_and_exits_2():
+    proc = workbench()
+    assert proc.returncode == 2 and "COMMAND" in proc.stdout
+
+
+def test_sync_status_push_against_the_local_server(make_server, tmp_path):
+    srv = make_server(sources=40, candidates=10, seed=41)
+    cache = str(tmp_path / "c.duckdb")
+    env = {"SKYPORTAL_TOKEN": srv.token}
+    synced = workbench(
+        "sync", "--url", srv.url, "--cache", cache, "--no-progress", "--json", env=env
+    )
+    assert synced.returncode == 0, synced.stderr
+    assert srv.token not in synced.stdout + synced.stderr
+    status = workbench("status", "--cache", cache, check=True)
+    assert "sources" in status.stdout and "outbox  empty" in status.stdout
+    pushed = workbench("push", "--url", srv.url, "--cache", cache, env=env)
+    assert pushed.returncode == 0 and "sent 0" in pushed.stdout
+
+
+def test_sync_without_a_token_fails_clearly(tmp_path, server):
+    proc = workbench("sync", "--url", server.url, "--cache", str(tmp_path / "c.duckdb"))
+    assert proc.returncode == 1
+    assert "SKYPORTAL_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sync_with_a_bad_token_fails_clearly(tmp_path, server):
+    env = {"SKYPORTAL_TOKEN": "00000000-0000-0000-0000-000000000000"}
+    proc = workbench(
+        "sync", "--url", server.url, "--cache", str(tmp_path / "c.duckdb"), "--no-progress", env=env
+    )
+    assert proc.returncode == 1
+    assert "401" in proc.stderr and "Traceback" not in proc.stderr
+    assert "00000000-0000-0000-0000-000000000000" not in proc.stderr
+
+
+def test_status_on_a_missing_cache_says_so(tmp_path):
+    proc = workbench("status", "--cache", str(tmp_path / "none.duckdb"))
+    assert proc.returncode == 1 and "sync first" in proc.stderr
+
+
+def test_crossmatch_a_csv_against_a_fits_file(tmp_path):
+    sky = gaussian_skymap(40.0, 10.0, 2.0, distmean=100.0, diststd=20.0)
+    fits = tmp_path / "map.fits"
+    fits.write_bytes(multiorder_fits_bytes(sky))
+    positions = pd.DataFrame(
+        {
+            "ra": [40.0, 41.0, 200.0],
+            "dec": [10.0, 10.5, -30.0],
+            "distance": [100.0, 90.0, 50.0],
+            "name": list("abc"),
+        }
+    )
+    positions.to_csv(tmp_path / "pos.csv", index=False)
+    out = tmp_path / "out.parquet"
+    workbench(
+        "crossmatch",
+        str(fits),
+        "--positions",
+        str(tmp_path / "pos.csv"),
+        "--out",
+        str(out),
+        check=True,
+    )
+    result = pd.read_parquet(out)
+    for column in (
+        "name",
+        "probdensity",
+        "credible_level",
+        "searched_area",
+        "probdensity_vol",
+        "credible_level_vol",
+    ):
+        assert column in result.columns
+    assert result["credible_level"].iloc[0] < 0.05 and result["credible_level"].iloc[2] > 0.99
+    inside = tmp_path / "inside.csv"
+    workbench(
+        "crossmatch",
+        str(fits),
+        "--positions",
+        str(tmp_path / "pos.csv"),
+        "--out",
+        str(inside),
+        "--cumprob",
+        "0.9",
+        check=True,
+    )
+    assert list(pd.read_csv(inside)["name"]) == ["a", "b"]
+
+
+def test_crossmatch_refuses_bad_input_clearly(tmp_path):
+    bad = tmp_path / "broken.fits"
+    bad.write_bytes(b"SIMPLE  =                    T" + b"\0" * 100)
+    pd.DataFrame({"x": [1]}).to_csv(tmp_path / "p.csv", index=False)
+    proc = workbench(
+        "crossmatch",
+        str(bad),
+        "--positions",
+        str(tmp_path / "p.csv"),
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
+    assert proc.returncode == 1 and "broken.fits" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_local_localization_selection_equals_the_servers(make_server, tmp_path):
+    """localizationDateobs/Cumprob on the server and the cache's offline crossmatch agree."""
+    srv = make_server(sources=300, candidates=40, seed=42)
+    wb = Workbench.open(url=srv.url, token=srv.token, cache=tmp_path / "c.duckdb", rate_limit=None)
+    wb.sync(resources=["sources", "candidates", "gcn_events", "galaxies"], progress=False)
+    events = wb.gcn_events()
+    checked = 0
+    for dateobs in events["dateobs"]:
+        dateobs = pd.Timestamp(dateobs).strftime("%Y-%m-%dT%H:%M:%S")
+        for cumprob in (0.5, 0.9):
+            params = {
+                "localizationDateobs": dateobs,
+                "localizationCumprob": cumprob,
+                "numPerPage": 500,
+            }
+            for path, key, what, column in (
+                ("/api/sources", "sources", "sources", "id"),
+                ("/api/galaxy_catalog", "galaxies", "galaxies", "name"),
+            ):
+                r = requests.get(srv.url + path, params=params, headers=srv.headers, timeout=60)
+                theirs = {row[column] for row in r.json()["data"][key]}
+                ours = set(wb.crossmatch(dateobs, what=what, cumprob=cumprob)[column])
+                assert ours == theirs, (dateobs, cumprob, path)
+                checked += len(theirs)
+    assert checked > 0
