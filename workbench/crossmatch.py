@@ -470,8 +470,9 @@ def rank_galaxies(
     as ``"magk"``/``"magb"`` gives relative luminosity ``10**(-0.4 M)`` with M from the
     galaxy's distance); or an array of weights. Galaxies with a NaN weight rank last.
     ``region``: ``"volume"`` keeps galaxies with ``credible_level_vol <= cumprob`` (the
-    default when the map and the table have distances), ``"area"`` those with
-    ``credible_level <= cumprob``; ``cumprob=None`` keeps all. Without distances the rank
+    default when the map and the table have distances; galaxies without a distance are then
+    left out), ``"area"`` those with ``credible_level <= cumprob``; ``cumprob=None`` keeps
+    all. Without distances the rank
     uses the 2D density. Adds the crossmatch columns, ``dist_cdf`` (P(event nearer than
     the galaxy) on its line of sight), ``dist_consistency`` (two-sided ``2 min(cdf, 1 -
     cdf)``: 1 at the posterior median, near 0 when inconsistent), ``weight``, ``score``
