@@ -216,27 +216,28 @@ def merge_page(con: duckdb.DuckDBPyConnection, page: Page, *, now: datetime,
                scope: tuple[str, list] | None = None, track: str | None = None) -> Outcome:
     """Write one page into its table; count new/updated/unchanged rows.
 
-    Rows whose ``raw_hash`` equals the stored one are left alone; changed rows are deleted
-    and re-inserted; new rows inserted. With ``scope=(column, values)`` the page is the
-    complete set for those values: other stored rows with them are deleted.
+    Rows whose ``raw_hash`` equals the stored one are left alone; new and changed rows are
+    written with one ``INSERT OR REPLACE`` (faster than DELETE + INSERT here, as no column
+    is a VARCHAR[]). With ``scope=(column, values)`` the page is the complete set for those
+    values: other stored rows with them are deleted.
     """
     spec = page.spec
     page = dedupe(page)
     out = Outcome()
     if page.raws:
         _stage(con, spec, to_arrow(page))
-        out.new, out.updated, out.unchanged = con.execute(
+        changed = (f"list(DISTINCT {_q(track)}) FILTER (WHERE _old IS DISTINCT FROM raw_hash)"
+                   if track else "NULL")
+        out.new, out.updated, out.unchanged, touched = con.execute(
             "SELECT count(*) FILTER (WHERE _old IS NULL),"
             " count(*) FILTER (WHERE _old IS NOT NULL AND _old <> raw_hash),"
-            " count(*) FILTER (WHERE _old = raw_hash) FROM _wb_stage").fetchone()
-        if track and (out.new or out.updated):
-            out.changed.update(r[0] for r in con.execute(
-                f"SELECT DISTINCT {_q(track)} FROM _wb_stage WHERE _old IS DISTINCT FROM raw_hash"
-            ).fetchall())
-        _write_changed(con, spec, out, now)
+            f" count(*) FILTER (WHERE _old = raw_hash), {changed}"
+            " FROM _wb_stage").fetchall()[0]
+        out.changed.update(touched or ())
+        if out.new or out.updated:
+            _write_changed(con, spec, out, now)
     if scope is not None and scope[1]:
         out.deleted = _delete_outside(con, spec, page, scope, track, out.changed)
-    con.execute("DROP TABLE IF EXISTS _wb_stage")
     return out
 
 
@@ -255,11 +256,11 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, table: pa.Table) -> 
 
 def _write_changed(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Outcome,
                    now: datetime) -> None:
-    on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
     names = spec.names
     select = [f"s.{_q(c)}" for c in names]
     join_old = ""
     if spec.carry and out.updated:
+        on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
         kept = ", ".join(f"t.{_q(c)}" for c in (*spec.keys, *spec.carry))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _wb_old AS SELECT {kept} FROM {spec.name} t "
@@ -268,15 +269,15 @@ def _write_changed(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Outcome
                   else f"s.{_q(c)}" for c in names]
         join_old = "LEFT JOIN _wb_old o ON " + " AND ".join(
             f"s.{_q(k)} = o.{_q(k)}" for k in spec.keys)
-    if out.updated:
-        con.execute(
-            f"DELETE FROM {spec.name} t USING _wb_stage s WHERE {on} AND s._old <> s.raw_hash")
-    if out.new or out.updated:
-        cols = ", ".join(_q(c) for c in names)
-        con.execute(
-            f"INSERT INTO {spec.name} ({cols}, cached_at) SELECT {', '.join(select)}, ? "
-            f"FROM _wb_stage s {join_old} WHERE s._old IS NULL OR s._old <> s.raw_hash", [now])
-    con.execute("DROP TABLE IF EXISTS _wb_old")
+    cols = [*names, "cached_at"]
+    select.append("$now")
+    if spec.local_rows:  # the server's version of a row replaces a queued local one
+        cols.append("action_id")
+        select.append("NULL")
+    con.execute(
+        f"INSERT OR REPLACE INTO {spec.name} ({', '.join(_q(c) for c in cols)}) "
+        f"SELECT {', '.join(select)} FROM _wb_stage s {join_old} "
+        f"WHERE s._old IS NULL OR s._old <> s.raw_hash", {"now": now})
 
 
 def _delete_outside(con: duckdb.DuckDBPyConnection, spec: TableSpec, page: Page,

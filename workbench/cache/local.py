@@ -172,7 +172,7 @@ class LocalMixin:
         if not keep:
             sql = sql.replace(" NOT IN (SELECT unnest($keep))", " IS NOT NULL")
             params.pop("keep")
-        return self._con.execute(sql, params).fetchone()[0]
+        return self._con.execute(sql, params).fetchall()[0][0]
 
     def mark_photometry_synced(self, obj_ids: Iterable[str]) -> None:
         """Record that these objs' photometry was fetched at their current ``modified``."""

@@ -207,7 +207,8 @@ def read_version(con: duckdb.DuckDBPyConnection, path: str) -> int:
                 f"{sorted(tables)[:5]} and no 'meta'); point the cache at another path."
             )
         return 0
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    row = rows[0] if rows else None
     try:
         return int(row[0])
     except (TypeError, ValueError) as exc:

@@ -98,7 +98,7 @@ class Transaction(LocalMixin, ReferenceMixin):
                 for child in ("localization_pixels", "localizations")[: 2 if table == "gcn_events" else 1]:
                     self._con.execute(f"DELETE FROM {child} t USING _wb_keys k WHERE {on}")
             on = " AND ".join(f't."{c}" = k."{c}"' for c in columns)
-            return self._con.execute(f"DELETE FROM {table} t USING _wb_keys k WHERE {on}").fetchone()[0]
+            return self._con.execute(f"DELETE FROM {table} t USING _wb_keys k WHERE {on}").fetchall()[0][0]
         finally:
             self._con.unregister("_wb_keys")
 
@@ -134,8 +134,8 @@ class Transaction(LocalMixin, ReferenceMixin):
         """The checkpoint of ``(resource, scope)`` as a dict, or ``None``."""
         cur = self._con.execute(
             "SELECT * FROM sync_state WHERE resource = ? AND scope = ?", [resource, scope])
-        row = cur.fetchone()
-        return None if row is None else sync_row(row, [d[0] for d in cur.description])
+        rows = cur.fetchall()
+        return sync_row(rows[0], [d[0] for d in cur.description]) if rows else None
 
     # -- outbox ---------------------------------------------------------------------------
     def enqueue(self, kind: str, payload: Mapping[str, Any]) -> int:
@@ -154,7 +154,7 @@ class Transaction(LocalMixin, ReferenceMixin):
                               f"actions must never store the API token")
         return self._con.execute(
             "INSERT INTO outbox (kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?) "
-            "RETURNING id", [kind, body, self._now, self._now]).fetchone()[0]
+            "RETURNING id", [kind, body, self._now, self._now]).fetchall()[0][0]
 
     def update_action(self, action_id: int, *, status: str | None = None,
                       attempts: int | None = None, last_error: Any = ...,
@@ -200,7 +200,7 @@ class Transaction(LocalMixin, ReferenceMixin):
             "INSERT INTO vetting (obj_id, decision, group_ids, note, action_id, decided_at) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             [obj_id, decision, None if groups is None else orjson.dumps(groups).decode(),
-             note, action_id, self._now]).fetchone()[0]
+             note, action_id, self._now]).fetchall()[0][0]
 
 
 def _key_tuple(key: Any, columns: tuple[str, ...], table: str) -> tuple:

@@ -88,8 +88,8 @@ class ReferenceMixin(UpsertMixin):
                 "is_accessible": [g["id"] in accessible for g in groups]})
             out = merge_page(self._con, page, now=self._now)
             gone = self._con.execute(
-                "DELETE FROM groups WHERE id NOT IN (SELECT unnest(?))", [list(by_id)]).fetchone()
-            return UpsertResult(out.new, out.updated, out.unchanged, gone[0] if gone else 0)
+                "DELETE FROM groups WHERE id NOT IN (SELECT unnest(?))", [list(by_id)]).fetchall()
+            return UpsertResult(out.new, out.updated, out.unchanged, gone[0][0] if gone else 0)
         groups = rec.check_records(payload, "upsert_groups")
         return UpsertResult.of(merge_page(self._con, Page(GROUPS, groups), now=self._now))
 
