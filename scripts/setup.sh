@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the workbench needs on a fresh Debian machine with Python 3.11:
 # Debian's chromium (for the browser tests), a virtualenv in .venv with the exact
-# versions of requirements.lock, and the package itself in editable mode.
+# versions of requirements.lock (plus requirements-reference.txt, the test-time
+# reference ligo.skymap), and the package itself in editable mode.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,11 +24,13 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 
-stamp=.venv/.installed-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+stamp=.venv/.installed-$(cat requirements.lock requirements-reference.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
     echo "setup: installing pinned dependencies (requirements.lock)"
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -r requirements.lock
+    # ligo.skymap is a test-time reference (GPL): tests compare against it, code never imports it
+    .venv/bin/python -m pip install -q -r requirements-reference.txt
     .venv/bin/python -m pip install -q --no-deps -e .
     rm -f .venv/.installed-*
     touch "$stamp"

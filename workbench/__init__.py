@@ -43,6 +43,7 @@ _LAZY = {
     "read_skymap": "workbench.skymap",
     "crossmatch": "workbench.crossmatch",
     "LocalServer": "workbench.server",
+    "parse_ascii": "workbench.spectra",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .facade import Workbench
     from .server import LocalServer
     from .skymap import Skymap, read_skymap
+    from .spectra import parse_ascii
 
 
 def __getattr__(name: str) -> Any:
@@ -84,5 +86,6 @@ __all__ = [
     "WorkbenchError",
     "__version__",
     "crossmatch",
+    "parse_ascii",
     "read_skymap",
 ]

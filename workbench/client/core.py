@@ -342,7 +342,7 @@ class BaseClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _fail(self, error: SkyPortalError, idempotent: bool) -> None:
-        if not hasattr(error, "outcome_unknown"):
+        if "outcome_unknown" not in vars(error):  # the class default is False
             # a write refused with a 5xx may still have been applied
             error.outcome_unknown = (not idempotent) and (error.status or 0) >= 500
         self.stats.add(errors=1)

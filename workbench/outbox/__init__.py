@@ -6,8 +6,8 @@ status moves::
 
     pending --send--> sending --ok--> sent
                          |--refused (4xx)--> rejected   (edit or drop it)
-                         |--5xx / down------> pending   (attempts+1, last_error; retried)
-                         '--timeout after sending--> unknown
+                         |--not reached (down, 429)--> pending   (retried later)
+                         '--maybe applied (timeout after sending, 5xx)--> unknown
 
 ``sending`` is committed BEFORE the request goes out, so after a crash mid-send the
 action is found in ``sending`` and treated like ``unknown``: the server is asked whether
@@ -120,12 +120,13 @@ class Outbox:
         except NotFound as exc:
             self._update(action_id, status="rejected", last_error=exc.message)
             report.rejected[action_id] = exc.message
-        except ConnectionFailed as exc:
-            status = "unknown" if getattr(exc, "outcome_unknown", False) else "pending"
-            self._update(action_id, status=status, last_error=exc.message)
-            raise
-        except SkyPortalError as exc:  # 5xx, 429 after retries, garbled answers: try later
-            self._update(action_id, status="pending", last_error=str(exc))
+        except SkyPortalError as exc:  # down, 5xx, 429 after retries, garbled answers
+            # An error after the request may have been applied is checked on the server
+            # before the action is sent again; any other is simply retried later.
+            status = "unknown" if exc.outcome_unknown else "pending"
+            self._update(action_id, status=status, last_error=str(exc))
+            if isinstance(exc, ConnectionFailed):
+                raise
             report.failed[action_id] = str(exc)
         else:
             self._mark_sent(action, remote, report)
