@@ -133,6 +133,7 @@ def test_vetting_shows_cutouts_lightcurve_and_details(online) -> None:  # type: 
     assert panel.plot_box.children, "a light curve (or a note) is shown"
     assert view.obj_id in panel.header.value
     upcoming = panel.state.upcoming(2)
+    panel.prefetcher.wait()  # they are prepared in a worker thread
     assert all(i in panel.prefetcher for i in upcoming), "the next ones are prepared ahead"
     hits = panel.prefetcher.hits
     panel.skip_button.click()

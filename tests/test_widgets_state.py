@@ -13,7 +13,7 @@ from widgets._common import PLACEHOLDER_PNG, ErrorArea, format_cell, html_table,
 from widgets.classification import class_paths, taxonomy_options
 from widgets.outbox import describe_action, parse_payload
 from widgets.vetting import parse_score
-from widgets.vetting_data import nearby
+from widgets.vetting_data import CandidateView, Prefetcher, nearby
 from widgets.vetting_state import VettingFilters, VettingState, as_ints
 from workbench.errors import OutboxError, WorkbenchError
 from workbench.redact import register_secret
@@ -189,3 +189,52 @@ def test_placeholder_is_a_real_png() -> None:
     image = Image.open(io.BytesIO(PLACEHOLDER_PNG))
     image.load()
     assert image.size == (63, 63) and image.mode == "L"
+
+
+class _CountingLoader:
+    """A stand-in for CandidateLoader (same load() interface) that counts reads and can fail."""
+
+    def __init__(self, fail: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.loads: list[str] = []
+        self.fail = set(fail)
+
+    def load(self, obj_id: str, row: dict) -> CandidateView:
+        self.loads.append(obj_id)
+        if obj_id in self.fail:
+            raise WorkbenchError(f"cannot read {obj_id}")
+        empty = pd.DataFrame()
+        return CandidateView(obj_id, row, {}, empty, empty, empty, empty, empty)
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_prefetcher_prepares_ahead_and_keeps_a_bounded_set(background: bool) -> None:
+    loader = _CountingLoader()
+    pre = Prefetcher(loader, keep=3, background=background)  # type: ignore[arg-type]
+    try:
+        pre.prepare([("A", {}), ("B", {})])
+        pre.wait()
+        assert "A" in pre and "B" in pre
+        pre.pinned = "A"
+        assert pre.get("A", {}).obj_id == "A" and pre.hits == 1 and pre.misses == 0
+        pre.prepare([("C", {}), ("D", {}), ("A", {})])
+        pre.wait()
+        assert "A" in pre, "the view on screen is never dropped"
+        assert sum(k in pre for k in "ABCD") == 3 and loader.loads.count("A") == 1
+        pre.get("Z", {})
+        assert pre.misses == 1
+    finally:
+        pre.close()
+
+
+def test_prefetcher_background_failure_is_raised_on_get() -> None:
+    loader = _CountingLoader(fail={"BAD"})
+    pre = Prefetcher(loader, background=True)  # type: ignore[arg-type]
+    try:
+        pre.prepare([("BAD", {})])
+        pre.wait()
+        assert "cannot read BAD" in pre.failures["BAD"]
+        with pytest.raises(WorkbenchError, match="cannot read BAD"):
+            pre.get("BAD", {})  # read again in the foreground, so the error is seen
+        assert loader.loads == ["BAD", "BAD"]
+    finally:
+        pre.close()

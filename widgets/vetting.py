@@ -26,6 +26,7 @@ from .vetting_data import CandidateLoader, CandidateView, Prefetcher
 from .vetting_state import VettingFilters, VettingState
 
 CUTOUTS = ("new", "ref", "sub")
+INSIDE_LEVEL = 0.9  # "inside a localization": within its 90% credible region
 TABS = ("Annotations", "Classifications", "Comments", "Galaxies", "Localizations")
 
 
@@ -34,7 +35,8 @@ class VettingPanel(Panel):
 
     ``group_ids``: vet the candidates that passed these groups' filters, and save to them;
     ``min_score``: hide candidates scoring below it; ``prefetch``: how many candidates to
-    prepare ahead; ``galaxy_radius_arcsec``: how far to look for catalog galaxies.
+    prepare ahead, in a worker thread when ``background``; ``galaxy_radius_arcsec``: how far
+    to look for catalog galaxies.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class VettingPanel(Panel):
         group_ids: list[int] | None = None,
         min_score: float | None = None,
         prefetch: int = 2,
+        background: bool = True,
         galaxy_radius_arcsec: float = 60.0,
     ) -> None:
         super().__init__(wb)
@@ -54,13 +57,20 @@ class VettingPanel(Panel):
         self.loader = CandidateLoader(
             wb, galaxy_radius_arcsec=galaxy_radius_arcsec, make_plot=lightcurve_widget
         )
-        self.prefetcher = Prefetcher(self.loader, keep=self.prefetch + 4)
+        self.prefetcher = Prefetcher(self.loader, keep=self.prefetch + 4, background=background)
         self.view: CandidateView | None = None
         self.classifier: ClassificationPanel | None = None
         self.last_show_seconds = math.nan
         self._candidates = pd.DataFrame()
         build_layout(self, ids, min_score)
         self.refresh()
+
+    def close(self) -> None:
+        """Stop preparing candidates and close the panel's widgets."""
+        self.prefetcher.close()
+        if self.classifier is not None:
+            self.classifier.close()
+        super().close()
 
     # -- queue -------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -244,9 +254,11 @@ def header_html(view: CandidateView) -> str:
         value = row.get(key)
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
             parts.append(f"{label} {html.escape(format_cell(value))}")
-    if view.localizations:
-        best = min(level for _, level in view.localizations)
-        parts.append(f"<span style='color:#c2185b'>in a GW localization (level {best:.2f})</span>")
+    inside = [level for _, level in view.localizations if level <= INSIDE_LEVEL]
+    if inside:
+        parts.append(
+            f"<span style='color:#c2185b'>inside a GW localization (level {min(inside):.2f})</span>"
+        )
     return " · ".join(parts)
 
 
@@ -264,7 +276,11 @@ def annotations_html(frame: pd.DataFrame) -> str:
 
 def localizations_html(levels: list[tuple[str, float]], notes: list[str]) -> str:
     """The candidate's 2D credible level in each cached localization (lower is more probable)."""
-    lines = [f"<div>{html.escape(d)}: credible level {lv:.3f}</div>" for d, lv in levels]
+    lines = [
+        f"<div>{html.escape(d)}: credible level {lv:.3f}"
+        f"{' (inside the 90% region)' if lv <= INSIDE_LEVEL else ''}</div>"
+        for d, lv in levels
+    ]
     lines += [f"<div style='color:#b26b00'>{html.escape(n)}</div>" for n in notes]
     return "".join(lines) or "<i>not inside any cached localization</i>"
 

@@ -3,20 +3,22 @@
 The next candidate must appear at once after a click, so its cutouts, photometry,
 annotations, classifications, comments, nearby galaxies and light-curve widget are read and
 built BEFORE the click (:class:`Prefetcher`); showing it is then only setting widget values.
+Dropped views are not closed here: the garbage collector closes their widgets (a
+``BokehModel`` must not be closed twice), and a view may still be on screen when dropped.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from ._common import close_tree
 
 ARCSEC_PER_DEG = 3600.0
 
@@ -77,26 +79,31 @@ class CandidateLoader:
         self.notes: list[str] = []
         self._galaxies: pd.DataFrame | None = None
         self._levels: dict[str, list[tuple[str, float]]] | None = None
+        # The prefetch thread and the main thread may both ask for these the first time.
+        self._lock = threading.Lock()
 
     def reset(self) -> None:
         """Forget the galaxy catalog and credible levels read so far (after a sync)."""
-        self._galaxies = None
-        self._levels = None
-        self.notes.clear()
+        with self._lock:
+            self._galaxies = None
+            self._levels = None
+            self.notes.clear()
 
     @property
     def galaxies(self) -> pd.DataFrame:
-        if self._galaxies is None:
-            frame = self.wb.galaxies()
-            self._galaxies = frame.dropna(subset=["ra", "dec"]) if not frame.empty else frame
-        return self._galaxies
+        with self._lock:
+            if self._galaxies is None:
+                frame = self.wb.galaxies()
+                self._galaxies = frame.dropna(subset=["ra", "dec"]) if not frame.empty else frame
+            return self._galaxies
 
     @property
     def levels(self) -> dict[str, list[tuple[str, float]]]:
         """Candidate id -> [(event dateobs, 2D credible level)], for the latest events."""
-        if self._levels is None:
-            self._levels = self._credible_levels()
-        return self._levels
+        with self._lock:
+            if self._levels is None:
+                self._levels = self._credible_levels()
+            return self._levels
 
     def _credible_levels(self) -> dict[str, list[tuple[str, float]]]:
         from workbench.errors import WorkbenchError
@@ -147,49 +154,93 @@ class CandidateLoader:
 class Prefetcher:
     """Keeps the views of the current and the next few candidates ready.
 
-    Views are kept in arrival order and the oldest are closed past ``keep`` (a light
-    curve widget holds a whole Bokeh document in the browser).
+    With ``background=True`` the next candidates are read and plotted in a worker thread
+    (DuckDB releases the GIL while it reads), so the kernel is free for the next click
+    sooner; :meth:`get` waits for a view still being prepared. Views are kept in arrival
+    order and the oldest are dropped past ``keep``.
     """
 
-    def __init__(self, loader: CandidateLoader, keep: int = 6) -> None:
+    def __init__(self, loader: CandidateLoader, keep: int = 6, *, background: bool = False) -> None:
         self.loader = loader
         self.keep = max(3, keep)  # the view on screen, the one being stored, and one more
         self._views: OrderedDict[str, CandidateView] = OrderedDict()
+        self._pending: dict[str, Future[CandidateView | None]] = {}
+        self._lock = threading.Lock()
+        self._executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vetting-prefetch")
+            if background
+            else None
+        )
         self.hits = 0
         self.misses = 0
-        self.pinned: str | None = None  # the view on screen: never closed by eviction
+        self.failures: dict[str, str] = {}
+        self.pinned: str | None = None  # the view on screen: never dropped by eviction
 
     def get(self, obj_id: str, row: dict[str, Any]) -> CandidateView:
         """The view of ``obj_id``: prepared already (a hit) or read now (a miss)."""
-        view = self._views.get(obj_id)
+        with self._lock:
+            view = self._views.get(obj_id)
+            future = self._pending.get(obj_id)
+        if view is None and future is not None:
+            view = future.result()  # being prepared: wait for it (None if it failed)
         if view is None:
             self.misses += 1
-            view = self._store(self.loader.load(obj_id, row))
-        else:
-            self.hits += 1
-            self._views.move_to_end(obj_id)
+            return self._store(self.loader.load(obj_id, row))
+        self.hits += 1
+        with self._lock:
+            if obj_id in self._views:
+                self._views.move_to_end(obj_id)
         return view
 
     def prepare(self, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Load the views of these candidates unless already prepared."""
+        """Load the views of these candidates unless already prepared (or being prepared)."""
         for obj_id, row in items:
-            if obj_id not in self._views:
-                self._store(self.loader.load(obj_id, row))
+            with self._lock:
+                if obj_id in self._views or obj_id in self._pending:
+                    continue
+                if self._executor is not None:
+                    self._pending[obj_id] = self._executor.submit(self._prepare_one, obj_id, row)
+                    continue
+            self._store(self.loader.load(obj_id, row))
+
+    def _prepare_one(self, obj_id: str, row: dict[str, Any]) -> CandidateView | None:
+        try:
+            return self._store(self.loader.load(obj_id, row))
+        except Exception as exc:  # get() reads it again in the foreground, showing the error
+            self.failures[obj_id] = f"{type(exc).__name__}: {exc}"
+            return None
+        finally:
+            with self._lock:
+                self._pending.pop(obj_id, None)
+
+    def wait(self) -> None:
+        """Block until every view being prepared is ready (benchmarks and tests)."""
+        with self._lock:
+            futures = list(self._pending.values())
+        for future in futures:
+            future.result()
 
     def forget(self, obj_id: str | None = None) -> None:
-        """Drop one prepared view (or all), closing its widgets."""
-        ids = [obj_id] if obj_id is not None else list(self._views)
-        for key in ids:
-            view = self._views.pop(key, None)
-            if view is not None and view.plot is not None:
-                close_tree(view.plot)
+        """Drop one prepared view (or all)."""
+        with self._lock:
+            ids = [obj_id] if obj_id is not None else list(self._views)
+            for key in ids:
+                self._views.pop(key, None)
+
+    def close(self) -> None:
+        """Stop the worker thread (views being prepared are finished first)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     def __contains__(self, obj_id: str) -> bool:
-        return obj_id in self._views
+        with self._lock:
+            return obj_id in self._views
 
     def _store(self, view: CandidateView) -> CandidateView:
-        self._views[view.obj_id] = view
-        while len(self._views) > self.keep:
-            oldest = next(k for k in self._views if k not in (self.pinned, view.obj_id))
-            self.forget(oldest)
+        with self._lock:
+            self._views[view.obj_id] = view
+            while len(self._views) > self.keep:
+                oldest = next(k for k in self._views if k not in (self.pinned, view.obj_id))
+                self._views.pop(oldest)
         return view
