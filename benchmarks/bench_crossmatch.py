@@ -35,15 +35,23 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "skymaps"
 def load_maps() -> dict[str, Skymap]:
     if SHARED.is_dir():
         maps = {}
-        for name in ("bayestar.fits.gz", "LALInference.v1.fits.gz", "GRB220617A_IPN_map_hpx.fits.gz"):
+        for name in (
+            "bayestar.fits.gz",
+            "LALInference.v1.fits.gz",
+            "GRB220617A_IPN_map_hpx.fits.gz",
+        ):
             t0 = time.perf_counter()
             maps[name] = read_skymap(SHARED / name)
             print(f"read {name}: {time.perf_counter() - t0:.2f} s, {maps[name].npix} pixels")
         return maps
     print("../shared absent: synthetic maps")
     return {
-        "synthetic-broad": gaussian_skymap(240.0, 20.0, 15.0, distmean=150.0, diststd=45.0, max_order=8),
-        "synthetic-narrow": gaussian_skymap(13.0, -25.0, 1.0, distmean=260.0, diststd=50.0, max_order=10),
+        "synthetic-broad": gaussian_skymap(
+            240.0, 20.0, 15.0, distmean=150.0, diststd=45.0, max_order=8
+        ),
+        "synthetic-narrow": gaussian_skymap(
+            13.0, -25.0, 1.0, distmean=260.0, diststd=50.0, max_order=10
+        ),
     }
 
 
@@ -100,17 +108,18 @@ def bench_2d(name: str, sky: Skymap, n: int, use_ligo: bool, rng: np.random.Gene
     if sky.max_order <= 11:
         t_build, flat = timed(lambda: FlatLookup(sky), repeat=1)
         t_flat, (level, _) = timed(lambda: flat(ra, dec))
-        assert np.allclose(level, res.credible_level, atol=1e-9) or True  # ties may differ
+        # the plain lookup breaks ties by pixel order, so plateaus may differ
+        differ = np.mean(np.abs(level - res.credible_level) > 1e-9)
         line += (
             f" | flat lookup: {n / t_flat / 1e6:6.2f} M/s after a {t_build:.2f} s rasterisation"
-            f" ({flat.level.nbytes * 2 / 2**20:.0f} MiB) -> ours/flat = {t_flat / t_ours:.2f}"
+            f" ({flat.level.nbytes * 2 / 2**20:.0f} MiB; {differ:.1%} of levels differ, ties)"
+            f" -> ours/flat speed = {t_flat / t_ours:.2f}"
         )
     print(line)
     print(f"     peak memory ours: {peak_mib(lambda: crossmatch(sky, ra, dec)):.0f} MiB")
     if use_ligo:
         from astropy import units as u
         from astropy.coordinates import SkyCoord
-
         from ligo.skymap.postprocess.crossmatch import crossmatch as ligo_crossmatch
 
         coords = SkyCoord(ra * u.deg, dec * u.deg)
@@ -145,7 +154,6 @@ def bench_3d(name: str, sky: Skymap, n: int, use_ligo: bool, rng: np.random.Gene
     if use_ligo:
         from astropy import units as u
         from astropy.coordinates import SkyCoord
-
         from ligo.skymap.postprocess.crossmatch import crossmatch as ligo_crossmatch
 
         coords = SkyCoord(ra * u.deg, dec * u.deg, r * u.Mpc)

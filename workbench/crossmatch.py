@@ -390,7 +390,9 @@ class VolumeLevels:
         )
         smooth = np.clip(PchipInterpolator(nodes, values)(t), values[k + 1], values[k])
         wide = drop > self.tol
-        self.error_bound = float(drop[wide].max()) if wide.any() else 0.0
+        on_node = (t == nodes[k]) | (t == nodes[k + 1])  # summed exactly: no error there
+        loose = wide & ~on_node
+        self.error_bound = float(drop[loose].max()) if loose.any() else 0.0
         return np.where(wide, smooth, linear)
 
 
