@@ -21,7 +21,7 @@ SYNC_SCRIPT = """
 import sys
 from workbench import Workbench
 wb = Workbench.open(url=sys.argv[1], cache=sys.argv[2], rate_limit=None)
-wb.sync(resources=["sources", "classifications"], page_size=10, concurrency=1, progress=False)
+wb.sync(resources=["sources", "classifications"], page_size=10, commit_rows=20, concurrency=1, progress=False)
 """
 
 

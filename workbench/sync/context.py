@@ -43,6 +43,7 @@ class SyncOptions:
     since: dt.datetime | None = None
     overlap: dt.timedelta = dt.timedelta(minutes=10)
     page_size: int = 500
+    commit_rows: int = 2500  # rows committed per cache transaction (pages are not split)
     concurrency: int = 4
     photometry_bulk_threshold: int = 50
     thumbnail_limit: int = 200

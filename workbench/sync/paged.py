@@ -1,7 +1,7 @@
 """A checkpointed pass over one paginated SkyPortal listing.
 
-Every page is upserted in ONE transaction together with the checkpoint that says it was
-done, so a pass killed anywhere (``kill -9`` included) resumes at the first page not
+Pages are upserted (a few at a time) in ONE transaction together with the checkpoint that
+says they were done, so a pass killed anywhere (``kill -9`` included) resumes at the first page not
 committed, with the same query parameters, and upserting by key makes the re-read of a
 page harmless. The watermark moves only when a pass completes, and the next pass starts
 ``overlap`` before it (offset pagination over a changing set can move rows between pages).
@@ -81,14 +81,24 @@ def run_pass(ctx: SyncContext, res: PagedResource, *, full: bool = False) -> Pas
         concurrency=res.concurrency or ctx.options.concurrency,
         start_page=start_page,
     )
+    batch: list[Any] = []
+    checkpoint = {"pass_id": pass_id, "pass_since": since, "pass_started": started}
     with ctx.progress.bar(res.name) as bar:
-        for page in pages:
-            if page.total is not None:
-                result.totals.add(int(page.total))
-                bar.total = page.total
-            _commit_page(ctx, res, scope, page, pass_id, since, started)
-            result.seen.update(res.key(r) for r in page.records)
-            bar.update(len(page.records))
+        try:
+            for page in pages:
+                if page.total is not None:
+                    result.totals.add(int(page.total))
+                    bar.total = page.total
+                batch.append(page)
+                result.seen.update(res.key(r) for r in page.records)
+                if sum(len(p.records) for p in batch) >= ctx.options.commit_rows:
+                    _commit_pages(ctx, res, scope, batch, checkpoint)
+                    bar.update(sum(len(p.records) for p in batch))
+                    batch = []
+        finally:  # complete pages read before an error are kept
+            if batch:
+                _commit_pages(ctx, res, scope, batch, checkpoint)
+                bar.update(sum(len(p.records) for p in batch))
     if start_page > 1:  # resumed: the pages before the kill were not seen by this process
         result.totals.add(-1)
     _finish_pass(ctx, res, scope, started, state)
@@ -102,20 +112,26 @@ def _since(ctx: SyncContext, state: dict) -> str | None:
     return to_iso(watermark - ctx.options.overlap) if watermark else None
 
 
-def _commit_page(ctx, res, scope, page, pass_id, since, started) -> None:
+def _commit_pages(
+    ctx: SyncContext, res: PagedResource, scope: str, pages: list[Any], checkpoint: dict
+) -> None:
+    """Upsert consecutive pages in ONE transaction with the checkpoint of the last.
+
+    Several pages a transaction amortise the fixed cost of a cache write (opening the
+    file, staging each table) while the client's threads fetch the next pages.
+    """
+    records = [record for page in pages for record in page.records]
     with ctx.cache.write() as tx:
-        result = res.upsert(tx, page.records)
+        result = res.upsert(tx, records)
         if res.on_page is not None:
-            res.on_page(tx, page.records)
+            res.on_page(tx, records)
         tx.set_sync_state(
             res.name,
             scope,
             status="running",
-            pass_id=pass_id,
-            pass_since=since,
-            pass_started=started,
-            last_page=page.number,
-            total=page.total,
+            last_page=pages[-1].number,
+            total=pages[-1].total,
+            **checkpoint,
         )
     ctx.summary.count(res.table, result)
 
