@@ -24,6 +24,7 @@ CHILD = textwrap.dedent("""
     from workbench.cache import Cache
 
     path, mode, seconds, batch = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+    gap = float(sys.argv[5])  # between write transactions: a sync fetching its next page
     cache = Cache(path, lock_timeout=30)
     print("ready", os.getpid(), flush=True)
     end = time.monotonic() + seconds
@@ -40,6 +41,7 @@ CHILD = textwrap.dedent("""
             i += 1
             done += 1
             print("committed", i, flush=True)
+            time.sleep(gap)
     elif mode == "read":
         while time.monotonic() < end:
             cache.counts()
@@ -53,9 +55,10 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def start(path: Path, mode: str, seconds: float, batch: int = 200) -> subprocess.Popen:
+def start(path: Path, mode: str, seconds: float, batch: int = 200,
+          gap: float = 0.0) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), mode, str(seconds), str(batch)],
+        [sys.executable, "-c", CHILD, str(path), mode, str(seconds), str(batch), str(gap)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -92,7 +95,7 @@ def path(tmp_path) -> Path:
 
 def test_reads_succeed_while_another_process_writes(path):
     cache = Cache(path, lock_timeout=20)
-    proc = start(path, "write", 2.5)
+    proc = start(path, "write", 2.5, gap=0.02)
     seen, slowest = [], 0.0
     while proc.poll() is None:
         t0 = time.monotonic()

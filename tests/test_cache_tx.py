@@ -123,6 +123,8 @@ def test_nested_writes_and_reads_inside_a_write(cache):
         tx.upsert_sources([{"id": "A", "ra": 1.0, "dec": 2.0}])
         assert tx.sql("SELECT count(*) n FROM objs")["n"][0] == 1  # its own changes
         assert cache.counts()["objs"] == 0  # other readers see only committed data
+        with pytest.raises(CacheError, match="read-only"):  # reads cannot write, even here
+            cache.sql("DELETE FROM objs")
         with pytest.raises(CacheError, match="already open in this thread"), cache.write():
             pass
     with pytest.raises(CacheError, match="while this thread is reading"), cache.read() as r:

@@ -203,10 +203,18 @@ def load_stored(con: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Iterable[
         return {}
     first = spec.keys[0]
     cols = ", ".join(_q(c) for c in (*spec.keys, "raw", *extra))
-    rows = con.execute(
-        f"SELECT {cols} FROM {spec.name} WHERE {_q(first)} IN (SELECT unnest(?))",
-        [sorted({k[0] for k in keys})],
-    ).fetchall()
+    values = sorted({k[0] for k in keys})
+    rows = []
+    if isinstance(values[0], str):
+        # text keys: a literal IN list probes the primary-key index (measured 2-4x faster
+        # than a join on a large table, whose scan reads every stored raw JSON)
+        for i in range(0, len(values), 1000):
+            chunk = values[i:i + 1000]
+            rows += con.execute(f"SELECT {cols} FROM {spec.name} WHERE {_q(first)} IN "
+                                f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+    else:
+        rows = con.execute(f"SELECT {cols} FROM {spec.name} WHERE {_q(first)} IN "
+                           f"(SELECT unnest(?))", [values]).fetchall()
     n = len(spec.keys)
     wanted = set(keys)
     return {tuple(r[:n]): r[n:] for r in rows if tuple(r[:n]) in wanted}

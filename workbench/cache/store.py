@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +55,13 @@ def _table(rel: duckdb.DuckDBPyRelation | None) -> pa.Table:
         return pa.table({}) if rel is None else rel.to_arrow_table()
     except duckdb.Error as exc:
         raise CacheError(f"Query failed on the cache: {exc}") from exc
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    # If even the rollback fails, closing the connection discards the transaction anyway;
+    # the error that got us here is the one worth raising.
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 class Reader:
@@ -175,10 +183,10 @@ class Cache(ViewsMixin):
             try:
                 yield tx
             except duckdb.Error as exc:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise CacheError(f"A cache write failed and was rolled back: {exc}") from exc
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
             else:
                 try:

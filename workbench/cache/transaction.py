@@ -63,16 +63,20 @@ class Transaction(LocalMixin, ReferenceMixin):
         self._con = _Ended()  # type: ignore[assignment]
 
     # -- raw SQL --------------------------------------------------------------------------
-    def execute(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
-        """Run any SQL statement inside the transaction (fetch from the returned cursor)."""
+    def execute(self, sql: str, params: list | dict | None = None) -> list[tuple]:
+        """Run any SQL statement inside the transaction; its result rows (for INSERT,
+        UPDATE and DELETE DuckDB returns the row count)."""
         try:
-            return self._con.execute(sql, params)
+            return self._con.execute(sql, params).fetchall()
         except duckdb.Error as exc:
             raise CacheError(f"SQL failed in the cache transaction, which is rolled back: {exc}") from exc
 
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         """A query's result as a DataFrame, seeing this transaction's own changes."""
-        return self.execute(query, params).df()
+        try:
+            return self._con.execute(query, params).df()
+        except duckdb.Error as exc:
+            raise CacheError(f"SQL failed in the cache transaction, which is rolled back: {exc}") from exc
 
     # -- deletions ------------------------------------------------------------------------
     def delete_rows(self, table: str, keys: Iterable[Any]) -> int:
