@@ -153,7 +153,8 @@ def test_crossmatch_refuses_bad_input_clearly(tmp_path):
 
 
 def test_local_localization_selection_equals_the_servers(make_server, tmp_path):
-    """localizationDateobs/Cumprob on the server and the cache's offline crossmatch agree."""
+    """localizationDateobs/Cumprob on the server (sources, candidates, galaxies) and the cache's
+    offline crossmatch agree."""
     srv = make_server(sources=300, candidates=40, seed=42)
     wb = Workbench.open(url=srv.url, token=srv.token, cache=tmp_path / "c.duckdb", rate_limit=None)
     wb.sync(resources=["sources", "candidates", "gcn_events", "galaxies"], progress=False)
@@ -169,6 +170,7 @@ def test_local_localization_selection_equals_the_servers(make_server, tmp_path):
             }
             for path, key, what, column in (
                 ("/api/sources", "sources", "sources", "id"),
+                ("/api/candidates", "candidates", "candidates", "id"),
                 ("/api/galaxy_catalog", "galaxies", "galaxies", "name"),
             ):
                 r = requests.get(srv.url + path, params=params, headers=srv.headers, timeout=60)

@@ -154,3 +154,26 @@ def test_a_crash_mid_send_is_verified_not_reposted(online):
     assert wb.push().sent == [action]
     assert srv.stats.requests.get("POST /api/classification", 0) == posts
     assert count(server_classifications(srv, obj), "Ib") == 1
+
+
+def test_a_parsed_spectrum_uploads_and_comes_back_with_the_next_sync(online):
+    from workbench.spectra import parse_ascii
+
+    srv, wb = online
+    obj = a_source(wb)
+    text = "# OBSERVER: Test\n# EXPTIME = 300.0\n" + "".join(
+        f"{4000 + 2 * i} {1e-16 * (1 + 0.01 * i)} {1e-18}\n" for i in range(500)
+    )
+    parsed = parse_ascii(text, fluxerr_column=2)
+    action = wb.upload_spectrum(obj, parsed, instrument_id=1, observed_at="2026-11-20T05:00:00")
+    assert wb.outbox.list().set_index("id").loc[action, "status"] == "sent"
+    wb.sync(resources=["spectra"], progress=False)
+    mine = wb.spectra(obj)
+    mine = mine[mine["wavelengths"].map(len) == 500]
+    assert len(mine) == 1 and int(mine["id"].iloc[0]) > 0  # the server's copy, not the pending one
+    assert mine["wavelengths"].iloc[0][0] == pytest.approx(4000.0)
+    assert mine["fluxes"].iloc[0][-1] == pytest.approx(1e-16 * (1 + 0.01 * 499))
+    with pytest.raises(OutboxError, match="differ in length"):
+        wb.upload_spectrum(
+            obj, {"wavelengths": [1, 2], "fluxes": [1]}, instrument_id=1, observed_at="2026-11-20"
+        )

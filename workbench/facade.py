@@ -208,6 +208,51 @@ class Workbench:
             payload["group_ids"] = list(group_ids)
         return self.outbox.add("comment", payload, push=self.client is not None)
 
+    def upload_spectrum(
+        self,
+        obj_id: str,
+        spectrum: Any,
+        *,
+        instrument_id: int,
+        observed_at: str,
+        units: str = "erg/s/cm/cm/AA",
+        group_ids: Sequence[int] | None = None,
+        label: str | None = None,
+    ) -> int:
+        """Upload a spectrum (a :class:`workbench.spectra.ParsedSpectrum`, or a mapping with
+        ``wavelengths`` [Angstrom], ``fluxes`` and optional ``errors``) through the outbox.
+
+        ``observed_at`` is the UTC time of the observation (ISO-8601). The spectrum shows in
+        the cache at once, marked pending, and as the server's own after the next sync.
+        """
+        get = (
+            spectrum.get if isinstance(spectrum, dict) else lambda key: getattr(spectrum, key, None)
+        )
+        waves, fluxes, errors = get("wavelengths"), get("fluxes"), get("errors")
+        if waves is None or fluxes is None:
+            raise OutboxError("a spectrum needs wavelengths and fluxes")
+        if len(waves) != len(fluxes):
+            raise OutboxError(
+                f"wavelengths ({len(waves)}) and fluxes ({len(fluxes)}) differ in length"
+            )
+        payload: dict[str, Any] = {
+            "obj_id": obj_id,
+            "instrument_id": int(instrument_id),
+            "observed_at": str(observed_at),
+            "units": units,
+            "wavelengths": [float(w) for w in waves],
+            "fluxes": [float(f) for f in fluxes],
+        }
+        if errors is not None:
+            payload["errors"] = [float(e) for e in errors]
+        if get("header"):
+            payload["altdata"] = get("header")
+        if group_ids:
+            payload["group_ids"] = list(group_ids)
+        if label:
+            payload["label"] = label
+        return self.outbox.add("spectrum", payload, push=self.client is not None)
+
     def vet(
         self,
         obj_id: str,
