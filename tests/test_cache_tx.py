@@ -183,3 +183,18 @@ def test_threads_read_while_another_thread_writes(cache):
         t.join(10)
     assert not errors, errors
     assert len(reads) > 10 and cache.counts()["objs"] >= max(reads) > 0
+
+
+def test_the_write_ahead_log_is_folded_in_once_it_grows(cache):
+    wal = cache.path.with_name(cache.path.name + ".wal")
+    sizes = []
+    for i in range(30):
+        points = [{"id": i * 300 + k, "obj_id": "A", "mjd": 59000.0 + k, "mag": 18.0,
+                   "magerr": 0.1, "filter": "ztfg", "magsys": "ab", "note": "x" * 200}
+                  for k in range(300)]
+        with cache.write() as tx:
+            tx.upsert_photometry([], points)
+        sizes.append(wal.stat().st_size if wal.exists() else 0)
+    assert max(sizes) > 0  # small writes leave their log for the next writer to fold in
+    assert max(sizes) < 3_000_000  # ... and it is checkpointed once it passes ~1 MB
+    assert Cache(cache.path, read_only=True).counts()["photometry"] == 9000
