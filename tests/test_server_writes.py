@@ -270,6 +270,7 @@ def test_spectra_post_json_and_ascii(make_server):
             "observed_at": "2021-04-06",
             "ascii": text,
             "filename": "x.ascii",
+            "fluxerr_column": 2,  # as in SkyPortal, errors only from a named column
         },
     )["id"]
     assert ok(srv, "GET", f"/api/spectra/{aid}")["errors"] == [1e-18] * 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
@@ -172,22 +171,20 @@ def _store_spectrum(handler, body: dict[str, Any], wave, flux, err) -> int:
     )
 
 
-def parse_ascii(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Wavelength, flux[, error] columns of an ASCII spectrum (``#`` comments skipped)."""
+def parse_ascii(body: dict[str, Any]) -> Any:
+    """Parse ``body["ascii"]`` with the columns the request names, as SkyPortal does
+    (the workbench's own parser reproduces SkyPortal's on real files); 400 on refusal."""
+    from ...errors import SpectrumParseError
+    from ...spectra import parse_ascii as parse
+
+    columns = {}
+    for key, default in (("wave_column", 0), ("flux_column", 1), ("fluxerr_column", None)):
+        value = body.get(key, default)
+        columns[key] = None if value is None else int(value)
     try:
-        table = np.loadtxt(
-            io.StringIO(text),
-            comments="#",
-            ndmin=2,
-            delimiter="," if "," in text.split("\n", 50)[-1] else None,
-        )
-    except ValueError as exc:
-        raise ApiError(f"Unable to parse spectrum: {exc}") from exc
-    if table.shape[1] < 2 or table.shape[0] < 2:
-        raise ApiError(
-            "Unable to parse spectrum: need at least two columns (wavelength, flux) and two rows"
-        )
-    return table[:, 0], table[:, 1], table[:, 2] if table.shape[1] > 2 else None
+        return parse(str(body["ascii"]), **columns)
+    except SpectrumParseError as exc:
+        raise ApiError(f"Unable to parse spectrum: {exc.message}") from exc
 
 
 class SpectrumAsciiHandler(BaseHandler):
@@ -199,8 +196,8 @@ class SpectrumAsciiHandler(BaseHandler):
             raise ApiError(
                 "Invalid/missing parameters: {'ascii': ['Missing data for required field.']}"
             )
-        wave, flux, err = parse_ascii(str(body["ascii"]))
-        sid = _store_spectrum(self, body, wave, flux, err)
+        parsed = parse_ascii(body)
+        sid = _store_spectrum(self, body, parsed.wavelengths, parsed.fluxes, parsed.errors)
         await self.success({"id": sid})
 
 
@@ -213,14 +210,7 @@ class SpectrumParseHandler(BaseHandler):
             raise ApiError(
                 "Invalid/missing parameters: {'ascii': ['Missing data for required field.']}"
             )
-        wave, flux, err = parse_ascii(str(body["ascii"]))
-        await self.success(
-            {
-                "wavelengths": wave.tolist(),
-                "fluxes": flux.tolist(),
-                "errors": None if err is None else err.tolist(),
-            }
-        )
+        await self.success(parse_ascii(body).to_skyportal())
 
 
 class SpectrumHandler(BaseHandler):
