@@ -219,6 +219,15 @@ def cache_end_to_end(sources: list[dict], points: list[dict], path: Path) -> Non
 
     changed = [{**r, "modified": "2026-12-01T00:00:00", "redshift": 0.1} for r in sources]
     rate("upsert_sources: new", len(sources), upsert_sources(sources))
+    more = [{**r, "id": r["id"] + "b"} for r in sources]
+
+    def five_pages_a_transaction():
+        for i in range(0, len(more), 5 * PAGE):
+            with cache.write() as tx:
+                for page in pages(more[i:i + 5 * PAGE]):
+                    tx.upsert_sources(page)
+
+    rate("upsert_sources: new, 5 pages a transaction", len(more), five_pages_a_transaction)
     rate("upsert_sources: unchanged (same records again)", len(sources), upsert_sources(sources))
     rate("upsert_sources: every record changed", len(sources), upsert_sources(changed))
 
