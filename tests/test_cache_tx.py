@@ -75,10 +75,14 @@ def test_enqueue_refuses_bad_payloads_and_tokens(cache):
     register_secret(token)
     for kind, payload, match in (("", {}, "kind"), ("save", ["A"], "JSON object"),
                                  ("save", {"when": object()}, "not JSON"),
-                                 ("comment", {"text": f"my token is {token}"}, "credential")):
+                                 ("comment", {"text": f"my token is {token}"}, "API token"),
+                                 ("save", {"note": token.upper().lower()}, "API token")):
         with pytest.raises(OutboxError, match=match), cache.write() as tx:
             tx.enqueue(kind, payload)
     assert cache.counts()["outbox"] == 0
+    with cache.write() as tx:  # prose about tokens is not a token
+        tx.enqueue("comment", {"text": "token distribution looks Bearer-shaped, authorization ok"})
+    assert cache.counts()["outbox"] == 1
 
 
 def test_sync_state_checkpoints(cache):

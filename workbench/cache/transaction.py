@@ -3,6 +3,7 @@ local vetting decisions, committed together or not at all."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -147,15 +148,7 @@ class Transaction(LocalMixin, ReferenceMixin):
         transaction, so both happen or neither does."""
         if not isinstance(kind, str) or not kind.strip():
             raise OutboxError("enqueue: the action kind must be a non-empty string")
-        if not isinstance(payload, Mapping):
-            raise OutboxError(f"enqueue({kind!r}): the payload must be a JSON object")
-        try:
-            body = orjson.dumps(dict(payload), option=orjson.OPT_SORT_KEYS).decode()
-        except TypeError as exc:
-            raise OutboxError(f"enqueue({kind!r}): the payload is not JSON: {exc}") from exc
-        if redact(body) != body:
-            raise OutboxError(f"enqueue({kind!r}): the payload contains a credential; "
-                              f"actions must never store the API token")
+        body = _payload_json(payload, f"enqueue({kind!r})")
         return self._con.execute(
             "INSERT INTO outbox (kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?) "
             "RETURNING id", [kind, body, self._now, self._now]).fetchall()[0][0]
@@ -184,7 +177,7 @@ class Transaction(LocalMixin, ReferenceMixin):
             params.append(None if remote_id is None else str(remote_id))
         if payload is not None:
             sets.append("payload = ?")
-            params.append(orjson.dumps(dict(payload), option=orjson.OPT_SORT_KEYS).decode())
+            params.append(_payload_json(payload, f"update_action({action_id})"))
         found = self._con.execute(
             f"UPDATE outbox SET {', '.join([*sets, 'updated_at = ?'])} WHERE id = ? RETURNING id",
             [*params, self._now, action_id]).fetchall()
@@ -205,6 +198,24 @@ class Transaction(LocalMixin, ReferenceMixin):
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             [obj_id, decision, None if groups is None else orjson.dumps(groups).decode(),
              note, action_id, self._now]).fetchall()[0][0]
+
+
+_WORD = re.compile(r"[A-Za-z0-9._~+/-]{8,}")
+
+
+def _payload_json(payload: Any, what: str) -> str:
+    """An action's payload as JSON, refused if it holds a registered secret (the token)."""
+    if not isinstance(payload, Mapping):
+        raise OutboxError(f"{what}: the payload must be a JSON object")
+    try:
+        body = orjson.dumps(dict(payload), option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError as exc:
+        raise OutboxError(f"{what}: the payload is not JSON: {exc}") from exc
+    # Word by word, so only a registered secret counts, not prose such as "token counts".
+    if any(redact(word) != word for word in _WORD.findall(body)):
+        raise OutboxError(f"{what}: the payload contains the API token; actions must never "
+                          f"store it")
+    return body
 
 
 def _key_tuple(key: Any, columns: tuple[str, ...], table: str) -> tuple:
