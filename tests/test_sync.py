@@ -161,3 +161,21 @@ def test_unknown_resource_is_refused(tmp_path, server):
     with pytest.raises(Exception, match="unknown resources"):
         wb.sync(resources=["nonsense"], **QUIET)
     assert SyncOptions().scope("sources") == ""
+
+
+def test_candidate_cutouts_are_synced_and_a_sources_are_fetched_on_demand(make_server, tmp_path):
+    srv = make_server(sources=30, candidates=8, seed=14)
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    wb.sync(**QUIET)
+    fetched = wb.sql("SELECT DISTINCT obj_id FROM thumbnails WHERE png IS NOT NULL")["obj_id"]
+    assert set(fetched) <= cached_ids(wb, "SELECT obj_id FROM candidates") and len(fetched) > 0
+    source = wb.sql(
+        "SELECT DISTINCT t.obj_id FROM thumbnails t WHERE t.png IS NULL AND t.obj_id NOT IN "
+        "(SELECT obj_id FROM candidates) LIMIT 1"
+    )["obj_id"].iloc[0]
+    images = wb.thumbnails(source)
+    assert set(images) == {"new", "ref", "sub"} and all(
+        png[:8] == b"\x89PNG\r\n\x1a\n" for png in images.values()
+    )
+    offline = Workbench.open(cache=tmp_path / "c.duckdb", offline=True)
+    assert set(offline.thumbnails(source)) == {"new", "ref", "sub"}

@@ -121,7 +121,19 @@ class Workbench:
         return self.cache.annotations_frame(obj_id)
 
     def thumbnails(self, obj_id: str) -> dict[str, bytes]:
-        """Cached cutouts of an object: ``{"new": png, "ref": png, "sub": png}``."""
+        """Cutouts of an object: ``{"new": png, "ref": png, "sub": png}``.
+
+        From the cache; when online, cutouts the cache knows of but has not fetched yet are
+        downloaded first (the sync fetches only the candidates' ahead of time).
+        """
+        if self.client is not None:
+            from .sync.objects import store_thumbnails, thumbnail_bytes
+
+            wanted = self.cache.thumbnails_to_fetch(obj_id=obj_id)
+            if wanted:
+                store_thumbnails(
+                    self.cache, [(item, thumbnail_bytes(self.client, item[2])) for item in wanted]
+                )
         return self.cache.thumbnails_of(obj_id)
 
     def galaxies(self, catalog: str | None = None) -> pd.DataFrame:

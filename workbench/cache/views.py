@@ -259,18 +259,23 @@ class ViewsMixin:
             "SELECT id, raw->>'$.modified' FROM spectra WHERE wavelengths IS NOT NULL "
             "AND action_id IS NULL")}
 
-    def thumbnails_to_fetch(self, limit: int | None = None) -> list[tuple[str, str, str]]:
+    def thumbnails_to_fetch(self, limit: int | None = None, *, candidates_only: bool = True,
+                            obj_id: str | None = None) -> list[tuple[str, str, str]]:
         """``(obj_id, type, url)`` of thumbnails whose image is not cached, newest candidates
-        first; at most ``limit``."""
+        first; at most ``limit``. ``candidates_only`` (the default) keeps the vetting queue's
+        cutouts: every saved source has three too, fetched on demand (``obj_id``) instead."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise CacheError(f"thumbnails_to_fetch: limit must be an int >= 0, got {limit!r}")
+        join = "JOIN" if candidates_only and obj_id is None else "LEFT JOIN"
+        where = "" if obj_id is None else " AND t.obj_id = $obj"
         rows = self._rows(
-            """SELECT t.obj_id, t.type, t.public_url FROM thumbnails t
-               LEFT JOIN candidates c ON c.obj_id = t.obj_id
-               WHERE t.png IS NULL AND t.public_url IS NOT NULL
+            f"""SELECT t.obj_id, t.type, t.public_url FROM thumbnails t
+               {join} candidates c ON c.obj_id = t.obj_id
+               WHERE t.png IS NULL AND t.public_url IS NOT NULL{where}
                ORDER BY coalesce(c.passed_at, c.last_detected_at) DESC NULLS LAST,
                         t.created_at DESC NULLS LAST, t.obj_id, t.type"""
-            + ("" if limit is None else f" LIMIT {int(limit)}"))
+            + ("" if limit is None else f" LIMIT {int(limit)}"),
+            None if obj_id is None else {"obj": obj_id})
         return [tuple(r) for r in rows]
 
     def localizations_to_fetch(self, gcn_event: Any = None) -> list[tuple[str, str]]:

@@ -35,7 +35,8 @@ def sources_resource(
         path="/api/sources",
         list_key="sources",
         table="sources",
-        upsert=lambda tx, records: tx.upsert_sources(records),
+        # includeComments/includeThumbnails: a record without the key has none of them
+        upsert=lambda tx, records: tx.upsert_sources(records, complete=("comments", "thumbnails")),
         since_param=since_param,
         params=params,
     )

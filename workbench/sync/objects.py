@@ -9,16 +9,18 @@ cache already knows has changed, which also makes them resumable without checkpo
   observation-date windows, a request per ~20,000 points instead of one per object.
 - spectra: the metadata list (``minimalPayload``, ``modifiedAfter``) is cheap; arrays
   are fetched only for spectra new or changed since the cache got them.
-- thumbnails: cutouts referenced by cached records whose bytes are not cached yet,
-  newest candidates first, up to ``thumbnail_limit`` a run.
+- thumbnails: the candidates' cutouts (the vetting queue) whose bytes are not cached
+  yet, newest first, up to ``thumbnail_limit`` a run; a source's are fetched on demand.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import urlsplit
 
 from .context import SyncContext, parse_time, to_iso, utcnow
+from .summary import TableCounts
 
 #: Photometry before this is fetched in one open-ended window (pre-ZTF archives).
 RANGE_START = dt.datetime(2015, 1, 1)
@@ -118,24 +120,35 @@ def sync_spectra(ctx: SyncContext) -> None:
 
 def sync_thumbnails(ctx: SyncContext) -> None:
     wanted = ctx.cache.thumbnails_to_fetch(limit=ctx.options.thumbnail_limit)
-    base = urlsplit(ctx.client.url)
-
-    def fetch(item: tuple[str, str, str]) -> bytes | None:
-        _, _, url = item
-        parts = urlsplit(url)
-        if parts.netloc and parts.netloc != base.netloc:
-            return None  # never send the token to another host
-        return ctx.client.get_bytes(parts.path + (f"?{parts.query}" if parts.query else ""))
-
-    skipped = 0
     with ctx.progress.bar("thumbnails", total=len(wanted), unit="images") as bar:
-        for batch in ctx.map_concurrently(fetch, wanted):
-            with ctx.cache.write() as tx:
-                for (obj_id, kind, url), png in batch:
-                    if png is None:
-                        skipped += 1
-                        continue
-                    ctx.summary.count("thumbnails", tx.put_thumbnail(obj_id, kind, url, png))
+        for batch in ctx.map_concurrently(
+            lambda item: thumbnail_bytes(ctx.client, item[2]), wanted
+        ):
+            result, skipped = store_thumbnails(ctx.cache, batch)
+            ctx.summary.count("thumbnails", result)
+            if skipped:
+                ctx.summary.notes.append(f"thumbnails: {skipped} hosted elsewhere were not fetched")
             bar.update(len(batch))
-    if skipped:
-        ctx.summary.notes.append(f"thumbnails: {skipped} hosted elsewhere were not fetched")
+
+
+def thumbnail_bytes(client: Any, url: str) -> bytes | None:
+    """A cutout PNG from the server's own host; ``None`` for another host, which never
+    gets the token."""
+    parts, base = urlsplit(url), urlsplit(client.url)
+    if parts.netloc and parts.netloc != base.netloc:
+        return None
+    return client.get_bytes(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def store_thumbnails(
+    cache: Any, fetched: list[tuple[tuple[str, str, str], bytes | None]]
+) -> tuple[TableCounts, int]:
+    """Put fetched cutouts in the cache in one transaction; ``(counts, skipped)``."""
+    counts, skipped = TableCounts(), 0
+    with cache.write() as tx:
+        for (obj_id, kind, url), png in fetched:
+            if png is None:
+                skipped += 1
+            else:
+                counts.add(tx.put_thumbnail(obj_id, kind, url, png))
+    return counts, skipped
