@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from widgets._common import PLACEHOLDER_PNG, ErrorArea, format_cell, html_table, status_badges
+from widgets._plots import ensure_bokehjs
 from widgets.classification import class_paths, taxonomy_options
 from widgets.outbox import describe_action, parse_payload
 from widgets.vetting import parse_score
@@ -180,9 +182,16 @@ def test_taxonomy_helpers() -> None:
     assert list(paths) == ["Time-domain Source", "SN", "Ia", "II"]
     assert paths["Ia"] == "Time-domain Source › SN › Ia"
     frame = pd.DataFrame(
-        {"id": [1, 2], "name": ["old", "new"], "version": ["1", "2"], "isLatest": [False, True]}
+        {
+            "id": [1, 2, 3],
+            "name": ["old", "small", "broad"],
+            "version": ["1", "2", "2"],
+            "isLatest": [False, True, True],
+            "hierarchy": ['{"class": "A"}', '{"class": "A"}', json.dumps(tree)],
+        }
     )
-    assert [v for _, v in taxonomy_options(frame)] == [2, 1]
+    assert [v for _, v in taxonomy_options(frame)] == [3, 2, 1]
+    assert ensure_bokehjs() is False  # outside a kernel nothing is sent
 
 
 def test_placeholder_is_a_real_png() -> None:

@@ -43,12 +43,19 @@ class ClassificationState:
 
 
 def taxonomy_options(taxonomies: pd.DataFrame) -> list[tuple[str, int]]:
-    """``(label, id)`` of the cached taxonomies, latest versions first."""
+    """``(label, id)`` of the cached taxonomies: latest versions first, then the broadest
+    (most classes, e.g. the full tdtax tree before a small project taxonomy)."""
     if taxonomies.empty:
         return []
     frame = taxonomies.copy()
     latest = frame["isLatest"].fillna(False).astype(bool) if "isLatest" in frame else True
-    frame = frame.assign(_latest=latest).sort_values(["_latest", "id"], ascending=False)
+    sizes = (
+        frame["hierarchy"].map(lambda h: len(class_paths(h)) if isinstance(h, str | dict) else 0)
+        if "hierarchy" in frame
+        else 0
+    )
+    frame = frame.assign(_latest=latest, _size=sizes)
+    frame = frame.sort_values(["_latest", "_size", "id"], ascending=False)
     out = []
     for _, row in frame.iterrows():
         version = f" {row['version']}" if isinstance(row.get("version"), str) else ""

@@ -73,6 +73,9 @@ def open_session(
     """
     from workbench.facade import Workbench
 
+    from ._plots import ensure_bokehjs
+
+    ensure_bokehjs()  # so that plots shown with workbench.plots.as_widget render
     if os.environ.get(ENV_URL):
         return NotebookSession(Workbench.open(**client_options))
     from workbench.server import LocalServer

@@ -250,9 +250,16 @@ def header_html(view: CandidateView) -> str:
     """The candidate's id, position (degrees), score and when it passed."""
     row = view.row
     parts = [f"<b style='font-size:1.2em'>{html.escape(view.obj_id)}</b>"]
-    for key, label in (("ra", "RA"), ("dec", "Dec"), ("score", "score"), ("passed_at", "passed")):
+    fields = (
+        ("ra", "RA"),
+        ("dec", "Dec"),
+        ("score", "score"),
+        ("passed_at", "passed"),
+        ("last_detected_at", "last detected"),
+    )
+    for key, label in fields:
         value = row.get(key)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+        if value is not None and not pd.isna(value):
             parts.append(f"{label} {html.escape(format_cell(value))}")
     inside = [level for _, level in view.localizations if level <= INSIDE_LEVEL]
     if inside:
