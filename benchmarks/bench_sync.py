@@ -73,6 +73,8 @@ def timed_sync(url: str, token: str, cache: Path, **options) -> tuple[object, fl
     wb = Workbench.open(url=url, token=token, cache=cache, **options.pop("client", {}))
     start = time.perf_counter()
     summary = wb.sync(progress=False, **options)
+    if not summary.ok:
+        raise SystemExit(f"the benchmarked sync failed:\n{summary}")
     return summary, time.perf_counter() - start
 
 

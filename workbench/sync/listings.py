@@ -9,7 +9,7 @@ triggers a full reconcile pass, whose keys then say exactly what the server stil
 from __future__ import annotations
 
 from .context import SyncContext
-from .paged import PagedResource, run_pass, server_total, settle_full_pass
+from .paged import PagedResource, run_pass, server_total, settle_full_pass, since_of
 
 
 def _csv(ids: tuple[int, ...]) -> str:
@@ -74,10 +74,12 @@ def sync_listing(ctx: SyncContext, res: PagedResource, count_in_cache) -> None:
     ``count_in_cache()`` gives the number of rows the cache holds for this scope, to be
     compared with the server's ``totalMatches``.
     """
+    since = since_of(ctx, res)
     result = run_pass(ctx, res)
     if not result.full:
-        if res.name == "sources":
-            run_pass(ctx, sources_resource(ctx, since_param="savedAfter"))
+        if res.name == "sources" and since:
+            # an old object newly saved to a group is not "modified": ask by save time too
+            run_pass(ctx, sources_resource(ctx, since_param="savedAfter"), since=since)
         total = server_total(ctx, res)
         if total is None or total == count_in_cache():
             return

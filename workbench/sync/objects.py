@@ -19,6 +19,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import BadRequest
 from .context import SyncContext, parse_time, to_iso, utcnow
 from .summary import TableCounts
 
@@ -59,36 +60,42 @@ def _photometry_by_range(ctx: SyncContext, obj_ids: list[str]) -> None:
 
     Points are upserted by id; the objects are marked synced only when every window is
     in, so a killed run starts over (idempotently) rather than leaving objects half done.
+    A window the server refuses as too large is halved and asked again.
     """
     end = utcnow() + dt.timedelta(days=1)
-    windows = [(None, RANGE_START)]
-    step = dt.timedelta(days=60)
-    lo = RANGE_START
+    lo, step = RANGE_START, dt.timedelta(days=30)
     with ctx.progress.bar("photometry", unit="points") as bar:
-        while windows or lo < end:
-            if windows:
-                w_lo, w_hi = windows.pop()
-            else:
-                w_lo, w_hi = lo, min(lo + step, end)
-                lo = w_hi
-            # The real handler reads the range from the GET's JSON body; proxies may drop a
-            # GET body, so it goes in the query string too (as the client's own method does).
-            body = {k: v for k, v in (("min_date", to_iso(w_lo)), ("max_date", to_iso(w_hi))) if v}
-            points = ctx.client.get("/api/photometry/range", body, json=body)
-            with ctx.cache.write() as tx:
-                ctx.summary.count("photometry", tx.upsert_photometry([], points))
-            bar.update(len(points))
-            step = _next_step(step, len(points))
+        bar.update(_range_window(ctx, None, RANGE_START))
+        while lo < end:
+            hi = min(lo + step, end)
+            try:
+                points = _range_window(ctx, lo, hi)
+            except BadRequest:
+                if hi - lo <= dt.timedelta(hours=1):
+                    raise
+                step = (hi - lo) / 2
+                continue
+            bar.update(points)
+            lo, step = hi, _next_step(step, points)
     with ctx.cache.write() as tx:
         tx.mark_photometry_synced(obj_ids)
 
 
+def _range_window(ctx: SyncContext, lo: dt.datetime | None, hi: dt.datetime) -> int:
+    """Fetch and store one observation-date window; the number of points."""
+    # The real handler reads the range from the GET's JSON body; proxies may drop a GET
+    # body, so it goes in the query string too (as the client's own method does).
+    body = {k: v for k, v in (("min_date", to_iso(lo)), ("max_date", to_iso(hi))) if v}
+    points = ctx.client.get("/api/photometry/range", body, json=body)
+    with ctx.cache.write() as tx:
+        ctx.summary.count("photometry", tx.upsert_photometry([], points))
+    return len(points)
+
+
 def _next_step(step: dt.timedelta, points: int) -> dt.timedelta:
-    """Grow or shrink the window so the next one holds about RANGE_TARGET_POINTS."""
-    if points == 0:
-        return min(step * 4, dt.timedelta(days=3650))
-    scale = max(0.25, min(4.0, RANGE_TARGET_POINTS / points))
-    return max(dt.timedelta(hours=1), step * scale)
+    """Grow (at most x2) or shrink the window so the next holds about RANGE_TARGET_POINTS."""
+    scale = 2.0 if points == 0 else max(0.25, min(2.0, RANGE_TARGET_POINTS / points))
+    return min(dt.timedelta(days=3650), max(dt.timedelta(hours=1), step * scale))
 
 
 def sync_spectra(ctx: SyncContext) -> None:

@@ -57,12 +57,17 @@ class PassResult:
         return len(self.totals) <= 1 and len(self.seen) == (self.total or 0)
 
 
-def run_pass(ctx: SyncContext, res: PagedResource, *, full: bool = False) -> PassResult:
-    """Read every page of ``res`` newer than its watermark (or all with ``full``) into the cache."""
+def run_pass(
+    ctx: SyncContext, res: PagedResource, *, full: bool = False, since: str | None = None
+) -> PassResult:
+    """Read every page of ``res`` newer than its watermark (or all with ``full``, or newer
+    than an explicit ``since``) into the cache."""
     scope = ctx.options.scope(res.name)
     state = ctx.cache.sync_state(res.name, scope) or {}
     resume = state.get("status") == "running" and bool(state.get("pass_id"))
-    if resume:
+    if since is not None:
+        pass_id, start_page, started = uuid.uuid4().hex, 1, to_iso(utcnow())
+    elif resume:
         pass_id, since = state["pass_id"], state.get("pass_since")
         start_page = int(state.get("last_page") or 0) + 1
         started = state.get("pass_started") or to_iso(utcnow())
@@ -103,6 +108,11 @@ def run_pass(ctx: SyncContext, res: PagedResource, *, full: bool = False) -> Pas
         result.totals.add(-1)
     _finish_pass(ctx, res, scope, started, state)
     return result
+
+
+def since_of(ctx: SyncContext, res: PagedResource) -> str | None:
+    """The change-filter value the next incremental pass of ``res`` will use."""
+    return _since(ctx, ctx.cache.sync_state(res.name, ctx.options.scope(res.name)) or {})
 
 
 def _since(ctx: SyncContext, state: dict) -> str | None:
