@@ -318,3 +318,22 @@ def test_panels_refuse_something_that_is_not_a_workbench() -> None:
 
     with pytest.raises(WorkbenchError, match="needs a Workbench"):
         VettingPanel(None)  # type: ignore[arg-type]
+
+
+def test_panels_on_an_empty_offline_cache_say_what_to_do(tmp_path: Path) -> None:
+    wb = Workbench.open(cache=tmp_path / "empty.duckdb", offline=True)
+    vetting = VettingPanel(wb)
+    assert vetting.state.current is None and "Queue done" in vetting.header.value
+    vetting.reject_button.click()
+    vetting.comment_button.click()
+    assert "queue is done" in vetting.errors.messages[0]
+    assert "no current candidate" in vetting.errors.messages[1]
+    classifier = ClassificationPanel(wb, "ZTF21aaqjmps")
+    assert "no taxonomy in the cache" in classifier.message.value
+    classifier.post_button.click()
+    assert "no taxonomy chosen" in classifier.errors.messages[-1]
+    outbox = OutboxPanel(wb)
+    assert outbox.actions.options == () and "outbox empty" in outbox.badges.value
+    outbox.push_button.click()
+    assert "offline" in outbox.errors.messages[-1]
+    vetting.close()

@@ -99,7 +99,9 @@ class ClassificationPanel(Panel):
 
     def _build(self) -> None:
         guard = self.errors.guard
-        self.obj = w.Text(description="Object", placeholder="e.g. ZTF21aaqjmps")
+        self.obj = w.Text(
+            description="Object", placeholder="e.g. ZTF21aaqjmps", continuous_update=False
+        )
         self.taxonomy = w.Dropdown(
             description="Taxonomy", options=taxonomy_options(self._taxonomies)
         )
