@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import ipywidgets as w
+import numpy as np
 import pandas as pd
 
 from workbench.errors import WorkbenchError
@@ -142,10 +143,12 @@ def html_table(
 def format_cell(value: Any) -> str:
     """A compact text form of one cell: floats to 4 significant digits, JSON flattened."""
     value = json_value(value)
-    if value is None:
+    if value is None or (not isinstance(value, list | tuple | dict) and _is_missing(value)):
         return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
     if isinstance(value, float):
-        return "" if pd.isna(value) else f"{value:.4g}"
+        return f"{value:.4g}"
     if isinstance(value, dict):
         return ", ".join(f"{k}={format_cell(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
@@ -153,6 +156,13 @@ def format_cell(value: Any) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M")
     return str(value)
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # arrays: never "missing" as a whole
+        return False
 
 
 def status_badges(counts: dict[str, int]) -> str:

@@ -29,7 +29,7 @@ CLASSIFICATION_COLUMNS = (
     "taxonomy_id",
     "author_name",
     "created_at",
-    "status",
+    "pending",
 )
 
 

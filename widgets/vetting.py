@@ -219,11 +219,11 @@ class VettingPanel(Panel):
         self.tab_html["Annotations"].value = annotations_html(view.annotations)
         self.tab_html["Classifications"].value = html_table(
             view.classifications,
-            ("classification", "probability", "author_name", "created_at"),
+            ("classification", "probability", "author_name", "created_at", "pending"),
             empty="no classification",
         )
         self.tab_html["Comments"].value = html_table(
-            view.comments, ("author", "text", "created_at"), empty="no comment"
+            view.comments, ("author", "text", "created_at", "pending"), empty="no comment"
         )
         self.tab_html["Galaxies"].value = html_table(
             view.galaxies,

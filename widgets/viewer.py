@@ -67,7 +67,7 @@ class ObjectViewer(Panel):
         self._draw_spectra()
         self.classifications.value = "<b>Classifications</b>" + html_table(
             self.wb.classifications(obj_id),
-            ("classification", "probability", "author_name", "created_at"),
+            ("classification", "probability", "author_name", "created_at", "pending"),
             empty="none",
         )
 
