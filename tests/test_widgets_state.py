@@ -247,3 +247,27 @@ def test_prefetcher_background_failure_is_raised_on_get() -> None:
         assert loader.loads == ["BAD", "BAD"]
     finally:
         pre.close()
+
+
+def test_prefetcher_drops_a_view_read_before_a_forget() -> None:
+    import threading
+
+    release = threading.Event()
+
+    class SlowLoader(_CountingLoader):
+        def load(self, obj_id: str, row: dict) -> CandidateView:
+            release.wait(5)
+            return super().load(obj_id, row)
+
+    loader = SlowLoader()
+    pre = Prefetcher(loader, background=True)  # type: ignore[arg-type]
+    try:
+        pre.prepare([("A", {"stale": True})])
+        pre.forget()  # e.g. a refresh after a sync while A is being read
+        release.set()
+        pre.wait()
+        assert "A" not in pre
+        assert pre.get("A", {"stale": False}).row == {"stale": False}
+        assert loader.loads == ["A", "A"]
+    finally:
+        pre.close()

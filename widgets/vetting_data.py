@@ -174,6 +174,7 @@ class Prefetcher:
         self.hits = 0
         self.misses = 0
         self.failures: dict[str, str] = {}
+        self._generation = 0  # bumped by forget(): a load started before is not kept
         self.pinned: str | None = None  # the view on screen: never dropped by eviction
 
     def get(self, obj_id: str, row: dict[str, Any]) -> CandidateView:
@@ -204,8 +205,11 @@ class Prefetcher:
             self._store(self.loader.load(obj_id, row))
 
     def _prepare_one(self, obj_id: str, row: dict[str, Any]) -> CandidateView | None:
+        generation = self._generation
         try:
-            return self._store(self.loader.load(obj_id, row))
+            view = self.loader.load(obj_id, row)
+            # Read before a forget() (a refresh after a sync, say): do not keep stale data.
+            return self._store(view) if generation == self._generation else None
         except Exception as exc:  # get() reads it again in the foreground, showing the error
             self.failures[obj_id] = f"{type(exc).__name__}: {exc}"
             return None
@@ -221,8 +225,10 @@ class Prefetcher:
             future.result()
 
     def forget(self, obj_id: str | None = None) -> None:
-        """Drop one prepared view (or all)."""
+        """Drop one prepared view (or all, including those being prepared now)."""
         with self._lock:
+            if obj_id is None:
+                self._generation += 1
             ids = [obj_id] if obj_id is not None else list(self._views)
             for key in ids:
                 self._views.pop(key, None)
