@@ -1,8 +1,9 @@
 """``workbench demo``: the local server, a synced cache, and JupyterLab on the notebooks.
 
 The server runs in a child process (so the sync and JupyterLab talk to it over real HTTP,
-as they would to Fritz); its token is generated here and handed to JupyterLab through the
-environment (``SKYPORTAL_URL``/``SKYPORTAL_TOKEN``/``WORKBENCH_CACHE``), never printed.
+as they would to Fritz); its made-up token travels only through environment variables
+(to the server, then to JupyterLab as ``SKYPORTAL_URL``/``SKYPORTAL_TOKEN``/
+``WORKBENCH_CACHE``): never on a command line, never printed.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ import os
 import secrets
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
-import requests
+from ..errors import WorkbenchError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,59 +35,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    token = str(uuid.uuid4())
-    url = f"http://127.0.0.1:{args.port}"
-    server = _start_server(args, token)
+    from ..server import spawn_server_process
+
     try:
-        _wait_until_up(url, server)
+        server = spawn_server_process(
+            sources=args.sources,
+            candidates=args.candidates,
+            seed=args.seed,
+            port=args.port,
+            timeout=300,
+        )
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"the demo server did not start on port {args.port}: {exc}") from exc
+    with server:
         env = {
             **os.environ,
-            "SKYPORTAL_URL": url,
-            "SKYPORTAL_TOKEN": token,
+            "SKYPORTAL_URL": server.url,
+            "SKYPORTAL_TOKEN": server.token,
             "WORKBENCH_CACHE": args.cache,
         }
         print(
-            f"demo: local SkyPortal at {url} ({args.sources} sources, {args.candidates} candidates)"
+            f"demo: local SkyPortal at {server.url} ({args.sources} sources, {args.candidates} candidates)"
         )
-        _sync(url, token, args.cache)
+        _sync(server.url, server.token, args.cache)
         if args.no_lab:
             return 0
         return _run_lab(args, env)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _start_server(args: argparse.Namespace, token: str) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "workbench.cli", "serve",
-        "--port", str(args.port), "--token", token,
-        "--sources", str(args.sources), "--candidates", str(args.candidates), "--seed", str(args.seed),
-    ]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(
-                f"demo: the local server exited (code {server.returncode}); is port {url} in use?"
-            )
-        try:
-            if requests.get(f"{url}/api/sysinfo", timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"demo: the local server did not answer at {url} within {timeout:.0f} s")
 
 
 def _sync(url: str, token: str, cache: str) -> None:
     from ..facade import Workbench
 
     Path(cache).parent.mkdir(parents=True, exist_ok=True)
-    summary = Workbench.open(url=url, token=token, cache=cache).sync()
+    # the demo's own server is on loopback with no rate limit: no need to pace the client
+    summary = Workbench.open(url=url, token=token, cache=cache, rate_limit=None).sync()
     print(summary)
 
 
