@@ -17,4 +17,4 @@ lint: setup
 	.venv/bin/ruff format --check .
 
 bench: setup
-	.venv/bin/python benchmarks/run_all.py
+	for script in benchmarks/bench_*.py; do echo "== $$script"; .venv/bin/python $$script || exit 1; done
