@@ -56,6 +56,7 @@ def test_crossmatch_panel_lists_what_is_inside(synced) -> None:  # type: ignore[
     assert state.area == pytest.approx(state.skymap.area(0.5))
 
     panel.cumprob.value = 0.9
+    assert panel.counterpart.value == str(sources["id"].iloc[0]), "the most probable first"
     panel.counterpart.value = str(sources["id"].iloc[0])
     panel.classify_button.click()
     assert panel.classifier is not None

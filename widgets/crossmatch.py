@@ -108,7 +108,8 @@ class CrossmatchPanel(Panel):
         )
         self.summary = w.HTML()
         self.tables = {what: w.HTML() for what in WHAT}
-        self.plot_box = w.Box()
+        # The all-sky and zoomed views side by side are wider than a notebook column.
+        self.plot_box = w.Box(layout=w.Layout(overflow="auto", max_width="100%"))
         self.counterpart = w.Dropdown(description="Object", options=[])
         self.classify_button = w.Button(description="Classify", icon="tag", button_style="info")
         self.classify_box = w.VBox()
@@ -212,7 +213,11 @@ class CrossmatchPanel(Panel):
             if any(not inside[k].empty for k in ("sources", "candidates"))
             else []
         )
-        self.counterpart.options = list(dict.fromkeys(ids))
+        options = list(dict.fromkeys(ids))
+        keep = self.counterpart.value if self.counterpart.value in options else None
+        self.counterpart.options = options
+        # A Dropdown whose options were empty selects nothing when they change: pick one.
+        self.counterpart.value = keep or (options[0] if options else None)
         self._draw(inside)
 
     def _draw(self, inside: dict[str, pd.DataFrame]) -> None:
