@@ -159,7 +159,7 @@ def test_a_crash_mid_send_is_verified_not_reposted(online):
 def test_a_parsed_spectrum_uploads_and_comes_back_with_the_next_sync(online):
     from workbench.spectra import parse_ascii
 
-    srv, wb = online
+    _, wb = online
     obj = a_source(wb)
     text = "# OBSERVER: Test\n# EXPTIME = 300.0\n" + "".join(
         f"{4000 + 2 * i} {1e-16 * (1 + 0.01 * i)} {1e-18}\n" for i in range(500)
