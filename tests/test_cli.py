@@ -179,3 +179,25 @@ def test_local_localization_selection_equals_the_servers(make_server, tmp_path):
                 assert ours == theirs, (dateobs, cumprob, path)
                 checked += len(theirs)
     assert checked > 0
+
+
+def test_demo_sets_up_server_and_cache(tmp_path):
+    """What `make demo` runs, without JupyterLab: a local server, a synced cache."""
+    from workbench.server import free_port
+
+    cache = tmp_path / "demo.duckdb"
+    args = (
+        "--port",
+        str(free_port()),
+        "--sources",
+        "40",
+        "--candidates",
+        "10",
+        "--cache",
+        str(cache),
+    )
+    proc = workbench("demo", "--no-lab", *args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "local SkyPortal at http://127.0.0.1" in proc.stdout
+    offline = Workbench.open(cache=cache, offline=True)
+    assert len(offline.sources()) == 40 and len(offline.candidates()) == 10
