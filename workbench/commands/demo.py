@@ -83,6 +83,8 @@ def _run_lab(args: argparse.Namespace, env: dict[str, str]) -> int:
         f"--port={args.lab_port}", f"--IdentityProvider.token={lab_token}",
         f"--ServerApp.root_dir={REPO / 'notebooks'}",
     ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and CI machines run as root
     try:
         return subprocess.call(command, env=env)
     except KeyboardInterrupt:
