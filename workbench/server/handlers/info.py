@@ -7,6 +7,18 @@ from ..timeutil import iso
 from .base import ApiError, BaseHandler
 from .classifications import taxonomy_record
 
+# What SkyPortal grants a super admin (the token's user here); profile ACLs and permissions.
+ADMIN_ACLS = (
+    "System admin",
+    "Annotate",
+    "Comment",
+    "Classify",
+    "Upload data",
+    "Manage sources",
+    "Manage groups",
+    "Post taxonomy",
+)
+
 
 class SysInfoHandler(BaseHandler):
     """GET ``/api/sysinfo``: public, an unknown token is ignored."""
@@ -29,26 +41,8 @@ class ProfileHandler(BaseHandler):
         profile.update(
             {
                 "roles": ["Super admin"],
-                "acls": [
-                    "System admin",
-                    "Annotate",
-                    "Comment",
-                    "Classify",
-                    "Upload data",
-                    "Manage sources",
-                    "Manage groups",
-                    "Post taxonomy",
-                ],
-                "permissions": [
-                    "System admin",
-                    "Annotate",
-                    "Comment",
-                    "Classify",
-                    "Upload data",
-                    "Manage sources",
-                    "Manage groups",
-                    "Post taxonomy",
-                ],
+                "acls": list(ADMIN_ACLS),
+                "permissions": list(ADMIN_ACLS),
                 "preferences": {},
                 "tokens": [],
             }
