@@ -199,3 +199,16 @@ def test_candidate_cutouts_are_synced_and_a_sources_are_fetched_on_demand(make_s
     )
     offline = Workbench.open(cache=tmp_path / "c.duckdb", offline=True)
     assert set(offline.thumbnails(source)) == {"new", "ref", "sub"}
+
+
+def test_an_unreachable_server_stops_the_sync_with_a_clear_error(make_server, tmp_path):
+    from workbench import ConnectionFailed
+
+    srv = make_server(sources=20, candidates=5, seed=15)
+    wb = open_wb(srv, tmp_path / "c.duckdb", max_retries=1, backoff=0.01)
+    wb.sync(resources=["sources"], **QUIET)
+    srv.stop()
+    with pytest.raises(ConnectionFailed) as caught:
+        wb.sync(**QUIET)
+    assert srv.url.split("//")[1] in str(caught.value) and srv.token not in str(caught.value)
+    assert len(wb.sources()) == 20  # the cache is untouched and still readable

@@ -46,7 +46,7 @@ class Syncer:
 
         Raises nothing for a resource that fails on the server's side (its error is in
         the summary; see ``summary.ok``), but does raise for errors that would fail every
-        resource alike (bad token, cache locked).
+        resource alike (bad token, server unreachable, cache locked).
         """
         options = dataclasses.replace(options or SyncOptions(), **overrides)
         unknown = set(options.resources) - set(RESOURCE_SYNCS)
@@ -68,13 +68,13 @@ class Syncer:
         return ctx.summary
 
     def _run_one(self, ctx: SyncContext, name: str) -> None:
-        from ..errors import AuthError, CacheError
+        from ..errors import AuthError, CacheError, ConnectionFailed
 
         clock = Stopwatch()
         try:
             RESOURCE_SYNCS[name](ctx)
-        except (AuthError, CacheError):
-            raise
+        except (AuthError, CacheError, ConnectionFailed):
+            raise  # would fail every other resource alike: stop now, checkpoints are kept
         except SkyPortalError as exc:
             ctx.summary.resources[name] = str(exc)
         else:
