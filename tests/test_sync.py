@@ -190,9 +190,10 @@ def test_candidate_cutouts_are_synced_and_a_sources_are_fetched_on_demand(make_s
     fetched = wb.sql("SELECT DISTINCT obj_id FROM thumbnails WHERE png IS NOT NULL")["obj_id"]
     assert set(fetched) <= cached_ids(wb, "SELECT obj_id FROM candidates") and len(fetched) > 0
     source = wb.sql(
-        "SELECT DISTINCT t.obj_id FROM thumbnails t WHERE t.png IS NULL AND t.obj_id NOT IN "
-        "(SELECT obj_id FROM candidates) LIMIT 1"
+        "SELECT DISTINCT obj_id FROM sources WHERE obj_id NOT IN (SELECT obj_id FROM candidates) "
+        "ORDER BY obj_id LIMIT 1"
     )["obj_id"].iloc[0]
+    assert wb.cache.thumbnails_of(source) == {}
     images = wb.thumbnails(source)
     assert set(images) == {"new", "ref", "sub"} and all(
         png[:8] == b"\x89PNG\r\n\x1a\n" for png in images.values()

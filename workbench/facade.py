@@ -130,11 +130,25 @@ class Workbench:
             from .sync.objects import store_thumbnails, thumbnail_bytes
 
             wanted = self.cache.thumbnails_to_fetch(obj_id=obj_id)
+            if not wanted and not self.cache.thumbnails_of(obj_id):
+                self._fetch_thumbnail_records(obj_id)
+                wanted = self.cache.thumbnails_to_fetch(obj_id=obj_id)
             if wanted:
                 store_thumbnails(
                     self.cache, [(item, thumbnail_bytes(self.client, item[2])) for item in wanted]
                 )
         return self.cache.thumbnails_of(obj_id)
+
+    def _fetch_thumbnail_records(self, obj_id: str) -> None:
+        """A saved source's cutout records (the sources listing does not carry them)."""
+        from .errors import NotFound
+
+        try:
+            record = self.client.get(f"/api/sources/{obj_id}", {"includeThumbnails": "true"})
+        except NotFound:
+            return
+        with self.cache.write() as tx:
+            tx.upsert_sources([record], complete=("thumbnails",))
 
     def galaxies(self, catalog: str | None = None) -> pd.DataFrame:
         """Galaxies (ra/dec degrees, distmpc Mpc) of one catalog or all."""
