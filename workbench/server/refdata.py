@@ -311,14 +311,6 @@ def initial_taxonomies() -> dict[int, dict[str, Any]]:
     }
 
 
-def taxonomy_classes(hierarchy: dict[str, Any]) -> set[str]:
-    """Every class name of a taxonomy tree (what a classification may name)."""
-    names = {hierarchy["class"]}
-    for sub in hierarchy.get("subclasses", []):
-        names |= taxonomy_classes(sub)
-    return names
-
-
 def sysinfo() -> dict[str, Any]:
     """``/api/sysinfo``: a git log whose items have the real keys (objects, not strings)."""
     entries = [

@@ -12,10 +12,27 @@ import itertools
 
 import numpy as np
 
-from .. import records, refdata
+from ...taxonomy import allowed_classes
+from .. import records
 from .base import ApiError, BaseHandler, page_slice
 
 _requests = itertools.count()
+
+
+def check_classification(store, taxonomy_id: int, name: str, probability: object) -> None:
+    """``ValueError`` with SkyPortal's message unless the taxonomy exists, offers the
+    class, and the probability lies in [0, 1]."""
+    tax = store.taxonomies.get(taxonomy_id)
+    if tax is None:
+        raise ValueError(f"Cannot find a taxonomy with ID: {taxonomy_id}.")
+    if name not in allowed_classes(tax["hierarchy"]):
+        # the real message is cut short in SkyPortal's source, kept as captured
+        raise ValueError(
+            f"That classification ({name}) is not in the allowed classes "
+            f"for the chosen taxonomy (id={taxonomy_id}"
+        )
+    if probability is not None and not 0 <= float(probability) <= 1:
+        raise ValueError("Invalid probability value; must be between 0 and 1.")
 
 
 class ClassificationListHandler(BaseHandler):
@@ -57,18 +74,8 @@ class ClassificationListHandler(BaseHandler):
                 raise ValueError(f"Cannot find object with ID {obj_id}.")
             taxonomy_id = body["taxonomy_id"]
             name = body["classification"]
-            tax = store.taxonomies.get(int(taxonomy_id))
-            if tax is None:
-                raise ValueError(f"Cannot find a taxonomy with ID: {taxonomy_id}.")
-            if name not in refdata.taxonomy_classes(tax["hierarchy"]):
-                # the real message is cut short in SkyPortal's source, kept as captured
-                raise ValueError(
-                    f"That classification ({name}) is not in the allowed classes "
-                    f"for the chosen taxonomy (id={taxonomy_id}"
-                )
             prob = body.get("probability")
-            if prob is not None and not 0 <= float(prob) <= 1:
-                raise ValueError("Invalid probability value; must be between 0 and 1.")
+            check_classification(store, int(taxonomy_id), name, prob)
             groups = body.get("group_ids")
             if groups and any(int(g) not in store.groups for g in groups):
                 raise ValueError(f"Invalid group_ids: {groups}")
@@ -112,17 +119,10 @@ class ClassificationHandler(BaseHandler):
             row = self._row(classification_id)
             tax_id = int(body.get("taxonomy_id", store.cls["taxonomy_id"][row]))
             name = body.get("classification", store.cls["classification"][row])
-            tax = store.taxonomies.get(tax_id)
-            if tax is None:
-                raise ApiError(f"Cannot find a taxonomy with ID: {tax_id}.")
-            if name not in refdata.taxonomy_classes(tax["hierarchy"]):
-                raise ApiError(
-                    f"That classification ({name}) is not in the allowed classes "
-                    f"for the chosen taxonomy (id={tax_id}"
-                )
-            prob = body.get("probability")
-            if prob is not None and not 0 <= float(prob) <= 1:
-                raise ApiError("Invalid probability value; must be between 0 and 1.")
+            try:
+                check_classification(store, tax_id, name, body.get("probability"))
+            except ValueError as exc:
+                raise ApiError(str(exc)) from exc
             store.edit_classification(int(classification_id), body)
         await self.success()
 
