@@ -201,21 +201,18 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def int_arg(self, name: str, default: int | None = None) -> int | None:
         """An integer argument; 400 "Invalid <name> value." when not an integer."""
+        return self._number_arg(name, int, default)
+
+    def float_arg(self, name: str) -> float | None:
+        """A float argument or None; 400 when not a number."""
+        return self._number_arg(name, float, None)
+
+    def _number_arg(self, name: str, cast: Any, default: Any) -> Any:
         value = self.arg(name)
         if value is None or value == "":
             return default
         try:
-            return int(value)
-        except (TypeError, ValueError) as exc:
-            raise ApiError(f"Invalid {name} value.") from exc
-
-    def float_arg(self, name: str) -> float | None:
-        """A float argument or None; 400 when not a number."""
-        value = self.arg(name)
-        if value is None or value == "":
-            return None
-        try:
-            return float(value)
+            return cast(value)
         except (TypeError, ValueError) as exc:
             raise ApiError(f"Invalid {name} value.") from exc
 

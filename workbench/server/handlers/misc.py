@@ -158,22 +158,21 @@ class CommentsHandler(BaseHandler):
     async def put(
         self, rtype: str, rid: str, comment_id: str | None = None, attachment: str | None = None
     ) -> None:
-        if comment_id is None:
-            raise ApiError("Must provide a comment ID")
-        key = resource(self, rtype, rid)
-        self._find(rtype, key, comment_id)
-        self.store.edit_comment(int(comment_id), self.json_body())
+        self.store.edit_comment(self._existing(rtype, rid, comment_id), self.json_body())
         await self.success()
 
     async def delete(
         self, rtype: str, rid: str, comment_id: str | None = None, attachment: str | None = None
     ) -> None:
+        self.store.delete_comment(self._existing(rtype, rid, comment_id))
+        await self.success()
+
+    def _existing(self, rtype: str, rid: str, comment_id: str | None) -> int:
+        """The id of a comment that exists on this resource (400/404 otherwise)."""
         if comment_id is None:
             raise ApiError("Must provide a comment ID")
-        key = resource(self, rtype, rid)
-        self._find(rtype, key, comment_id)
-        self.store.delete_comment(int(comment_id))
-        await self.success()
+        self._find(rtype, resource(self, rtype, rid), comment_id)
+        return int(comment_id)
 
 
 class AnnotationsHandler(BaseHandler):
