@@ -238,6 +238,22 @@ def _hdul_bytes(columns: list[Any], header: dict[str, Any], gzip: bool) -> bytes
     return _gzip.compress(raw, mtime=0) if gzip else raw
 
 
+def _distance_columns(distmu: np.ndarray, distsigma: np.ndarray, distnorm: np.ndarray) -> list[Any]:
+    """The three distance-layer FITS columns (Mpc, Mpc, Mpc^-2)."""
+    from astropy.io import fits
+
+    return [
+        fits.Column("DISTMU", "D", unit="Mpc", array=distmu),
+        fits.Column("DISTSIGMA", "D", unit="Mpc", array=distsigma),
+        fits.Column("DISTNORM", "D", unit="Mpc-2", array=distnorm),
+    ]
+
+
+def _distance_header(meta: dict[str, Any]) -> dict[str, Any]:
+    """DISTMEAN/DISTSTD header cards from a map's meta, where present."""
+    return {key: meta[key] for key in ("DISTMEAN", "DISTSTD") if key in meta}
+
+
 def multiorder_fits_bytes(skymap: Skymap, *, gzip: bool = False) -> bytes:
     """The map as a multi-order FITS file (UNIQ, PROBDENSITY [sr-1], distance columns)."""
     from astropy.io import fits
@@ -247,11 +263,7 @@ def multiorder_fits_bytes(skymap: Skymap, *, gzip: bool = False) -> bytes:
         fits.Column("PROBDENSITY", "D", unit="sr-1", array=skymap.probdensity),
     ]
     if skymap.has_distance:
-        cols += [
-            fits.Column("DISTMU", "D", unit="Mpc", array=skymap.distmu),
-            fits.Column("DISTSIGMA", "D", unit="Mpc", array=skymap.distsigma),
-            fits.Column("DISTNORM", "D", unit="Mpc-2", array=skymap.distnorm),
-        ]
+        cols += _distance_columns(skymap.distmu, skymap.distsigma, skymap.distnorm)
     header = {
         "PIXTYPE": "HEALPIX",
         "ORDERING": "NUNIQ",
@@ -260,9 +272,7 @@ def multiorder_fits_bytes(skymap: Skymap, *, gzip: bool = False) -> bytes:
         "INDXSCHM": "EXPLICIT",
         "OBJECT": str(skymap.meta.get("name", "")),
     }
-    for key in ("DISTMEAN", "DISTSTD"):
-        if key in skymap.meta:
-            header[key] = skymap.meta[key]
+    header.update(_distance_header(skymap.meta))
     return _hdul_bytes(cols, header, gzip)
 
 
@@ -284,11 +294,7 @@ def flat_fits_bytes(
     else:
         cols = [fits.Column(column, "D", unit="pix-1", array=flat.prob)]
         if flat.distmu is not None:
-            cols += [
-                fits.Column("DISTMU", "D", unit="Mpc", array=flat.distmu),
-                fits.Column("DISTSIGMA", "D", unit="Mpc", array=flat.distsigma),
-                fits.Column("DISTNORM", "D", unit="Mpc-2", array=flat.distnorm),
-            ]
+            cols += _distance_columns(flat.distmu, flat.distsigma, flat.distnorm)
     header = {
         "PIXTYPE": "HEALPIX",
         "ORDERING": "NESTED" if flat.nest else "RING",
@@ -297,7 +303,5 @@ def flat_fits_bytes(
         "INDXSCHM": "IMPLICIT",
         "OBJECT": str(flat.meta.get("name", "")),
     }
-    for key in ("DISTMEAN", "DISTSTD"):
-        if key in flat.meta:
-            header[key] = flat.meta[key]
+    header.update(_distance_header(flat.meta))
     return _hdul_bytes(cols, header, gzip)

@@ -7,6 +7,11 @@ coarse far away (genuinely multi-order). ``uniq = 4 * 4**order + ipix``; PROBDEN
 per steradian and ``sum(probdensity * pixel_area) == 1``. Optional distance layers follow
 the usual ansatz ``p(r) ∝ r² N(r; DISTMU, DISTSIGMA)`` with
 ``DISTNORM = 1 / ∫₀^∞ r² N(r; DISTMU, DISTSIGMA) dr`` (per Mpc², Mpc units).
+
+This is deliberately independent of ``workbench.skymap``/``workbench.crossmatch``: the
+server stands in for SkyPortal, whose region filter (``localizationCumprob``) is its own
+SQL over localization tiles, and the tests compare the workbench's offline crossmatch
+against this server's answers. Sharing the code would make that comparison vacuous.
 """
 
 from __future__ import annotations
