@@ -199,6 +199,18 @@ class BaseHandler(tornado.web.RequestHandler):
             return value
         return str(value).strip().lower() in ("true", "1", "yes", "t", "y")
 
+    @staticmethod
+    def by_id(lookup: Any, raw_id: str, message: str, status: int = 400) -> Any:
+        """``lookup(int(raw_id))``, or ``ApiError(message, status)`` when the id is not an
+        integer or nothing has it (each endpoint keeps SkyPortal's own wording and code)."""
+        try:
+            found = lookup(int(raw_id))
+        except ValueError:
+            found = None
+        if found is None:
+            raise ApiError(message, status)
+        return found
+
     def int_arg(self, name: str, default: int | None = None) -> int | None:
         """An integer argument; 400 "Invalid <name> value." when not an integer."""
         return self._number_arg(name, int, default)

@@ -99,13 +99,11 @@ class ClassificationHandler(BaseHandler):
     """GET/PUT/DELETE ``/api/classification/{id}``."""
 
     def _row(self, classification_id: str) -> int:
-        try:
-            row = self.store.classification_row(int(classification_id))
-        except ValueError:
-            row = None
-        if row is None:
-            raise ApiError(f"Cannot find classification with ID: {classification_id}", 400)
-        return row
+        return self.by_id(
+            self.store.classification_row,
+            classification_id,
+            f"Cannot find classification with ID: {classification_id}",
+        )
 
     async def get(self, classification_id: str) -> None:
         with self.store.lock:

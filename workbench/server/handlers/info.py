@@ -163,13 +163,9 @@ class TaxonomyHandler(BaseHandler):
     """GET/DELETE ``/api/taxonomy/{id}``."""
 
     def _tax(self, taxonomy_id: str) -> dict:
-        try:
-            tax = self.store.taxonomies.get(int(taxonomy_id))
-        except ValueError:
-            tax = None
-        if tax is None:
-            raise ApiError(f"Taxonomy {taxonomy_id} does not exist.", 400)
-        return tax
+        return self.by_id(
+            self.store.taxonomies.get, taxonomy_id, f"Taxonomy {taxonomy_id} does not exist."
+        )
 
     async def get(self, taxonomy_id: str) -> None:
         await self.success(taxonomy_record(self.store, self._tax(taxonomy_id)))

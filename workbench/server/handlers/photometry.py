@@ -56,13 +56,11 @@ class PhotometryHandler(BaseHandler):
     """GET/DELETE ``/api/photometry/{id}`` (``format=mag|flux``)."""
 
     def _point(self, photometry_id: str):
-        try:
-            found = self.store.photometry_point(int(photometry_id))
-        except ValueError:
-            found = None
-        if found is None:
-            raise ApiError(f"Cannot find photometry point with ID: {photometry_id}.", 400)
-        return found
+        return self.by_id(
+            self.store.photometry_point,
+            photometry_id,
+            f"Cannot find photometry point with ID: {photometry_id}.",
+        )
 
     async def get(self, photometry_id: str) -> None:
         fmt = self.arg("format") or "mag"

@@ -217,13 +217,12 @@ class SpectrumHandler(BaseHandler):
     """GET/PUT/DELETE ``/api/spectra/{id}``."""
 
     def _row(self, spectrum_id: str) -> int:
-        try:
-            row = self.store.spectrum_row(int(spectrum_id))
-        except ValueError:
-            row = None
-        if row is None:
-            raise ApiError(f"Could not load spectrum with ID {spectrum_id}", 404)
-        return row
+        return self.by_id(
+            self.store.spectrum_row,
+            spectrum_id,
+            f"Could not load spectrum with ID {spectrum_id}",
+            404,
+        )
 
     async def get(self, spectrum_id: str) -> None:
         with self.store.lock:
