@@ -198,30 +198,22 @@ class Workbench:
         }
         if group_ids:
             payload["group_ids"] = list(group_ids)
-        return self.outbox.add("classification", payload, push=self.client is not None)
+        return self.outbox.add("classification", payload)
 
     def unclassify(self, classification_id: int) -> int:
         """Delete one of your classifications (by its server id)."""
-        return self.outbox.add(
-            "classification_delete",
-            {"classification_id": classification_id},
-            push=self.client is not None,
-        )
+        return self.outbox.add("classification_delete", {"classification_id": classification_id})
 
     def save(self, obj_id: str, group_ids: Sequence[int]) -> int:
         """Save an object (a candidate, say) as a source of these groups."""
-        return self.outbox.add(
-            "save", {"obj_id": obj_id, "group_ids": list(group_ids)}, push=self.client is not None
-        )
+        return self.outbox.add("save", {"obj_id": obj_id, "group_ids": list(group_ids)})
 
     def unsave(self, obj_id: str, group_ids: Sequence[int]) -> int:
-        return self.outbox.add(
-            "unsave", {"obj_id": obj_id, "group_ids": list(group_ids)}, push=self.client is not None
-        )
+        return self.outbox.add("unsave", {"obj_id": obj_id, "group_ids": list(group_ids)})
 
     def reject(self, obj_id: str) -> int:
         """Reject a candidate (SkyPortal's ``rejected_candidates`` list)."""
-        return self.outbox.add("reject", {"obj_id": obj_id}, push=self.client is not None)
+        return self.outbox.add("reject", {"obj_id": obj_id})
 
     def comment(
         self, obj_id: str, text: str, *, group_ids: Sequence[int] | None = None, on: str = "sources"
@@ -232,7 +224,7 @@ class Workbench:
         payload: dict[str, Any] = {"resource": on, "resource_id": obj_id, "text": text}
         if group_ids:
             payload["group_ids"] = list(group_ids)
-        return self.outbox.add("comment", payload, push=self.client is not None)
+        return self.outbox.add("comment", payload)
 
     def upload_spectrum(
         self,
@@ -277,7 +269,7 @@ class Workbench:
             payload["group_ids"] = list(group_ids)
         if label:
             payload["label"] = label
-        return self.outbox.add("spectrum", payload, push=self.client is not None)
+        return self.outbox.add("spectrum", payload)
 
     def vet(
         self,

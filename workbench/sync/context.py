@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,8 +117,3 @@ def parse_time(value: Any) -> dt.datetime | None:
     text = str(value).replace("Z", "+00:00")
     parsed = dt.datetime.fromisoformat(text)
     return parse_time(parsed) if parsed.tzinfo else parsed
-
-
-def chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(seq), size):
-        yield seq[start : start + size]

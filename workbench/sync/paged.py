@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import SkyPortalError
 from .context import SyncContext, parse_time, to_iso, utcnow
 
 Upsert = Callable[[Any, list[dict]], Any]
@@ -34,9 +35,6 @@ class PagedResource:
     upsert: Upsert  # (transaction, records) -> UpsertResult
     since_param: str | None = None  # the server's change filter, e.g. createdOrModifiedAfter
     params: dict[str, Any] = field(default_factory=dict)
-    key: Callable[[dict], Any] = lambda record: record["id"]
-    on_page: Callable[[Any, list[dict]], None] | None = None  # extra work in the page's transaction
-    concurrency: int | None = None
 
 
 @dataclass
@@ -64,50 +62,62 @@ def run_pass(
     than an explicit ``since``) into the cache."""
     scope = ctx.options.scope(res.name)
     state = ctx.cache.sync_state(res.name, scope) or {}
-    resume = state.get("status") == "running" and bool(state.get("pass_id"))
-    if since is not None:
-        pass_id, start_page, started = uuid.uuid4().hex, 1, to_iso(utcnow())
-    elif resume:
-        pass_id, since = state["pass_id"], state.get("pass_since")
+    if since is None and state.get("status") == "running" and state.get("pass_id"):
+        pass_id, since = state["pass_id"], state.get("pass_since")  # resume where it stopped
         start_page = int(state.get("last_page") or 0) + 1
         started = state.get("pass_started") or to_iso(utcnow())
     else:
         pass_id, start_page, started = uuid.uuid4().hex, 1, to_iso(utcnow())
-        since = None if full else _since(ctx, state)
+        if since is None and not full:
+            since = _since(ctx, state)
     params = dict(res.params)
     if since and res.since_param:
         params[res.since_param] = since
-    result = PassResult(seen=set(), totals=set(), full=not since)
     pages = ctx.client.iter_pages(
         res.path,
         params,
         list_key=res.list_key,
         page_size=ctx.options.page_size,
-        concurrency=res.concurrency or ctx.options.concurrency,
+        concurrency=ctx.options.concurrency,
         start_page=start_page,
     )
-    batch: list[Any] = []
     checkpoint = {"pass_id": pass_id, "pass_since": since, "pass_started": started}
+    result = PassResult(seen=set(), totals=set(), full=not since)
     with ctx.progress.bar(res.name) as bar:
-        try:
-            for page in pages:
-                if page.total is not None:
-                    result.totals.add(int(page.total))
-                    bar.total = page.total
-                batch.append(page)
-                result.seen.update(res.key(r) for r in page.records)
-                if sum(len(p.records) for p in batch) >= ctx.options.commit_rows:
-                    _commit_pages(ctx, res, scope, batch, checkpoint)
-                    bar.update(sum(len(p.records) for p in batch))
-                    batch = []
-        finally:  # complete pages read before an error are kept
-            if batch:
-                _commit_pages(ctx, res, scope, batch, checkpoint)
-                bar.update(sum(len(p.records) for p in batch))
+        _read_pages(ctx, res, scope, pages, checkpoint, result, bar)
     if start_page > 1:  # resumed: the pages before the kill were not seen by this process
         result.totals.add(-1)
     _finish_pass(ctx, res, scope, started, state)
     return result
+
+
+def _read_pages(ctx, res, scope, pages, checkpoint, result: PassResult, bar) -> None:
+    """Commit pages a batch at a time; if the server fails mid-pass, the complete pages
+    already read are committed before the error propagates."""
+    batch: list[Any] = []
+    rows = 0
+
+    def flush() -> None:
+        nonlocal batch, rows
+        if batch:
+            _commit_pages(ctx, res, scope, batch, checkpoint)
+            bar.update(rows)
+            batch, rows = [], 0
+
+    try:
+        for page in pages:
+            if page.total is not None:
+                result.totals.add(int(page.total))
+                bar.total = page.total
+            batch.append(page)
+            rows += len(page.records)
+            result.seen.update(record["id"] for record in page.records)
+            if rows >= ctx.options.commit_rows:
+                flush()
+    except SkyPortalError:
+        flush()
+        raise
+    flush()
 
 
 def since_of(ctx: SyncContext, res: PagedResource) -> str | None:
@@ -133,8 +143,6 @@ def _commit_pages(
     records = [record for page in pages for record in page.records]
     with ctx.cache.write() as tx:
         result = res.upsert(tx, records)
-        if res.on_page is not None:
-            res.on_page(tx, records)
         tx.set_sync_state(
             res.name,
             scope,
