@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"--out must end in .csv or .parquet, not {out.name!r}")
     if args.cumprob is not None and not 0 < args.cumprob <= 1:
         raise WorkbenchError(f"--cumprob must be in (0, 1], got {args.cumprob}")
-    skymap = _load_skymap(args)
-    positions = _load_positions(args)
+    cached = _CachedWorkbench(args.cache)
+    skymap = _load_skymap(args, cached)
+    positions = _load_positions(args, cached)
     result = crossmatch_frame(skymap, positions, distance_unc="distance_unc", cumprob=args.cumprob)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
@@ -59,17 +60,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_skymap(args: argparse.Namespace):
+def _load_skymap(args: argparse.Namespace, cached: _CachedWorkbench):
     from ..skymap import read_skymap
 
     text = args.skymap
     if text.startswith(("http://", "https://")) or Path(text).exists():
         return read_skymap(text)
     dateobs, _, name = text.partition("/")
-    return _workbench(args).skymap(dateobs, name or None)
+    return cached.get().skymap(dateobs, name or None)
 
 
-def _load_positions(args: argparse.Namespace) -> pd.DataFrame:
+def _load_positions(args: argparse.Namespace, cached: _CachedWorkbench) -> pd.DataFrame:
     if args.positions:
         try:
             frame = pd.read_csv(args.positions)
@@ -81,14 +82,22 @@ def _load_positions(args: argparse.Namespace) -> pd.DataFrame:
                 f"{args.positions} lacks the column(s) {sorted(missing)} (ra, dec in degrees)"
             )
         return frame
-    wb = _workbench(args)
+    wb = cached.get()
     if args.galaxies:
         galaxies = wb.galaxies()
         return galaxies.assign(distance=galaxies["distmpc"], distance_unc=galaxies["distmpc_unc"])
     return wb.sources() if args.sources else wb.candidates()
 
 
-def _workbench(args: argparse.Namespace):
-    from ..facade import Workbench
+class _CachedWorkbench:
+    """The cache, opened read-only and offline on first use, once."""
 
-    return Workbench.open(cache=args.cache, offline=True, read_only=True)
+    def __init__(self, path: str | None) -> None:
+        self.path, self._wb = path, None
+
+    def get(self):
+        if self._wb is None:
+            from ..facade import Workbench
+
+            self._wb = Workbench.open(cache=self.path, offline=True, read_only=True)
+        return self._wb
