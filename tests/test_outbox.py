@@ -177,3 +177,23 @@ def test_a_parsed_spectrum_uploads_and_comes_back_with_the_next_sync(online):
         wb.upload_spectrum(
             obj, {"wavelengths": [1, 2], "fluxes": [1]}, instrument_id=1, observed_at="2026-11-20"
         )
+
+
+def test_a_bad_token_stops_the_push_after_one_request(online, tmp_path):
+    srv, wb = online
+    obj = a_source(wb)
+    srv.stop()
+    first = wb.classify(obj, "Ia")
+    wb.comment(obj, "also queued")
+    srv.start()
+    bad = Workbench.open(
+        url=srv.url,
+        token="00000000-0000-0000-0000-000000000000",
+        cache=wb.cache.path,
+        rate_limit=None,
+    )
+    before = srv.stats.total
+    report = bad.push()
+    assert srv.stats.total - before == 1  # stopped at the first 401
+    assert first in report.failed and report.pending == 2
+    assert set(wb.outbox.list()["status"]) == {"pending"}

@@ -125,8 +125,8 @@ class Outbox:
             # before the action is sent again; any other is simply retried later.
             status = "unknown" if exc.outcome_unknown else "pending"
             self._update(action_id, status=status, last_error=str(exc))
-            if isinstance(exc, ConnectionFailed):
-                raise
+            if isinstance(exc, ConnectionFailed | AuthError):
+                raise  # every other action would fail alike: push() stops here
             report.failed[action_id] = str(exc)
         else:
             self._mark_sent(action, remote, report)
