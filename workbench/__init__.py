@@ -13,6 +13,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import (
     AuthError,
     BadRequest,
@@ -31,8 +32,6 @@ from .errors import (
     SpectrumParseError,
     WorkbenchError,
 )
-
-__version__ = "0.1.0"
 
 # Heavy modules (duckdb, astropy, bokeh) load on first use, so `import workbench` stays fast.
 _LAZY = {

@@ -35,26 +35,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; ``only`` configures just that subcommand (the others stay stubs)."""
+    """The argument parser; ``only`` configures just that subcommand (the others stay stubs).
+
+    With ``only=None`` no subcommand module is imported: ``workbench --help`` needs only
+    the names and one-line helps above, and importing them all (the server pulls in
+    tornado, healpy, astropy) took seconds.
+    """
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="SkyPortal Workbench: sync a SkyPortal server into a local cache, "
         "push your actions back, crossmatch localizations, run a local server.",
     )
-    from . import __version__
+    from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
-        if only is None or only == name:
+        if only == name:
             import_module(module).configure(sp)
         sp.set_defaults(_module=module)
     return parser
 
 
 def _requested_command(argv: Sequence[str]) -> str | None:
-    return next((a for a in argv if a in COMMANDS), None)
+    # the top-level parser has no option taking a value, so the first word that is not
+    # an option is the subcommand (a later word may be an option's value: `--cache status`)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

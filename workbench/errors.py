@@ -34,11 +34,21 @@ from .redact import redact
 
 
 class WorkbenchError(Exception):
-    """Base class of every error the workbench raises on purpose."""
+    """Base class of every error the workbench raises on purpose.
 
-    def __init__(self, message: str) -> None:
+    ``message`` speaks to a Python user (``wb.sync()``, ``read_only=True``); an error whose
+    way out differs on the command line also carries ``cli_message``, the same advice as
+    ``workbench`` options and commands, which the CLI prints instead (:meth:`for_cli`).
+    """
+
+    def __init__(self, message: str, *, cli_message: str | None = None) -> None:
         self.message = redact(str(message))
+        self.cli_message = redact(str(cli_message)) if cli_message else None
         super().__init__(self.message)
+
+    def for_cli(self) -> str:
+        """The message as the ``workbench`` command line shows it."""
+        return self.cli_message or str(self)
 
 
 class ConfigError(WorkbenchError):

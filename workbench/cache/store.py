@@ -15,46 +15,39 @@ import pyarrow as pa
 from ..errors import CacheError, SchemaError
 from .locking import FileGate, gate_for
 from .migrations import SCHEMA_VERSION, check_not_newer, read_version, upgrade
+from .reader import Reader, _run
 from .transaction import Transaction, sync_row
 from .views import ViewsMixin
 
+__all__ = ["TABLES", "Cache", "Reader"]
+
 # Tables `counts()` reports, in a stable order.
-TABLES = ("objs", "sources", "candidates", "photometry", "spectra", "classifications",
-          "taxonomies", "groups", "comments", "annotations", "thumbnails", "galaxies",
-          "gcn_events", "localizations", "localization_pixels", "sync_state", "outbox",
-          "vetting")
+TABLES = (
+    "objs",
+    "sources",
+    "candidates",
+    "photometry",
+    "spectra",
+    "classifications",
+    "taxonomies",
+    "groups",
+    "comments",
+    "annotations",
+    "thumbnails",
+    "galaxies",
+    "gcn_events",
+    "localizations",
+    "localization_pixels",
+    "sync_state",
+    "outbox",
+    "vetting",
+)
 
 
 def _workbench_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
-
-
-def _run(con: duckdb.DuckDBPyConnection, query: str, params: Any) -> duckdb.DuckDBPyRelation | None:
-    if not isinstance(query, str) or not query.strip():
-        raise CacheError("give a SQL query string")
-    try:
-        return con.sql(query, params=params)
-    except duckdb.Error as exc:
-        hint = ""
-        if "read-only" in str(exc).lower():
-            hint = " Reads are read-only: change the cache inside `with cache.write() as tx:`."
-        raise CacheError(f"Query failed on the cache: {exc}.{hint}") from exc
-
-
-def _frame(rel: duckdb.DuckDBPyRelation | None) -> pd.DataFrame:
-    try:
-        return pd.DataFrame() if rel is None else rel.df()
-    except duckdb.Error as exc:
-        raise CacheError(f"Query failed on the cache: {exc}") from exc
-
-
-def _table(rel: duckdb.DuckDBPyRelation | None) -> pa.Table:
-    try:
-        return pa.table({}) if rel is None else rel.to_arrow_table()
-    except duckdb.Error as exc:
-        raise CacheError(f"Query failed on the cache: {exc}") from exc
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -62,29 +55,6 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     # the error that got us here is the one worth raising.
     with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")
-
-
-class Reader:
-    """Several reads on one short-lived connection (``with cache.read() as r:``)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
-
-    def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
-        """A query's result as a DataFrame."""
-        return _frame(_run(self._con, query, params))
-
-    def arrow(self, query: str, params: list | dict | None = None) -> pa.Table:
-        """A query's result as an Arrow table."""
-        return _table(_run(self._con, query, params))
-
-    def rows(self, query: str, params: list | dict | None = None) -> list[tuple]:
-        """A query's result as a list of tuples (cheapest for a few values)."""
-        rel = _run(self._con, query, params)
-        try:
-            return [] if rel is None else rel.fetchall()
-        except duckdb.Error as exc:
-            raise CacheError(f"Query failed on the cache: {exc}") from exc
 
 
 class Cache(ViewsMixin):
@@ -98,15 +68,20 @@ class Cache(ViewsMixin):
     by a newer workbench raises :class:`~workbench.errors.SchemaError`.
     """
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
-                 lock_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, read_only: bool = False, lock_timeout: float = 30.0
+    ) -> None:
         if path is None:
             from ..config import default_cache_path
 
             path = default_cache_path()
         if not isinstance(path, str | Path) or not str(path).strip():
             raise CacheError(f"Cache path must be a file path, got {path!r}")
-        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, int | float) or lock_timeout < 0:
+        if (
+            isinstance(lock_timeout, bool)
+            or not isinstance(lock_timeout, int | float)
+            or lock_timeout < 0
+        ):
             raise CacheError(f"lock_timeout must be a number of seconds >= 0, got {lock_timeout!r}")
         self.path = Path(path).expanduser().resolve()
         self.read_only = read_only
@@ -135,17 +110,45 @@ class Cache(ViewsMixin):
             if version == SCHEMA_VERSION:
                 return version
             if self.read_only:
+                needs = (
+                    f"The cache {self.path} is at schema version {version} and needs an "
+                    f"upgrade to {SCHEMA_VERSION}"
+                )
                 raise SchemaError(
-                    f"The cache {self.path} is at schema version {version} and needs an upgrade "
-                    f"to {SCHEMA_VERSION}: open it once without read_only=True.")
+                    f"{needs}: open it once without read_only=True.",
+                    cli_message=f"{needs}: run `workbench sync --cache {self.path}` once "
+                    f"(it upgrades the file).",
+                )
         elif self.read_only:
-            raise CacheError(f"There is no cache at {self.path} yet: sync first, or open it "
-                             f"without read_only=True to create it.")
+            raise CacheError(
+                f"There is no cache at {self.path} yet: sync first, or open it without "
+                f"read_only=True to create it.",
+                cli_message=f"There is no cache at {self.path} yet: check --cache (or "
+                f"WORKBENCH_CACHE), or run `workbench sync --cache {self.path}` "
+                f"first.",
+            )
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_parent()
         with self._gate.writing(self.lock_timeout) as con:
             upgrade(con, str(self.path), _workbench_version())
         return SCHEMA_VERSION
+
+    def _make_parent(self) -> None:
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            # read-only file system, no permission, or a file where a folder should be
+            reason = exc.strerror or str(exc)
+            raise CacheError(
+                f"Cannot create the folder {folder} for the cache {self.path.name}: {reason}. "
+                f"Give a cache path in a folder you can write to (the cache= argument, "
+                f'WORKBENCH_CACHE, or `cache = "..."` in the config file).',
+                cli_message=f"Cannot create the folder {folder} for the cache "
+                f"{self.path.name}: {reason}. Give a cache path in a folder you "
+                f'can write to (--cache, WORKBENCH_CACHE, or `cache = "..."` in '
+                f"the config file).",
+            ) from exc
 
     def _check_open(self) -> None:
         if self._closed:
@@ -175,8 +178,10 @@ class Cache(ViewsMixin):
         """One transaction: commits when the block ends, rolls back if it raises."""
         self._check_open()
         if self.read_only:
-            raise CacheError(f"The cache {self.path} was opened read_only=True; open it without "
-                             f"read_only to write.")
+            raise CacheError(
+                f"The cache {self.path} was opened read_only=True; open it without "
+                f"read_only to write."
+            )
         with self._gate.writing(self.lock_timeout) as con:
             con.execute("BEGIN TRANSACTION")
             tx = Transaction(con)
@@ -192,8 +197,9 @@ class Cache(ViewsMixin):
                 try:
                     con.execute("COMMIT")
                 except duckdb.Error as exc:
-                    raise CacheError(f"Committing to the cache failed (nothing was written): "
-                                     f"{exc}") from exc
+                    raise CacheError(
+                        f"Committing to the cache failed (nothing was written): {exc}"
+                    ) from exc
             finally:
                 tx._end()
 
@@ -201,8 +207,11 @@ class Cache(ViewsMixin):
     def sync_state(self, resource: str, scope: str = "") -> dict[str, Any] | None:
         """The sync checkpoint of ``(resource, scope)``, or ``None`` if never synced."""
         with self.read() as r:
-            rel = _run(r._con, "SELECT * FROM sync_state WHERE resource = ? AND scope = ?",
-                       [resource, scope])
+            rel = _run(
+                r._con,
+                "SELECT * FROM sync_state WHERE resource = ? AND scope = ?",
+                [resource, scope],
+            )
             rows = rel.fetchall()
             return sync_row(rows[0], rel.columns) if rows else None
 

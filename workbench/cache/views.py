@@ -20,7 +20,8 @@ from .bulk import utc_naive
 from .local import LIVE_STATUSES
 
 if TYPE_CHECKING:
-    from .store import Reader
+    # reader.py, not store.py: store imports this module, so imports point store -> views
+    from .reader import Reader
 
 _LIVE = ", ".join(f"'{s}'" for s in LIVE_STATUSES)
 _UNSAVED = f"""SELECT payload->>'$.obj_id' AS obj_id,
@@ -60,15 +61,18 @@ class ViewsMixin:
     def sources_frame(self, group_id: int | None = None) -> pd.DataFrame:
         """Saved sources, one row per obj: the obj's columns (ra/dec in degrees), its
         ``group_ids`` (JSON list), latest ``saved_at`` and ``pending`` (a queued save)."""
-        where = "" if group_id is None else (
-            " WHERE a.obj_id IN (SELECT obj_id FROM live WHERE group_id = $group)")
+        where = (
+            ""
+            if group_id is None
+            else (" WHERE a.obj_id IN (SELECT obj_id FROM live WHERE group_id = $group)")
+        )
         sql = f"""
             WITH live AS (SELECT * FROM sources s WHERE NOT EXISTS (SELECT 1 FROM ({_UNSAVED}) u
                           WHERE u.obj_id = s.obj_id AND u.group_id = s.group_id)),
                  a AS (SELECT obj_id, to_json(list(group_id ORDER BY group_id)) AS group_ids,
                               max(saved_at) AS saved_at, bool_or(action_id IS NOT NULL) AS pending
                        FROM live GROUP BY obj_id)
-            SELECT o.* EXCLUDE ({', '.join(_HIDDEN)}), a.group_ids, a.saved_at, a.pending
+            SELECT o.* EXCLUDE ({", ".join(_HIDDEN)}), a.group_ids, a.saved_at, a.pending
             FROM objs o JOIN a ON a.obj_id = o.id{where}
             ORDER BY a.saved_at DESC NULLS LAST, o.id"""
         return self._frame(sql, None if group_id is None else {"group": int(group_id)})
@@ -78,7 +82,9 @@ class ViewsMixin:
         passing/saved groups (JSON lists), ``passed_at``, and the latest local vetting
         ``decision`` (save/reject/skip, None after an undo) with ``decided_at``. Without
         ``include_vetted``, candidates saved or rejected here are left out."""
-        where = "" if include_vetted else " WHERE coalesce(l.decision, '') NOT IN ('save', 'reject')"
+        where = (
+            "" if include_vetted else " WHERE coalesce(l.decision, '') NOT IN ('save', 'reject')"
+        )
         sql = f"""
             WITH l AS (SELECT obj_id, CASE WHEN decision = 'undo' THEN NULL ELSE decision END
                               AS decision, decided_at FROM vetting
@@ -129,26 +135,34 @@ class ViewsMixin:
         return self._frame(
             """SELECT id, obj_id, text, author, author_id, bot, origin, attachment_name,
                       group_ids, created_at, modified, action_id IS NOT NULL AS pending
-               FROM comments WHERE obj_id = $obj ORDER BY created_at, id""", {"obj": obj_id})
+               FROM comments WHERE obj_id = $obj ORDER BY created_at, id""",
+            {"obj": obj_id},
+        )
 
     def annotations_frame(self, obj_id: str) -> pd.DataFrame:
         """An obj's annotations (``data`` as JSON text), by origin."""
         return self._frame(
             """SELECT id, obj_id, origin, author_id, data, group_ids, created_at, modified
                FROM annotations WHERE obj_id = $obj ORDER BY origin NULLS LAST, id""",
-            {"obj": obj_id})
+            {"obj": obj_id},
+        )
 
     def thumbnails_of(self, obj_id: str) -> dict[str, bytes]:
         """The cached cutout images of an obj: ``{"new": png, "ref": png, "sub": png}``."""
-        rows = self._rows("SELECT type, png FROM thumbnails WHERE obj_id = ? AND png IS NOT NULL "
-                          "ORDER BY type", [obj_id])
+        rows = self._rows(
+            "SELECT type, png FROM thumbnails WHERE obj_id = ? AND png IS NOT NULL ORDER BY type",
+            [obj_id],
+        )
         return {kind: bytes(png) for kind, png in rows}
 
     def galaxies_frame(self, catalog: str | None = None) -> pd.DataFrame:
         """Galaxies (ra/dec degrees, ``distmpc`` Mpc) of one catalog or all."""
         where = "" if catalog is None else " WHERE catalog_name = $catalog"
-        return self._frame(f"SELECT * EXCLUDE ({', '.join(_HIDDEN)}) FROM galaxies{where} "
-                           f"ORDER BY catalog_name, id", None if catalog is None else {"catalog": catalog})
+        return self._frame(
+            f"SELECT * EXCLUDE ({', '.join(_HIDDEN)}) FROM galaxies{where} "
+            f"ORDER BY catalog_name, id",
+            None if catalog is None else {"catalog": catalog},
+        )
 
     def gcn_events_frame(self) -> pd.DataFrame:
         """GCN events, newest first, with the names of their cached ``localizations``."""
@@ -156,7 +170,8 @@ class ViewsMixin:
             """SELECT e.dateobs, e.id, e.aliases, e.tags, e.trigger_id, e.created_at, e.modified,
                       (SELECT to_json(list(l.localization_name ORDER BY l.created_at, l.id))
                        FROM localizations l WHERE l.dateobs = e.dateobs) AS localizations
-               FROM gcn_events e ORDER BY e.dateobs DESC""")
+               FROM gcn_events e ORDER BY e.dateobs DESC"""
+        )
 
     def taxonomies_frame(self) -> pd.DataFrame:
         """Taxonomies, ``hierarchy`` as JSON text."""
@@ -177,13 +192,17 @@ class ViewsMixin:
                 "WHERE dateobs = ? AND n_pixels IS NOT NULL"
                 + ("" if name is None else " AND localization_name = ?")
                 + " ORDER BY created_at DESC NULLS LAST, id DESC LIMIT 1",
-                [when] if name is None else [when, name])
+                [when] if name is None else [when, name],
+            )
             if not meta:
                 return None
             loc_name, raw, has_distance = meta[0]
             cols = "uniq, probdensity" + (", distmu, distsigma, distnorm" if has_distance else "")
-            table = r.arrow(f"SELECT {cols} FROM localization_pixels WHERE dateobs = ? AND "
-                            f"localization_name = ? ORDER BY uniq", [when, loc_name])
+            table = r.arrow(
+                f"SELECT {cols} FROM localization_pixels WHERE dateobs = ? AND "
+                f"localization_name = ? ORDER BY uniq",
+                [when, loc_name],
+            )
         out = orjson.loads(raw) if raw else {}
         out.update({k: table.column(k).to_pylist() for k in table.column_names})
         out.setdefault("dateobs", when.isoformat())
@@ -191,8 +210,9 @@ class ViewsMixin:
         return out
 
     # -- what the sync and the outbox ask ------------------------------------------------
-    def outbox_actions(self, statuses: str | Iterable[str] | None = None, *,
-                       ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    def outbox_actions(
+        self, statuses: str | Iterable[str] | None = None, *, ids: Iterable[int] | None = None
+    ) -> list[dict[str, Any]]:
         """Outbox actions as dicts (``payload`` decoded), oldest first; filtered by status(es)
         and/or ids."""
         clauses, params = [], {}
@@ -214,11 +234,15 @@ class ViewsMixin:
         """One line per synced resource (``name`` or ``name[scope]``): status, watermark, when."""
         out = {}
         for resource, scope, status, watermark, updated, error in self._rows(
-                "SELECT resource, scope, status, watermark, updated_at, error FROM sync_state "
-                "ORDER BY resource, scope"):
+            "SELECT resource, scope, status, watermark, updated_at, error FROM sync_state "
+            "ORDER BY resource, scope"
+        ):
             key = f"{resource}[{scope}]" if scope else resource
-            parts = [status or "?", f"watermark {watermark:%Y-%m-%d %H:%M:%S}" if watermark
-                     else "no watermark", f"at {updated:%Y-%m-%d %H:%M:%S} UTC"]
+            parts = [
+                status or "?",
+                f"watermark {watermark:%Y-%m-%d %H:%M:%S}" if watermark else "no watermark",
+                f"at {updated:%Y-%m-%d %H:%M:%S} UTC",
+            ]
             if error:
                 parts.append(f"error: {error}")
             out[key] = "; ".join(parts)
@@ -232,8 +256,7 @@ class ViewsMixin:
             where = " AND group_id IN (SELECT unnest($g))" if groups else ""
             sql = f"SELECT count(DISTINCT obj_id) FROM sources WHERE action_id IS NULL{where}"
         elif resource == "candidates":
-            where = (" WHERE list_has_any(CAST(passing_group_ids AS BIGINT[]), $g)"
-                     if groups else "")
+            where = " WHERE list_has_any(CAST(passing_group_ids AS BIGINT[]), $g)" if groups else ""
             sql = f"SELECT count(*) FROM candidates{where}"
         else:
             raise CacheError(f"count_listed: unknown resource {resource!r}; sources or candidates")
@@ -241,30 +264,45 @@ class ViewsMixin:
 
     def galaxy_catalog_counts(self) -> dict[str, int]:
         """Galaxies cached per catalog."""
-        return {name: int(n) for name, n in self._rows(
-            "SELECT catalog_name, count(*) FROM galaxies GROUP BY 1 ORDER BY 1")}
+        return {
+            name: int(n)
+            for name, n in self._rows(
+                "SELECT catalog_name, count(*) FROM galaxies GROUP BY 1 ORDER BY 1"
+            )
+        }
 
     def objs_needing_photometry(self) -> list[str]:
         """Objs whose ``modified`` moved since their photometry was last fetched (or never
         fetched); posting photometry moves a source's ``modified``."""
-        return [r[0] for r in self._rows(
-            """SELECT o.id FROM objs o LEFT JOIN obj_sync s ON s.obj_id = o.id
+        return [
+            r[0]
+            for r in self._rows(
+                """SELECT o.id FROM objs o LEFT JOIN obj_sync s ON s.obj_id = o.id
                WHERE s.obj_id IS NULL OR o.modified > s.photometry_modified
                   OR (o.modified IS NOT NULL AND s.photometry_modified IS NULL)
-               ORDER BY o.id""")]
+               ORDER BY o.id"""
+            )
+        ]
 
     def spectra_versions(self) -> dict[int, str]:
         """``{spectrum id: the server's modified string}`` of spectra whose arrays are cached."""
-        return {int(i): m for i, m in self._rows(
-            "SELECT id, raw->>'$.modified' FROM spectra WHERE wavelengths IS NOT NULL "
-            "AND action_id IS NULL")}
+        return {
+            int(i): m
+            for i, m in self._rows(
+                "SELECT id, raw->>'$.modified' FROM spectra WHERE wavelengths IS NOT NULL "
+                "AND action_id IS NULL"
+            )
+        }
 
-    def thumbnails_to_fetch(self, limit: int | None = None, *, candidates_only: bool = True,
-                            obj_id: str | None = None) -> list[tuple[str, str, str]]:
+    def thumbnails_to_fetch(
+        self, limit: int | None = None, *, candidates_only: bool = True, obj_id: str | None = None
+    ) -> list[tuple[str, str, str]]:
         """``(obj_id, type, url)`` of thumbnails whose image is not cached, newest candidates
         first; at most ``limit``. ``candidates_only`` (the default) keeps the vetting queue's
         cutouts: every saved source has three too, fetched on demand (``obj_id``) instead."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise CacheError(f"thumbnails_to_fetch: limit must be an int >= 0, got {limit!r}")
         join = "JOIN" if candidates_only and obj_id is None else "LEFT JOIN"
         where = "" if obj_id is None else " AND t.obj_id = $obj"
@@ -275,7 +313,8 @@ class ViewsMixin:
                ORDER BY coalesce(c.passed_at, c.last_detected_at) DESC NULLS LAST,
                         t.created_at DESC NULLS LAST, t.obj_id, t.type"""
             + ("" if limit is None else f" LIMIT {int(limit)}"),
-            None if obj_id is None else {"obj": obj_id})
+            None if obj_id is None else {"obj": obj_id},
+        )
         return [tuple(r) for r in rows]
 
     def localizations_to_fetch(self, gcn_event: Any = None) -> list[tuple[str, str]]:
@@ -288,6 +327,6 @@ class ViewsMixin:
             "SELECT coalesce(raw->>'$.dateobs', strftime(dateobs, '%Y-%m-%dT%H:%M:%S')), "
             "localization_name FROM localizations WHERE (n_pixels IS NULL OR "
             f"modified > pixels_modified){where} ORDER BY dateobs DESC, localization_name",
-            params)
+            params,
+        )
         return [tuple(r) for r in rows]
-

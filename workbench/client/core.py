@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from .. import __version__
+from .._version import __version__
 from ..config import Settings, resolve_settings
 from ..errors import BadRequest, ConnectionFailed, SkyPortalError, WorkbenchError
 from ..redact import redact
