@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,14 @@ from bokeh.models import GridPlot, HoverTool, Legend, Range1d, Scatter, Segment
 from workbench.errors import WorkbenchError
 from workbench.plots import filter_color, lightcurve_grid, lightcurve_plot, prepare_photometry
 from workbench.plots.colors import FALLBACK_PALETTE, FILTER_COLORS
+from workbench.plots.lightcurve import (
+    MJD_UNIX_EPOCH,
+    detection_span,
+    lightcurve_columns,
+    live_lightcurve_figure,
+    mjd_now,
+    update_live_lightcurve,
+)
 
 
 def _phot() -> pd.DataFrame:
@@ -75,10 +84,13 @@ def test_hover_legend_and_text() -> None:
     assert sources["lim:ztfr"].data["value"][0] == "> 19.70 (limit)"
     assert list(sources["det:ztfg"].data["origin"]) == ["", "fp"]  # None shown as empty
     legend = next(obj for obj in fig.right if isinstance(obj, Legend))
-    assert [item.label.value for item in legend.items] == ["ztfg", "ztfr"]
+    # detections and upper limits are both explained: one entry each per filter
+    labels = [item.label.value for item in legend.items]
+    assert labels == ["ztfg", "ztfg limit", "ztfr", "ztfr limit"]
     assert legend.click_policy == "hide"
-    # each legend entry toggles the filter's points, error bars and limits together
-    assert all(len(item.renderers) == 4 for item in legend.items)
+    limit_items = [item for item in legend.items if item.label.value.endswith("limit")]
+    assert all(r.glyph.marker == "inverted_triangle" for r in limit_items[0].renderers[:1])
+    assert {"MJD", "days ago"} <= set(fields)
 
 
 def test_days_since_first_detection() -> None:
@@ -203,7 +215,7 @@ def test_empty_photometry_gives_a_labelled_empty_figure() -> None:
         (pd.DataFrame({"mjd": [1.0], "filter": ["g"]}), {}, "either mag"),
         (pd.DataFrame({"mjd": [np.nan], "filter": ["g"], "mag": [19.0]}), {}, "no valid mjd"),
         (_phot(), {"y": "flux_density"}, "y must be 'mag' or 'flux'"),
-        (_phot(), {"time": "jd"}, "time must be 'mjd' or 'days'"),
+        (_phot(), {"time": "jd"}, "time must be 'mjd', 'days' or 'ago'"),
         ([1, 2], {}, "must be a pandas DataFrame"),
     ],
 )
@@ -230,3 +242,61 @@ def test_filter_colours() -> None:
     assert odd in FALLBACK_PALETTE and filter_color("my_narrowband_656") == odd
     # stable across processes: CRC32, not hash(); a fixed expectation pins it
     assert filter_color("weird_filter") == FALLBACK_PALETTE[3055130918 % len(FALLBACK_PALETTE)]
+
+
+def test_days_before_now_with_a_now_line_and_mjd_on_top() -> None:
+    now = 59010.0
+    fig, sources = lightcurve_plot(_phot(), time="ago", now=now)
+    assert np.allclose(sources["det:ztfg"].data["x"], [59001.5 - now, 59003.0 - now])
+    assert np.allclose(sources["det:ztfg"].data["ago"], [8.5, 7.0])  # days ago, in the hover
+    assert list(sources["det:ztfg"].data["mjd"]) == [59001.5, 59003.0]  # MJD still there
+    line = sources.models["now"]
+    assert line.location == 0.0 and line.visible
+    top = [a for a in fig.above if getattr(a, "axis_label", None) == "MJD"]
+    assert top and top[0].formatter.args["now"] == now  # labels are tick + now
+    assert fig.below[0].axis_label.startswith("Days from now (negative: before now")
+    span = sources.models["span"]
+    assert (span.first_mjd, span.last_mjd, span.n_detections) == (59001.5, 59003.0, 3)
+    # in MJD view the "now" line sits at now; far from old data it is hidden, not squashing
+    _fig, old = lightcurve_plot(_phot(), now=61000.0)
+    assert old.models["now"].location == 61000.0 and not old.models["now"].visible
+
+
+def test_detection_span_in_mjd_and_days_ago() -> None:
+    span = detection_span(_phot(), now=59010.0)
+    assert span is not None
+    assert (span.first_mjd, span.last_mjd) == (59001.5, 59003.0)
+    assert (span.first_days_ago, span.last_days_ago) == (8.5, 7.0)
+    only_limits = _phot()[_phot()["mag"].isna()]
+    assert detection_span(only_limits, now=59010.0) is None
+    assert detection_span(_phot().iloc[0:0]) is None
+    assert abs(mjd_now() - (MJD_UNIX_EPOCH + time.time() / 86400)) < 1e-3
+
+
+def test_live_figure_is_refilled_in_place() -> None:
+    fig, sources = live_lightcurve_figure(width=500, height=280)
+    det, lim = sources["det"], sources["lim"]
+    models_before = {m.id for m in fig.references()}
+    columns = lightcurve_columns(_phot(), title="ZTF21abc", now=59010.0)
+    assert columns.span is not None and columns.span.first_mjd == 59001.5
+    update_live_lightcurve(sources, columns)
+    assert sources["det"] is det and sources["lim"] is lim
+    assert sorted(det.data["mjd"]) == [59001.5, 59002.0, 59003.0]
+    assert sorted(lim.data["legend"]) == ["ztfg limit", "ztfr limit"]
+    assert set(det.data["legend"]) == {"ztfg", "ztfr"}
+    assert np.allclose(sorted(det.data["x"]), [-8.5, -8.0, -7.0])
+    assert fig.title.text == "ZTF21abc"
+    # x covers the data and now (0); the magnitude axis is inverted and holds every limit
+    assert fig.x_range.start < -10.0 + 0.5 and fig.x_range.end > 0.0
+    assert fig.y_range.start > 20.1 > 18.1 > fig.y_range.end
+    assert sources.models["formatter"].args["now"] == 59010.0
+    legend_fields = {r.name: r for r in fig.renderers}
+    assert legend_fields["limits"].glyph.marker == "inverted_triangle"
+    # another object: the same models, new data; an empty one says so
+    other = _phot().assign(mjd=lambda d: d["mjd"] + 5)
+    update_live_lightcurve(sources, lightcurve_columns(other, title="B", now=59010.0))
+    assert sorted(det.data["mjd"]) == [59006.5, 59007.0, 59008.0]
+    update_live_lightcurve(sources, lightcurve_columns(None, title="C", now=59010.0))
+    assert len(det.data["x"]) == 0 and sources.models["note"].text == "no photometry"
+    assert {m.id for m in fig.references()} == models_before
+    json_item(fig)  # serialises

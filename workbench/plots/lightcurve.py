@@ -7,6 +7,12 @@ non-detection; flux in microJansky, i.e. AB zero point 23.9). Upload-style table
 :func:`prepare_photometry` with SkyPortal's rules: a detection at flux/fluxerr >= 3, the limiting
 magnitude at 5 sigma.
 
+Time axes: MJD, days since the first detection, or days before now (``time="ago"``: negative
+days, a "now" line at 0 and MJD on a secondary axis on top and in the hover), the view a
+scanner needs. :func:`detection_span` gives the first and last detection in MJD and days ago.
+:func:`live_lightcurve_figure` and :func:`lightcurve_columns` build a figure once and refill it
+per object (the vetting panel's pane), which is far quicker than a new figure per object.
+
 Large light curves: every detection is drawn. When there are more than ``max_limits`` upper
 limits, each filter's time span is cut into bins and only the deepest limit per bin is drawn
 (the title says how many); the figure switches to WebGL above 2,000 points. The exact data
@@ -15,22 +21,48 @@ stay in ``sources.full['photometry']``.
 
 from __future__ import annotations
 
+import time as _time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from bokeh.layouts import gridplot
-from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Range1d
+from bokeh.models import (
+    ColumnDataSource,
+    CustomJSTickFormatter,
+    HoverTool,
+    Legend,
+    LegendItem,
+    LinearAxis,
+    Range1d,
+    Span,
+)
 
 from ..errors import WorkbenchError
 from ._base import PlotSources, empty_note, new_figure, require_columns
 from .colors import filter_color
 from .transforms import thin_limits
 
-__all__ = ["lightcurve_grid", "lightcurve_plot", "prepare_photometry"]
+__all__ = [
+    "DetectionSpan",
+    "LightCurveColumns",
+    "detection_span",
+    "lightcurve_columns",
+    "lightcurve_grid",
+    "lightcurve_plot",
+    "live_lightcurve_figure",
+    "mjd_now",
+    "prepare_photometry",
+    "update_live_lightcurve",
+]
 
 ZP = 23.9  # AB zero point of SkyPortal's flux unit (microJansky)
+MJD_UNIX_EPOCH = 40587.0  # MJD of 1970-01-01T00:00:00 UTC
+# "now" is drawn only when it is this close to the data (else the data would be squashed
+# into a corner): within NOW_WITHIN_DAYS days, or within the data's own time span.
+NOW_WITHIN_DAYS = 60.0
 _LN10_25 = 2.5 / np.log(10.0)
 _TEXT_COLUMNS = ("instrument_name", "origin", "obj_id")
 
@@ -114,28 +146,36 @@ def lightcurve_plot(
     photometry: pd.DataFrame,
     *,
     y: Literal["mag", "flux"] = "mag",
-    time: Literal["mjd", "days"] = "mjd",
+    time: Literal["mjd", "days", "ago"] = "mjd",
     title: str | None = None,
     width: int = 720,
     height: int = 420,
     show_limits: bool = True,
     max_limits: int = 2000,
+    now: float | None = None,
 ) -> tuple[Any, PlotSources]:
-    """A light curve: magnitude (AB, axis inverted) or flux (microJansky) against MJD or days
-    since the first detection; one colour per filter, error bars, non-detections as
-    down-pointing triangles at their limiting magnitude, hover details, a clickable legend.
+    """A light curve: magnitude (AB, axis inverted) or flux (microJansky) against MJD, days
+    since the first detection, or days before now (``time="ago"``: negative days, "now" at 0,
+    MJD on a secondary axis on top); one colour per filter, error bars, non-detections as
+    down-pointing triangles at their limiting magnitude, hover details (MJD and days ago
+    always), a clickable legend with each filter's detections and its limits.
 
-    Returns ``(figure, sources)``: ``sources['det:<filter>']`` and ``sources['lim:<filter>']``
-    are the drawn points, ``sources.full['photometry']`` the complete prepared table.
+    ``now`` is the MJD taken as now (default: the clock); a vertical "now" line is drawn
+    when now is near the data (see ``NOW_WITHIN_DAYS``). Returns ``(figure, sources)``:
+    ``sources['det:<filter>']`` and ``sources['lim:<filter>']`` are the drawn points,
+    ``sources.full['photometry']`` the complete prepared table, ``sources.models['now']``
+    the "now" line and ``sources.models['span']`` the :class:`DetectionSpan` (or None).
     """
     if y not in ("mag", "flux"):
         raise WorkbenchError(f"y must be 'mag' or 'flux', not {y!r}")
-    if time not in ("mjd", "days"):
-        raise WorkbenchError(f"time must be 'mjd' or 'days', not {time!r}")
+    if time not in ("mjd", "days", "ago"):
+        raise WorkbenchError(f"time must be 'mjd', 'days' or 'ago', not {time!r}")
     df = prepare_photometry(photometry)
+    now = mjd_now() if now is None else float(now)
     sources = PlotSources()
     sources.full["photometry"] = df
     detected = np.isfinite(df["mag"].to_numpy())
+    sources.models["span"] = _span(df, detected, now)
     t0 = (
         float(df.loc[detected, "mjd"].min())
         if detected.any()
@@ -143,6 +183,7 @@ def lightcurve_plot(
         if len(df)
         else 0.0
     )
+    origin = {"mjd": 0.0, "days": t0, "ago": now}[time]
     shown_limits, note = _limits_to_show(df, detected, show_limits, max_limits)
     fig = new_figure(
         title=_title(title, df, note),
@@ -150,20 +191,35 @@ def lightcurve_plot(
         height=height,
         n_points=int(detected.sum() + shown_limits.size),
     )
-    fig.xaxis.axis_label = "MJD" if time == "mjd" else f"Days since first detection (MJD {t0:.3f})"
+    fig.xaxis.axis_label = {
+        "mjd": "MJD",
+        "days": f"Days since first detection (MJD {t0:.3f})",
+        "ago": f"Days from now (negative: before now; now = MJD {now:.2f})",
+    }[time]
     fig.yaxis.axis_label = "AB magnitude" if y == "mag" else "Flux (µJy, AB zero point 23.9)"
+    if time == "ago":
+        _add_mjd_axis(fig, now)
+    sources.models["now"] = now_line = Span(
+        location=now - origin, dimension="height", line_color="#444444", line_dash="dashed",
+        line_width=1.5, name="now",
+    )  # fmt: skip
+    fig.add_layout(now_line)
     if df.empty:
         empty_note(fig, "no photometry")
         return fig, sources
+    now_line.visible = _now_is_near(df["mjd"].to_numpy(), now)
     items, hover = [], []
     for name in sorted(df["filter"].unique()):
         in_filter = (df["filter"] == name).to_numpy()
-        det = _columns(df[in_filter & detected], y, time, t0, limit=False)
+        det = _columns(df[in_filter & detected], y, origin, now, limit=False)
         lim_rows = df.iloc[np.intersect1d(np.flatnonzero(in_filter), shown_limits)]
-        lim = _columns(lim_rows, y, time, t0, limit=True)
+        lim = _columns(lim_rows, y, origin, now, limit=True)
         renderers = _draw_filter(fig, sources, name, det, lim, y)
         hover += [r for r in renderers if r.name in ("points", "limits")]
-        items.append(LegendItem(label=name, renderers=renderers))
+        # Detections and limits are separate legend entries (a circle, a down triangle).
+        items.append(LegendItem(label=name, renderers=renderers[:2]))
+        if len(lim["x"]):
+            items.append(LegendItem(label=f"{name} limit", renderers=renderers[2:]))
     fig.add_tools(HoverTool(renderers=hover, tooltips=_TOOLTIPS[y]))
     legend = Legend(items=items, click_policy="hide", title="filter")
     fig.add_layout(legend, "right")
@@ -175,7 +231,7 @@ def lightcurve_plot(
 _TOOLTIPS = {
     "mag": [
         ("MJD", "@mjd{0.0000}"),
-        ("days", "@days{0.00}"),
+        ("days ago", "@ago{0.00}"),
         ("mag", "@value"),
         ("filter", "@filter"),
         ("instrument", "@instrument_name"),
@@ -183,7 +239,7 @@ _TOOLTIPS = {
     ],
     "flux": [
         ("MJD", "@mjd{0.0000}"),
-        ("days", "@days{0.00}"),
+        ("days ago", "@ago{0.00}"),
         ("flux (µJy)", "@value"),
         ("filter", "@filter"),
         ("instrument", "@instrument_name"),
@@ -220,13 +276,14 @@ def _title(title: str | None, df: pd.DataFrame, note: str) -> str:
     return f"{title} — {note}" if note else title
 
 
-def _columns(rows: pd.DataFrame, y: str, time: str, t0: float, *, limit: bool) -> dict[str, Any]:
+def _columns(
+    rows: pd.DataFrame, y: str, origin: float, now: float, *, limit: bool
+) -> dict[str, Any]:
     mjd = rows["mjd"].to_numpy()
-    days = mjd - t0
     cols: dict[str, Any] = {
-        "x": mjd if time == "mjd" else days,
+        "x": mjd - origin,
         "mjd": mjd,
-        "days": days,
+        "ago": now - mjd,
         "filter": rows["filter"].to_numpy(),
         "instrument_name": rows["instrument_name"].to_numpy(),
         "origin": rows["origin"].to_numpy(),
@@ -305,6 +362,245 @@ def _mag_range(sources: PlotSources) -> Range1d:
     bright, faint = min(lows), max(highs)
     pad = max(0.2, 0.05 * (faint - bright))
     return Range1d(start=faint + pad, end=bright - pad)
+
+
+def mjd_now() -> float:
+    """The current time (UTC) as an MJD (days)."""
+    return _time.time() / 86400.0 + MJD_UNIX_EPOCH
+
+
+@dataclass(frozen=True)
+class DetectionSpan:
+    """First and last detection of an object: MJD and days before ``now`` (an MJD)."""
+
+    first_mjd: float
+    last_mjd: float
+    now: float
+    n_detections: int
+
+    @property
+    def first_days_ago(self) -> float:
+        """Days from the first detection to now (positive when in the past)."""
+        return self.now - self.first_mjd
+
+    @property
+    def last_days_ago(self) -> float:
+        """Days from the last detection to now (positive when in the past)."""
+        return self.now - self.last_mjd
+
+
+def detection_span(photometry: pd.DataFrame, *, now: float | None = None) -> DetectionSpan | None:
+    """First and last detection (``mag`` measured, or flux/fluxerr >= 3 for flux-only
+    tables) in MJD and days ago, or None when nothing was detected. ``now``: MJD (default:
+    the clock)."""
+    if photometry is None or len(photometry) == 0:
+        return None
+    df = prepare_photometry(photometry)
+    return _span(df, np.isfinite(df["mag"].to_numpy()), mjd_now() if now is None else now)
+
+
+def _span(df: pd.DataFrame, detected: np.ndarray, now: float) -> DetectionSpan | None:
+    if not detected.any():
+        return None
+    mjd = df["mjd"].to_numpy()[detected]
+    return DetectionSpan(float(mjd.min()), float(mjd.max()), float(now), int(detected.sum()))
+
+
+def _now_is_near(mjd: np.ndarray, now: float) -> bool:
+    """Whether "now" fits on the time axis without squashing the data into a corner."""
+    if not mjd.size:
+        return True
+    span = float(mjd.max() - mjd.min())
+    return now - float(mjd.max()) <= max(NOW_WITHIN_DAYS, span)
+
+
+_MJD_TICKS = "return (tick + now).toFixed(Math.abs(tick) < 3 ? 2 : 1)"
+
+
+def _add_mjd_axis(fig: Any, now: float) -> CustomJSTickFormatter:
+    """A secondary axis on top labelled in MJD for an axis of days from ``now`` (MJD)."""
+    formatter = CustomJSTickFormatter(args={"now": now}, code=_MJD_TICKS)
+    fig.add_layout(LinearAxis(axis_label="MJD", formatter=formatter, name="mjd_axis"), "above")
+    return formatter
+
+
+@dataclass
+class LightCurveColumns:
+    """What :func:`update_live_lightcurve` puts into a live light-curve figure: the
+    detections' and limits' columns (x in days from ``now``, an MJD), the axis ranges, the
+    title, a note for an empty plot, and the :class:`DetectionSpan` (None: no detection)."""
+
+    det: dict[str, Any]
+    lim: dict[str, Any]
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    title: str
+    note: str
+    now: float
+    now_visible: bool
+    span: DetectionSpan | None
+    n_points: int = 0
+
+
+_LIVE_COLUMNS = (
+    "x", "y", "y_lo", "y_hi", "mjd", "ago", "filter", "value", "instrument_name", "origin",
+    "color", "legend",
+)  # fmt: skip
+
+
+def lightcurve_columns(
+    photometry: pd.DataFrame | None,
+    *,
+    title: str = "",
+    now: float | None = None,
+    max_limits: int = 500,
+) -> LightCurveColumns:
+    """The columns of a live light curve (AB magnitude against days from now): pure, so it
+    may run in a worker thread. ``now``: MJD (default: the clock); ``max_limits`` thins
+    the upper limits drawn as :func:`lightcurve_plot` does."""
+    now = mjd_now() if now is None else float(now)
+    empty = {c: [] for c in _LIVE_COLUMNS}
+    if photometry is None or len(photometry) == 0:
+        return LightCurveColumns(
+            dict(empty), dict(empty), (-30.0, 1.0), (22.0, 14.0), title, "no photometry",
+            now, True, None,
+        )  # fmt: skip
+    df = prepare_photometry(photometry)
+    detected = np.isfinite(df["mag"].to_numpy())
+    shown, note = _limits_to_show(df, detected, True, max_limits)
+    det = _live_columns(df[detected], now, limit=False)
+    lim = _live_columns(df.iloc[shown], now, limit=True)
+    mjd = np.concatenate([det["mjd"], lim["mjd"]])
+    near = _now_is_near(mjd, now)
+    lo = float(mjd.min() - now) if mjd.size else -30.0
+    hi = float(mjd.max() - now) if mjd.size else 0.0
+    if near:
+        hi = max(hi, 0.0)
+    pad = max(0.5, 0.04 * (hi - lo))
+    ys = np.concatenate([det["y_lo"], det["y_hi"], lim["y"]])
+    ys = ys[np.isfinite(ys)]
+    if ys.size:
+        ypad = max(0.2, 0.05 * float(ys.max() - ys.min()))
+        y_range = (float(ys.max()) + ypad, float(ys.min()) - ypad)
+    else:
+        y_range = (22.0, 14.0)
+    return LightCurveColumns(
+        det, lim, (lo - pad, hi + pad), y_range, f"{title} — {note}" if note else title,
+        "" if mjd.size else "no detection or limit", now, near, _span(df, detected, now),
+        int(mjd.size),
+    )  # fmt: skip
+
+
+def _live_columns(rows: pd.DataFrame, now: float, *, limit: bool) -> dict[str, Any]:
+    mjd = rows["mjd"].to_numpy(float)
+    filters = rows["filter"].to_numpy(str)
+    if limit:
+        val = rows["limiting_mag"].to_numpy(float)
+        lo = hi = val
+        text = [f"> {v:.2f} (limit)" for v in val]
+    else:
+        val, err = rows["mag"].to_numpy(float), rows["magerr"].to_numpy(float)
+        lo, hi = val - np.nan_to_num(err), val + np.nan_to_num(err)
+        text = [_pm(v, e, ".2f", ".2f") for v, e in zip(val, err, strict=True)]
+    colors = {f: filter_color(f) for f in set(filters.tolist())}
+    return {
+        "x": mjd - now,
+        "y": val,
+        "y_lo": lo,
+        "y_hi": hi,
+        "mjd": mjd,
+        "ago": now - mjd,
+        "filter": filters,
+        "value": text,
+        "instrument_name": rows["instrument_name"].to_numpy(str),
+        "origin": rows["origin"].to_numpy(str),
+        "color": [colors[f] for f in filters],
+        # Legend entries come from this column in the browser: one per filter, and one per
+        # filter for its limits, so both kinds are always explained.
+        "legend": [f"{f} limit" if limit else f for f in filters],
+    }
+
+
+def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any, PlotSources]:
+    """An empty light-curve figure (AB magnitude against days from now, a dashed "now" line
+    at 0, MJD on the top axis and in the hover) to fill with :func:`update_live_lightcurve`.
+
+    Its two ``ColumnDataSource`` (``sources['det']``, ``sources['lim']``) are refilled in
+    place for each object, so a widget showing it needs no new model per object. Legend
+    entries (each filter's detections, and its limits as down triangles) follow the data.
+    """
+    fig = new_figure(
+        title="", width=width, height=height, x_range=Range1d(-30.0, 1.0),
+        y_range=Range1d(22.0, 14.0),
+    )  # fmt: skip
+    fig.xaxis.axis_label = "Days from now (negative: before now)"
+    fig.yaxis.axis_label = "AB magnitude"
+    sources = PlotSources()
+    det = sources["det"] = ColumnDataSource({c: [] for c in _LIVE_COLUMNS}, name="det")
+    lim = sources["lim"] = ColumnDataSource({c: [] for c in _LIVE_COLUMNS}, name="lim")
+    fig.segment("x", "y_lo", "x", "y_hi", source=det, color="color", line_width=1.2)
+    points = fig.scatter(
+        "x", "y", source=det, marker="circle", size=7, color="color", legend_field="legend",
+        name="points",
+    )  # fmt: skip
+    limits = fig.scatter(
+        "x", "y", source=lim, marker="inverted_triangle", size=8, line_color="color",
+        fill_color="color", fill_alpha=0.25, legend_field="legend", name="limits",
+    )  # fmt: skip
+    fig.add_tools(HoverTool(renderers=[points, limits], tooltips=_TOOLTIPS["mag"]))
+    legend = fig.legend[0]
+    legend.title = "filter"
+    legend.label_text_font_size = "9pt"
+    fig.add_layout(legend, "right")
+    now_line = Span(
+        location=0.0, dimension="height", line_color="#444444", line_dash="dashed",
+        line_width=1.5, name="now",
+    )  # fmt: skip
+    fig.add_layout(now_line)
+    from bokeh.models import Label
+
+    note = Label(
+        x=0.5 * width, y=0.5 * height, x_units="screen", y_units="screen", text="",
+        text_align="center", text_color="#666666",
+    )  # fmt: skip
+    fig.add_layout(note)
+    sources.models.update(
+        now=now_line, note=note, formatter=_add_mjd_axis(fig, 0.0), figure=fig, legend=legend
+    )
+    return fig, sources
+
+
+def update_live_lightcurve(sources: PlotSources, columns: LightCurveColumns) -> None:
+    """Show ``columns`` in a figure from :func:`live_lightcurve_figure`, changing only the
+    models that differ (each change is one message to the browser)."""
+    models = sources.models
+    fig = models["figure"]
+    doc = fig.document
+    if doc is not None:
+        doc.hold("combine")  # one batch of changes, not a redraw per property
+    try:
+        sources["det"].data = columns.det
+        sources["lim"].data = columns.lim
+        _set(fig.x_range, start=columns.x_range[0], end=columns.x_range[1])
+        _set(fig.x_range, reset_start=columns.x_range[0], reset_end=columns.x_range[1])
+        _set(fig.y_range, start=columns.y_range[0], end=columns.y_range[1])
+        _set(fig.y_range, reset_start=columns.y_range[0], reset_end=columns.y_range[1])
+        _set(fig.title, text=columns.title)
+        _set(models["note"], text=columns.note)
+        _set(models["now"], visible=columns.now_visible)
+        # The MJD axis labels are tick + now: sent again only when now moved by > 0.001 d.
+        if abs(models["formatter"].args.get("now", -1.0) - columns.now) > 1e-3:
+            models["formatter"].args = {"now": columns.now}
+        models["columns"] = columns
+    finally:
+        if doc is not None:
+            doc.unhold()
+
+
+def _set(model: Any, **values: Any) -> None:
+    for name, value in values.items():
+        if getattr(model, name) != value:
+            setattr(model, name, value)
 
 
 def lightcurve_grid(
