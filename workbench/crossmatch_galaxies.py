@@ -3,9 +3,8 @@
 credible region (:func:`sources_in_region`), the line-of-sight distance cdf
 (:func:`distance_cdf`) and candidate hosts of sources (:func:`host_galaxies`).
 
-:func:`crossmatch_frame` is imported inside the functions that use it:
-:mod:`workbench.crossmatch` re-exports this module, so a module-level import would make the
-two modules import each other.
+Imports point one way: this module uses :mod:`workbench.crossmatch_core`;
+:mod:`workbench.crossmatch` re-exports both.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .crossmatch_core import check_cumprob, crossmatch_frame
 from .crossmatch_volume import SQRT2PI, require_distance
 from .errors import SkymapError
 from .skymap import Skymap
@@ -103,8 +103,6 @@ def rank_galaxies(
     cdf)``: 1 at the posterior median, near 0 when inconsistent), ``weight``, ``score``
     (normalised over the returned galaxies) and ``rank`` (1 = best).
     """
-    from .crossmatch import check_cumprob, crossmatch_frame
-
     has_dist = skymap.has_distance and distance in galaxies_df.columns
     region = region or ("volume" if has_dist else "area")
     if region not in ("volume", "area"):
@@ -151,8 +149,6 @@ def sources_in_region(
     """Rows of ``positions_df`` (sources, candidates) inside the ``cumprob`` credible
     region (the server's ``localizationCumprob`` selection), with the 2D crossmatch
     columns, most probable first (ascending ``credible_level``)."""
-    from .crossmatch import crossmatch_frame
-
     out = crossmatch_frame(skymap, positions_df, ra=ra, dec=dec, distance=None, cumprob=cumprob)
     return out.sort_values("credible_level", kind="stable")
 

@@ -5,23 +5,20 @@ Flat FITS maps (RING or NESTED, implicit or explicit indexing) become multi-orde
 :meth:`Skymap.from_flat`; multi-order FITS and JSON are taken as they are. Probabilities
 must sum to 1 within ``_NORM_TOLERANCE`` unless asked otherwise.
 
-:class:`Skymap` is imported inside the functions that build one: :mod:`workbench.skymap`
-re-exports :func:`read_skymap`, so a module-level import would make the two modules import
-each other.
+Imports point one way: this module uses :mod:`workbench.skymap_core`;
+:mod:`workbench.skymap` re-exports both.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .errors import SkymapError
+from .skymap_core import Skymap
 from .skymap_distance import DIST_LAYERS
 from .skymap_healpix import SR_TO_DEG2, flat_order, pixel_area, uniq2nest
-
-if TYPE_CHECKING:
-    from .skymap import Skymap
 
 __all__ = ["read_skymap"]
 
@@ -64,8 +61,6 @@ def read_skymap(
     :class:`SkymapError` unless ``normalize=True`` (rescale to 1) or ``check=False`` (use it
     as it is). ``timeout`` (seconds) applies to URLs.
     """
-    from .skymap import Skymap
-
     if isinstance(source, Skymap):
         return _finish(source, source.meta.get("source", "skymap"), normalize, check)
     where, payload = _load_source(source, timeout)
@@ -76,8 +71,6 @@ def read_skymap(
 
 
 def _finish(sky: Skymap, where: str, normalize: bool, check: bool) -> Skymap:
-    from .skymap import Skymap
-
     total = sky.total_prob
     if normalize:
         if not total > 0:
@@ -165,8 +158,6 @@ def _sniff(raw: bytes, where: str) -> bytes | dict[str, Any]:
 
 
 def _from_json(obj: dict[str, Any], where: str) -> Skymap:
-    from .skymap import Skymap
-
     if obj.get("status") == "error":
         raise SkymapError(f"{where}: the server answered with an error: {obj.get('message')}")
     data = obj["data"] if isinstance(obj.get("data"), dict) else obj
@@ -277,8 +268,6 @@ def _dist_columns(arrays: dict[str, np.ndarray], where: str) -> list[np.ndarray]
 
 
 def _multiorder_from_columns(arrays, columns, meta, where) -> Skymap:  # type: ignore[no-untyped-def]
-    from .skymap import Skymap
-
     uniq = np.asarray(arrays["UNIQ"]).reshape(-1)
     if not np.issubdtype(uniq.dtype, np.integer):
         raise SkymapError(f"{where}: the UNIQ column must hold integers, not {uniq.dtype}")
@@ -301,8 +290,6 @@ def _multiorder_from_columns(arrays, columns, meta, where) -> Skymap:  # type: i
 
 
 def _flat_from_columns(arrays, header, meta, where) -> Skymap:  # type: ignore[no-untyped-def]
-    from .skymap import Skymap
-
     ordering = str(header.get("ORDERING", "")).strip().upper()
     if ordering not in ("RING", "NESTED"):
         raise SkymapError(
