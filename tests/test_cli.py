@@ -85,7 +85,88 @@ def test_sync_with_a_bad_token_fails_clearly(tmp_path, server):
 
 def test_status_on_a_missing_cache_says_so(tmp_path):
     proc = workbench("status", "--cache", str(tmp_path / "none.duckdb"))
-    assert proc.returncode == 1 and "sync first" in proc.stderr
+    assert proc.returncode == 1 and "workbench sync --cache" in proc.stderr
+    assert "read_only" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_top_level_help_imports_no_subcommand():
+    """`workbench --help` lists every subcommand without importing any of them (the server
+    alone pulls in tornado, healpy and astropy: seconds on a loaded machine)."""
+    code = (
+        "import sys\n"
+        "from workbench.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('workbench.server', 'workbench.commands.sync', 'duckdb', "
+        "'pandas', 'tornado', 'requests') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "HEAVY []" in proc.stdout, proc.stdout[-500:]
+    for command in COMMANDS:
+        assert command in proc.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "four"])
+def test_sync_refuses_a_concurrency_below_one_up_front(tmp_path, value):
+    cache = tmp_path / "c.duckdb"
+    proc = workbench(
+        "sync", "--url", "http://127.0.0.1:9", "--cache", str(cache), "--concurrency", value
+    )
+    assert (
+        proc.returncode == 2 and "--concurrency" in proc.stderr and "Traceback" not in proc.stderr
+    )
+    assert not cache.exists()  # refused before anything ran
+
+
+def test_a_cache_folder_that_cannot_be_created_is_a_clear_error(tmp_path, server):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cache = blocker / "sub" / "c.duckdb"  # its parent would have to be made inside a file
+    env = {"SKYPORTAL_TOKEN": server.token}
+    proc = workbench("push", "--url", server.url, "--cache", str(cache), env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "Cannot create the folder" in proc.stderr and "--cache" in proc.stderr
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders"
+)
+def test_a_cache_in_a_read_only_folder_is_a_clear_error(tmp_path, server):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        env = {"SKYPORTAL_TOKEN": server.token}
+        for cache in (folder / "c.duckdb", folder / "sub" / "c.duckdb"):
+            proc = workbench("push", "--url", server.url, "--cache", str(cache), env=env)
+            assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+            assert str(folder) in proc.stderr
+    finally:
+        folder.chmod(0o755)
+
+
+def test_cli_messages_speak_command_line_not_python(tmp_path):
+    from workbench.cache import Cache
+
+    cache = tmp_path / "c.duckdb"
+    Cache(cache).close()  # an empty cache: no server, no event
+    pushed = workbench("push", "--cache", str(cache))
+    assert (
+        pushed.returncode == 1 and "--url" in pushed.stderr and "SKYPORTAL_TOKEN" in pushed.stderr
+    )
+    matched = workbench(
+        "crossmatch", "2019-08-14T21:10:39", "--sources", "--out", str(tmp_path / "o.csv"),
+        "--cache", str(cache),
+    )  # fmt: skip
+    assert matched.returncode == 1 and "Traceback" not in matched.stderr, matched.stderr
+    assert "workbench sync" in matched.stderr
+    for proc in (pushed, matched):
+        for python in ("Workbench.open", "wb.sync", "read_only=True"):
+            assert python not in proc.stderr, proc.stderr
+    no_url = workbench("sync", "--cache", str(cache))
+    assert no_url.returncode == 1 and "--url" in no_url.stderr and "url=" not in no_url.stderr
 
 
 def test_crossmatch_a_csv_against_a_fits_file(tmp_path):
@@ -167,6 +248,9 @@ def test_local_localization_selection_equals_the_servers(make_server, tmp_path):
                 "localizationDateobs": dateobs,
                 "localizationCumprob": cumprob,
                 "numPerPage": 500,
+                # detection bounds SkyPortal 1.4.0 requires with a localization
+                **{k: "2017-01-01" for k in ("startDate", "firstDetectionAfter")},
+                **{k: "2026-12-31" for k in ("endDate", "lastDetectionBefore")},
             }
             for path, key, what, column in (
                 ("/api/sources", "sources", "sources", "id"),
@@ -201,3 +285,33 @@ def test_demo_sets_up_server_and_cache(tmp_path):
     assert "local SkyPortal at http://127.0.0.1" in proc.stdout
     offline = Workbench.open(cache=cache, offline=True)
     assert len(offline.sources()) == 40 and len(offline.candidates()) == 10
+
+
+@pytest.mark.parametrize(
+    ("python", "shell"),
+    [
+        (
+            "cannot push offline: give Workbench.open a url and token, or set SKYPORTAL_URL "
+            "and SKYPORTAL_TOKEN",
+            "cannot push offline: pass --url (or set SKYPORTAL_URL) and set SKYPORTAL_TOKEN",
+        ),
+        (
+            "no localization of 2019-08-14 in the cache; run wb.sync(['gcn_events'], "
+            "gcn_event='2019-08-14')",
+            "no localization of 2019-08-14 in the cache; run "
+            "`workbench sync --resources gcn_events --gcn-event 2019-08-14`",
+        ),
+        (
+            "no taxonomy in the cache yet: run wb.sync() (or wb.sync(['taxonomies'])) first",
+            "no taxonomy in the cache yet: run `workbench sync` (or "
+            "`workbench sync --resources taxonomies`) first",
+        ),
+    ],
+)
+def test_python_advice_is_reworded_for_the_shell(python, shell):
+    from workbench.cli import for_the_command_line
+    from workbench.errors import WorkbenchError
+
+    assert for_the_command_line(WorkbenchError(python)) == shell
+    own = WorkbenchError(python, cli_message="its own words")
+    assert for_the_command_line(own) == "its own words" and str(own) == python

@@ -12,6 +12,7 @@ Exit codes scripts can rely on: 0 success, 1 a workbench error (message on stder
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -58,6 +59,49 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# The library's messages give Python advice (``wb.sync([...])``); these rewrite what the
+# CLI may meet into the same advice as commands. An error can also carry its own
+# ``cli_message`` (see ``WorkbenchError.for_cli``), which wins.
+_CLI_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"give Workbench\.open a url and token, or set SKYPORTAL_URL and SKYPORTAL_TOKEN"
+        ),
+        "pass --url (or set SKYPORTAL_URL) and set SKYPORTAL_TOKEN",
+    ),
+    (
+        re.compile(r"wb\.sync\(\[([^\]]*)\](?:, gcn_event=(['\"])([^'\"]*)\2)?\)"),
+        "__sync__",
+    ),
+    (re.compile(r"wb\.sync\(\)"), "`workbench sync`"),
+    (
+        re.compile(r"(?:open it|opening it) (?:once )?without read_only(?:=True)?"),
+        "run `workbench sync` on it",
+    ),
+    (re.compile(r"read_only=True"), "read-only"),
+)
+
+
+def _sync_command(match: re.Match[str]) -> str:
+    resources = re.findall(r"['\"](\w+)['\"]", match.group(1))
+    words = ["workbench sync"]
+    if resources:
+        words.append("--resources " + " ".join(resources))
+    if match.group(3):
+        words.append(f"--gcn-event {match.group(3)}")
+    return "`" + " ".join(words) + "`"
+
+
+def for_the_command_line(exc: WorkbenchError) -> str:
+    """An error's message worded for the shell: commands and options, not Python calls."""
+    if exc.cli_message:
+        return exc.cli_message
+    text = str(exc)
+    for pattern, replacement in _CLI_WORDING:
+        text = pattern.sub(_sync_command if replacement == "__sync__" else replacement, text)
+    return text
+
+
 def _requested_command(argv: Sequence[str]) -> str | None:
     # the top-level parser has no option taking a value, so the first word that is not
     # an option is the subcommand (a later word may be an option's value: `--cache status`)
@@ -76,7 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(import_module(args._module).run(args) or 0)
     except WorkbenchError as exc:
-        print(f"workbench {args.command}: {exc}", file=sys.stderr)
+        print(f"workbench {args.command}: {for_the_command_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        # the file system said no (a read-only folder, a full disk) somewhere the workbench
+        # did not expect it: say what and where, without a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"workbench {args.command}: {exc.strerror or exc}{where}; check the paths given "
+            "and that their folders exist and are writable",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"workbench {args.command}: interrupted", file=sys.stderr)

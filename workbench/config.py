@@ -49,6 +49,16 @@ _HOW_TO_SET = (
     "in {path} (chmod 600)"
 )
 
+# The same advice for the `workbench` command line, which takes no token option (a token
+# on a command line shows in `ps` and the shell history).
+_HOW_TO_SET_CLI = {
+    "url": 'pass --url, set the environment variable {env}, or put `{key} = "..."` in {path}',
+    "token": (
+        'set the environment variable {env}, or put `{key} = "..."` in {path} (chmod 600); '
+        "the command line never takes the token"
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -226,7 +236,11 @@ def resolve_settings(
 
     def missing(key: str, arg: str, env: str) -> ConfigError:
         hint = _HOW_TO_SET.format(arg=arg, env=env, key=key, path=cfg_path)
-        return ConfigError(f"no SkyPortal {key.upper()} configured: {hint}")
+        return ConfigError(
+            f"no SkyPortal {key.upper()} configured: {hint}",
+            cli_message=f"no SkyPortal {key.upper()} configured: "
+            + _HOW_TO_SET_CLI[key].format(env=env, key=key, path=cfg_path),
+        )
 
     resolved_url = resolved_token = None
     if "url" in found:

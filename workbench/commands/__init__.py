@@ -16,3 +16,14 @@ def add_connection_options(parser: argparse.ArgumentParser, *, server: bool = Tr
         "--cache",
         help="cache file (default: WORKBENCH_CACHE, the config file, or cache/workbench.duckdb)",
     )
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number >= 1 (a count of parallel requests, say)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

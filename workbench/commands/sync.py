@@ -7,7 +7,7 @@ import datetime as dt
 import json
 
 from ..sync.context import ALL_RESOURCES
-from . import add_connection_options
+from . import add_connection_options, positive_int
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--reconcile", action="store_true", help="also find rows deleted on the server"
     )
     parser.add_argument(
-        "--concurrency", type=int, default=4, help="parallel requests (within the rate limit)"
+        "--concurrency",
+        type=positive_int,
+        default=4,
+        help="parallel requests, at least 1 (within the rate limit)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
