@@ -300,3 +300,26 @@ def test_live_figure_is_refilled_in_place() -> None:
     assert len(det.data["x"]) == 0 and sources.models["note"].text == "no photometry"
     assert {m.id for m in fig.references()} == models_before
     json_item(fig)  # serialises
+
+
+def test_light_curve_pane_prepares_in_a_thread_and_shows_in_place() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from widgets._plots import LightCurvePane, lightcurve_widget
+
+    pane = LightCurvePane(width=480, height=260)
+    widget, det = pane.widget, pane.sources["det"]
+    with ThreadPoolExecutor(1) as pool:  # as the vetting panel's prefetcher does
+        prepared = pool.submit(pane.prepare, _phot(), title="ZTF21abc").result()
+    assert len(det.data["x"]) == 0  # prepare touched no model
+    pane.show(prepared)
+    assert pane.widget is widget and pane.sources["det"] is det  # same widget, same source
+    assert sorted(det.data["mjd"]) == [59001.5, 59002.0, 59003.0]
+    assert pane.figure.title.text == "ZTF21abc"
+    assert pane.span is not None and pane.span.last_mjd == 59003.0
+    pane.show(pane.prepare(None, title="nothing"))
+    assert pane.span is None and pane.sources.models["note"].text == "no photometry"
+    pane.close()
+    # the one-off widget still works for other callers
+    assert "no photometry" in lightcurve_widget(_phot().iloc[0:0], "ZTF21abc").value
+    assert type(lightcurve_widget(_phot(), "ZTF21abc")).__name__ == "BokehModel"

@@ -1,12 +1,14 @@
 """Bokeh figures from ``workbench.plots`` as widgets (``jupyter_bokeh.BokehModel``).
 
-Building a figure and serialising it into a ``BokehModel`` takes tens of milliseconds, so
-panels that must be quick build these ahead (see :mod:`widgets.vetting_data`).
+Building a figure and serialising it into a ``BokehModel`` takes tens of milliseconds, and
+the browser then builds a whole new plot view; :class:`LightCurvePane` therefore keeps ONE
+figure and refills its data sources in place for each object (the vetting panel's path).
 
 A ``BokehModel`` view needs BokehJS in the page (``window.Bokeh``); without it JupyterLab
 shows "Cannot read properties of undefined (reading 'require')". :func:`ensure_bokehjs`
-loads it once per kernel, inline (the workbench must work without internet access), without
-MathJax, which no workbench plot uses (1.8 MB of the 3.9).
+loads it inline (the workbench must work without internet access), without MathJax, which
+no workbench plot uses (1.8 MB of the 3.9), once per kernel and browser page: a notebook
+then carries it once, not once per cell that draws a plot.
 """
 
 from __future__ import annotations
@@ -18,8 +20,28 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from workbench.plots.lightcurve import (
+    DetectionSpan,
+    LightCurveColumns,
+    lightcurve_columns,
+    live_lightcurve_figure,
+    update_live_lightcurve,
+)
+
+__all__ = [
+    "LightCurvePane",
+    "bokeh_widget",
+    "ensure_bokehjs",
+    "in_kernel",
+    "lightcurve_widget",
+]
+
 _BOKEHJS_COMPONENTS = ["bokeh", "bokeh-gl", "bokeh-widgets", "bokeh-tables"]
-_last_loaded: list[str] = []  # the msg_id of the cell execution that last loaded BokehJS
+# The frontend sessions (one per browser page connected to this kernel) that were sent
+# BokehJS. A page reloaded on a running kernel connects with a new session id and has lost
+# BokehJS, so it gets it again; every other cell of the same page does not.
+_loaded_sessions: set[str] = set()
+_lock = threading.Lock()
 
 
 def _kernel_shell() -> Any:
@@ -36,26 +58,31 @@ def in_kernel() -> bool:
     return _kernel_shell() is not None
 
 
-def ensure_bokehjs() -> bool:
+def ensure_bokehjs(*, force: bool = False) -> bool:
     """Load BokehJS into the notebook page, as an output of the cell being run.
 
-    Once per cell execution: a page reloaded on a running kernel has lost BokehJS, so a
-    flag kept for the kernel's life would leave new plots blank. Nothing is sent from a
-    widget callback or a worker thread (there is no cell whose output would carry it),
-    nor outside a kernel. Returns True when it sent the loader now.
+    Once per kernel and browser page (the execute request's frontend session): the first
+    cell that shows a plot carries it, later cells do not. ``force=True`` sends it again
+    (a page that lost it some other way). Nothing is sent from a widget callback or a
+    worker thread (there is no cell whose output would carry it), nor outside a kernel.
+    Returns True when it sent the loader now.
     """
     shell = _kernel_shell()
     if shell is None or threading.current_thread() is not threading.main_thread():
         return False
     parent = shell.kernel.get_parent() or {}
     header = parent.get("header") or {}
-    if header.get("msg_type") != "execute_request" or header.get("msg_id") in _last_loaded:
+    if header.get("msg_type") != "execute_request":
         return False
+    session = str(header.get("session") or "")
+    with _lock:
+        if session in _loaded_sessions and not force:
+            return False
+        _loaded_sessions.add(session)
     from bokeh.io import output_notebook
     from bokeh.resources import Resources
 
     output_notebook(Resources(mode="inline", components=_BOKEHJS_COMPONENTS), hide_banner=True)
-    _last_loaded[:] = [str(header.get("msg_id"))]
     return True
 
 
@@ -70,11 +97,53 @@ def bokeh_widget(fig: Any) -> Any:
 def lightcurve_widget(
     photometry: pd.DataFrame, obj_id: str, *, width: int = 560, height: int = 300
 ) -> Any:
-    """The light curve of ``obj_id`` (AB magnitude against MJD) as a widget; a note when
-    the object has no photometry in the cache."""
+    """The light curve of ``obj_id`` (AB magnitude against days from now, MJD on top) as a
+    new widget; a note when the object has no photometry in the cache. For a panel that
+    shows one object after another, :class:`LightCurvePane` is much quicker."""
     if photometry is None or photometry.empty:
         return w.HTML(f"<i>no photometry of {html.escape(obj_id)} in the cache</i>")
     from workbench.plots import lightcurve_plot
 
-    fig, _sources = lightcurve_plot(photometry, title=obj_id, width=width, height=height)
+    fig, _sources = lightcurve_plot(
+        photometry, title=obj_id, width=width, height=height, time="ago"
+    )
     return bokeh_widget(fig)
+
+
+class LightCurvePane:
+    """One light-curve widget that stays in a panel's layout and shows object after object.
+
+    ``prepare(photometry, title=...)`` computes what to draw (pure and thread-safe: call it
+    in a worker thread ahead of time); ``show(prepared)`` puts it into the existing figure's
+    data sources in place, so the browser redraws the same plot instead of building a new
+    one. The axis is days from now (negative: before now) with a dashed "now" line, MJD on
+    the top axis and in the hover; each filter's detections and limits are in the legend.
+    """
+
+    def __init__(self, *, width: int = 560, height: int = 300) -> None:
+        self.figure, self.sources = live_lightcurve_figure(width=width, height=height)
+        self.widget = bokeh_widget(self.figure)
+        self.shown: LightCurveColumns | None = None
+
+    @staticmethod
+    def prepare(photometry: pd.DataFrame | None, *, title: str = "") -> LightCurveColumns:
+        """The columns to show for ``photometry`` (the cache's photometry DataFrame, AB
+        magnitudes and MJD); no widget or model is touched."""
+        return lightcurve_columns(photometry, title=title)
+
+    def show(self, prepared: LightCurveColumns) -> None:
+        """Show prepared columns (from :meth:`prepare`) in the pane's figure, in place."""
+        if prepared is self.shown:
+            return
+        update_live_lightcurve(self.sources, prepared)
+        self.shown = prepared
+
+    @property
+    def span(self) -> DetectionSpan | None:
+        """First and last detection (MJD, days ago) of the object shown, or None."""
+        return self.shown.span if self.shown is not None else None
+
+    def close(self) -> None:
+        """Forget the object shown. The ``BokehModel`` itself is left to the garbage
+        collector: its ``__del__`` closes it, and a second ``close()`` raises KeyError."""
+        self.shown = None

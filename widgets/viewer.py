@@ -1,6 +1,7 @@
 """An object's light curve and spectra, side by side with its classifications.
 
-The light curve switches between AB magnitude and flux (µJy); the spectra plot carries its
+The light curve (days from now, a "now" line, MJD on the top axis) switches between AB
+magnitude and flux (µJy); the spectra plot carries its
 own redshift slider, which starts at the object's cached redshift.
 """
 
@@ -20,7 +21,7 @@ from ._plots import bokeh_widget
 
 
 class ObjectViewer(Panel):
-    """Light curve (mag or flux against MJD) and spectra (with a redshift slider) of one object."""
+    """Light curve (mag or flux against days from now) and spectra (with a redshift slider) of one object."""
 
     def __init__(self, wb: Any, obj_id: str | None = None) -> None:
         super().__init__(wb)
@@ -92,7 +93,7 @@ class ObjectViewer(Panel):
             )
             return
         fig, _ = lightcurve_plot(
-            phot, y=self.y_axis.value, title=f"{self.obj_id} light curve", height=340
+            phot, y=self.y_axis.value, title=f"{self.obj_id} light curve", height=340, time="ago"
         )
         self._swap(self.lightcurve_box, bokeh_widget(fig))
 
