@@ -142,7 +142,7 @@ ROWS = [
                                                 localization_name="m", localization_cumprob=0.9),
      "GET", "/api/galaxy_catalog", {"galaxies": [], "totalMatches": 0, "page": 1, "numPerPage": 1000},
      {"catalog_name": "CLU_mini", "localizationDateobs": "2019-08-14T21:10:39", "localizationName": "m",
-      "localizationCumprob": "0.9", "page": "1", "numPerPage": "1000"}, None),
+      "localizationCumprob": "0.9", "pageNumber": "1", "numPerPage": "1000"}, None),
     ("post_galaxy_catalog", lambda c: c.post_galaxy_catalog("mini", {"name": ["a"], "ra": [1.0], "dec": [2.0]}),
      "POST", "/api/galaxy_catalog", {}, {}, {"catalog_name": "mini", "catalog_data": {"name": ["a"], "ra": [1.0], "dec": [2.0]}}),
     # observing

@@ -177,7 +177,7 @@ def test_paginators_parse_the_shapes_skyportal_answers():
         PageNumberPaginator("events").parse({"sources": []}, 1)
     with pytest.raises(InvalidResponse, match="not an integer"):
         auto.parse({"sources": [], "totalMatches": "many"}, 1)
-    assert GalaxyPaginator().params(3, 1000) == {"page": 3, "numPerPage": 1000}
+    assert GalaxyPaginator().params(3, 1000) == {"pageNumber": 3, "numPerPage": 1000}
     single = SinglePagePaginator()
     assert single.parse([1, 2], 1).total == 2 and not single.paginated
 
@@ -214,14 +214,28 @@ def test_iter_pages_over_http_concurrently_in_order():
         assert len(records) == 2345
 
 
-def test_galaxy_catalog_pages_by_page_not_page_number():
+def galaxy_listing(n: int):
+    """SkyPortal 1.4.0's galaxy catalog: reads ``pageNumber`` (``page`` is ignored),
+    echoes it as ``data.page``, and slices past the end to an empty list."""
+
+    def answer(seen: Seen) -> Reply:
+        number = int(seen.query.get("pageNumber", ["1"])[0])
+        size = min(int(seen.query.get("numPerPage", ["1000"])[0]), 10_000)
+        rows = [{"id": i} for i in range((number - 1) * size, min(number * size, n))]
+        return ok({"galaxies": rows, "totalMatches": n, "page": number, "numPerPage": size})
+
+    return answer
+
+
+def test_galaxy_catalog_pages_by_page_number_like_skyportal_1_4():
     with ScriptedServer() as srv:
-        srv.route("GET", "/api/galaxy_catalog", listing("galaxies", 92, page_param="page"))
+        srv.route("GET", "/api/galaxy_catalog", galaxy_listing(92))
         client = SkyPortalClient(srv.url, token=TOKEN, rate_limit=None)
         frame = client.list_galaxies("CLU_mini", page_size=40, concurrency=2)
         assert len(frame) == 92 and set(frame["catalog_name"]) == {"CLU_mini"}
-        assert sorted(int(s.query["page"][0]) for s in srv.seen) == [1, 2, 3]
-        assert all("pageNumber" not in s.query for s in srv.seen)
+        assert sorted(frame["id"]) == list(range(92))
+        assert sorted(int(s.query["pageNumber"][0]) for s in srv.seen) == [1, 2, 3]
+        assert all("page" not in s.query for s in srv.seen)
 
 
 def test_bare_list_endpoints_are_one_page():

@@ -40,10 +40,17 @@ def test_sources_pagination_covers_every_source_once(server):
         assert name in ids
 
 
-def test_past_the_last_page_is_an_error_like_skyportal(server):
-    # 60 sources, 7 per page -> 9 pages; SkyPortal refuses a page starting past the end
+def test_past_the_last_page_like_skyportal_1_4(server):
+    # 60 sources, 7 per page -> 9 pages; past the end sources answer an empty list
     assert len(data(server, "/api/sources", {"numPerPage": 7, "pageNumber": 9})["sources"]) == 4
-    for page in (10, 0, -1):
+    past = data(server, "/api/sources", {"numPerPage": 7, "pageNumber": 10})
+    assert past["sources"] == [] and past["totalMatches"] == 60
+    assert data(server, "/api/classification", {"pageNumber": 10**4})["classifications"] == []
+    assert data(server, "/api/gcn_event", {"pageNumber": 10**4})["events"] == []
+    # ... while candidates refuse a page that starts past the end
+    r = get(server, "/api/candidates", {"numPerPage": 500, "pageNumber": 10**4})
+    assert r.status_code == 400 and r.json()["message"] == "Page number out of range."
+    for page in (0, -1):
         r = get(server, "/api/sources", {"numPerPage": 7, "pageNumber": page})
         assert r.status_code == 400
         assert r.json()["message"] == "Page number out of range."
@@ -286,14 +293,19 @@ def test_groups_taxonomy_config(server):
     assert "source" in config["allowedSpectrumTypes"]
 
 
-def test_galaxy_catalog_pages_with_page(server):
+def test_galaxy_catalog_pages_with_page_number(server):
     names = data(server, "/api/galaxy_catalog", {"catalogNamesOnly": "true"})
     assert names == [{"catalog_name": "CLU_mini", "catalog_count": names[0]["catalog_count"]}]
     page = data(server, "/api/galaxy_catalog", {"catalog_name": "CLU_mini", "numPerPage": 2})
     assert set(page) == {"galaxies", "totalMatches", "page", "numPerPage"}
     assert len(page["galaxies"]) == 2 and page["page"] == 1
-    second = data(server, "/api/galaxy_catalog", {"numPerPage": 2, "page": 2})
-    assert second["galaxies"][0]["id"] != page["galaxies"][0]["id"]
+    second = data(server, "/api/galaxy_catalog", {"numPerPage": 2, "pageNumber": 2})
+    assert second["galaxies"][0]["id"] != page["galaxies"][0]["id"] and second["page"] == 2
+    # SkyPortal 1.4.0 ignores ``page``: page=2 is page 1
+    ignored = data(server, "/api/galaxy_catalog", {"numPerPage": 2, "page": 2})
+    assert ignored["page"] == 1 and ignored["galaxies"] == page["galaxies"]
+    past = data(server, "/api/galaxy_catalog", {"numPerPage": 2, "pageNumber": 10**6})
+    assert past["galaxies"] == [] and past["totalMatches"] == page["totalMatches"]
     default = data(server, "/api/galaxy_catalog")
     assert default["numPerPage"] == 1000
     assert (
@@ -349,7 +361,8 @@ def test_localization_filters_find_the_gw_counterpart_and_galaxies(server):
         "localizationName": "LALInference.v1.fits.gz",
         "localizationCumprob": 0.9,
     }
-    inside = data(server, "/api/sources", dict(loc, numPerPage=100))
+    bounds = {"startDate": "2017-01-01", "endDate": "2026-12-31"}
+    inside = data(server, "/api/sources", dict(loc, numPerPage=100, **bounds))
     assert inside["totalMatches"] >= 1
     assert all(abs(s["dec"] + 25.2) < 6 for s in inside["sources"])
     galaxies = data(server, "/api/galaxy_catalog", dict(loc, numPerPage=1000))
@@ -359,7 +372,12 @@ def test_localization_filters_find_the_gw_counterpart_and_galaxies(server):
     tiny = data(
         server,
         "/api/candidates",
-        {"localizationDateobs": "2026-08-06T23:02:28", "localizationCumprob": 0.99},
+        {
+            "localizationDateobs": "2026-08-06T23:02:28",
+            "localizationCumprob": 0.99,
+            "firstDetectionAfter": "2017-01-01",
+            "lastDetectionBefore": "2026-12-31",
+        },
     )
     assert [c["id"] for c in tiny["candidates"]] == ["ZTF26abmjjnm"]  # EP260806a counterpart
 
@@ -381,3 +399,23 @@ def test_same_seed_same_data(make_server):
         assert da == db, path
     ids = lambda srv: [s["id"] for s in data(srv, "/api/sources", {"numPerPage": 40})["sources"]]  # noqa: E731
     assert ids(a) != ids(c)
+
+
+def test_localization_queries_need_detection_bounds_like_skyportal_1_4(server):
+    loc = {"localizationDateobs": "2019-08-14T21:10:39", "localizationCumprob": 0.9}
+    suffix = "when filtering by localizationDateobs or localizationName"
+    for path, first, last in (
+        ("/api/sources", "startDate", "endDate"),
+        ("/api/candidates", "firstDetectionAfter", "lastDetectionBefore"),
+    ):
+        r = get(server, path, loc)
+        assert r.status_code == 400
+        assert r.json()["message"] == f"must specify startDate and endDate {suffix}"
+        r = get(server, path, dict(loc, **{first: "2020-01-01", last: "2019-01-01"}))
+        assert r.json()["message"] == f"startDate must be before endDate {suffix}"
+        r = get(server, path, dict(loc, **{first: "2000-01-01", last: "2019-01-01"}))
+        assert r.json()["message"] == (
+            f"startDate and endDate must be less than 10 years apart {suffix}"
+        )
+        r = get(server, path, dict(loc, **{first: "2010-01-01", last: "2019-12-31"}))
+        assert r.status_code == 200, r.text

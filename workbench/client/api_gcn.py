@@ -98,7 +98,7 @@ class GcnAPI(BaseClient):
         concurrency: int = 1,
         **params: Any,
     ) -> pd.DataFrame:
-        """Retrieve all galaxies of a catalog (``GET /api/galaxy_catalog``, pages by ``page``).
+        """Retrieve all galaxies of a catalog (``GET /api/galaxy_catalog``, by ``pageNumber``).
 
         Optionally only those inside a localization's ``localization_cumprob`` credible
         region (0-1). Columns: ``id, name, ra, dec`` (degrees), ``distmpc``,

@@ -6,7 +6,8 @@ page order, fetching ahead with a few threads. Three shapes exist in SkyPortal:
 
 * :class:`PageNumberPaginator`: ``pageNumber``/``numPerPage``, ``totalMatches`` in the
   answer (sources, candidates, classifications, GCN events);
-* :class:`GalaxyPaginator`: the galaxy catalog's ``page``/``numPerPage``;
+* :class:`GalaxyPaginator`: the galaxy catalog (``pageNumber``, records under ``galaxies``,
+  up to 10,000 a page);
 * :class:`SinglePagePaginator`: endpoints whose ``data`` is a bare list (one "page").
 """
 
@@ -140,13 +141,15 @@ class PageNumberPaginator(Paginator):
 
 
 class GalaxyPaginator(PageNumberPaginator):
-    """``/api/galaxy_catalog``: ``page`` (not ``pageNumber``), records under ``galaxies``.
+    """``/api/galaxy_catalog``: ``pageNumber``, records under ``galaxies``.
 
-    The handler allows up to 10,000 galaxies a page (default 1,000).
+    A real SkyPortal 1.4.0 reads ``pageNumber`` (and echoes it as ``data.page``); a
+    ``page`` parameter is ignored, so sending it would return page 1 over and over. The
+    handler allows up to 10,000 galaxies a page (default 1,000).
     """
 
     def __init__(self, list_key: str | None = "galaxies") -> None:
-        super().__init__(list_key, page_param="page", max_page_size=10_000)
+        super().__init__(list_key, page_param="pageNumber", max_page_size=10_000)
 
 
 class SinglePagePaginator(Paginator):

@@ -8,8 +8,16 @@ triggers a full reconcile pass, whose keys then say exactly what the server stil
 
 from __future__ import annotations
 
-from .context import SyncContext
+import datetime as dt
+
+from .context import SyncContext, parse_time, to_iso, utcnow
 from .paged import PagedResource, run_pass, server_total, settle_full_pass, since_of
+
+#: Width of the detection window sent with a GCN-event scope, in days. SkyPortal refuses
+#: bounds 10 or more "years" (3,720 days) apart; 3,650 days stays clear of that.
+DETECTION_WINDOW_DAYS = 3650
+#: How far before the event the window starts when the event is older than the window.
+DETECTION_LEAD_DAYS = 365
 
 
 def _csv(ids: tuple[int, ...]) -> str:
@@ -46,7 +54,7 @@ def candidates_resource(ctx: SyncContext) -> PagedResource:
         params["groupIDs"] = _csv(ctx.options.group_ids)
     if ctx.options.filter_ids:
         params["filterIDs"] = _csv(ctx.options.filter_ids)
-    _add_localization(ctx, params)
+    _add_localization(ctx, params, candidates=True)
     return PagedResource(
         name="candidates",
         path="/api/candidates",
@@ -58,11 +66,46 @@ def candidates_resource(ctx: SyncContext) -> PagedResource:
     )
 
 
-def _add_localization(ctx: SyncContext, params: dict[str, str]) -> None:
-    """Scope a listing to a GCN event's localization, as the server's own filter does."""
-    if ctx.options.gcn_event:
-        params["localizationDateobs"] = ctx.options.gcn_event
-        params["localizationCumprob"] = "0.95"
+def detection_window(
+    event: str | dt.datetime, now: dt.datetime | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """First/last-detection bounds (naive UTC) for listings scoped to a GCN event.
+
+    A real SkyPortal 1.4.0 refuses a localization-scoped ``/api/sources`` or
+    ``/api/candidates`` without them, and wants them less than 10 years apart. The
+    window is the widest allowed that ends now (plus a day of clock skew): the last
+    3,650 days, so every object detected then passes, as in the offline selection. For
+    an event older than that, the window starts a year before the event instead.
+    """
+    end = (now or utcnow()) + dt.timedelta(days=1)
+    start = end - dt.timedelta(days=DETECTION_WINDOW_DAYS)
+    when = parse_time(event)
+    if when is not None and when - dt.timedelta(days=DETECTION_LEAD_DAYS) < start:
+        start = when - dt.timedelta(days=DETECTION_LEAD_DAYS)
+        end = start + dt.timedelta(days=DETECTION_WINDOW_DAYS)
+    return start, end
+
+
+def _add_localization(
+    ctx: SyncContext, params: dict[str, str], *, candidates: bool = False
+) -> None:
+    """Scope a listing to a GCN event's localization, as the server's own filter does.
+
+    Sources take the detection bounds as ``startDate``/``endDate``; candidates read
+    them as ``firstDetectionAfter``/``lastDetectionBefore`` (their ``startDate`` filters
+    on ``passed_at`` and is the incremental watermark), with ``numberDetections``, which
+    ``requireDetections`` (on by default) asks for on SkyPortal after 1.4.0.
+    """
+    if not ctx.options.gcn_event:
+        return
+    params["localizationDateobs"] = ctx.options.gcn_event
+    params["localizationCumprob"] = "0.95"
+    start, end = (to_iso(t) for t in detection_window(ctx.options.gcn_event))
+    if candidates:
+        params |= {"firstDetectionAfter": start, "lastDetectionBefore": end}
+        params["numberDetections"] = "1"
+    else:
+        params |= {"startDate": start, "endDate": end}
 
 
 def sync_listing(ctx: SyncContext, res: PagedResource, count_in_cache) -> None:

@@ -292,13 +292,19 @@ class BaseHandler(tornado.web.RequestHandler):
         return data
 
 
-def page_slice(total: int, page: int, per: int) -> slice:
-    """The rows of one page; 400 "Page number out of range." past the last page.
+def page_slice(total: int, page: int, per: int, *, past_end_empty: bool = False) -> slice:
+    """The rows of one page; 400 "Page number out of range." for a page <= 0.
 
-    SkyPortal 1.4.0 (``grab_query_results``) refuses any page that starts at or after
-    ``totalMatches`` (except page 1 of an empty result) and any page <= 0.
+    Past the last page, SkyPortal 1.4.0 answers differently per endpoint: candidates
+    (``grab_query_results``) refuse any page that starts at or after ``totalMatches``
+    (except page 1 of an empty result) with a 400, while sources, classifications, GCN
+    events and galaxies answer an empty list (``past_end_empty=True``).
     """
-    if page <= 0 or (total == 0 and page != 1) or (total > 0 and (page - 1) * per >= total):
+    if page <= 0:
+        raise ApiError("Page number out of range.")
+    if past_end_empty:
+        return slice(min((page - 1) * per, total), min(page * per, total))
+    if (total == 0 and page != 1) or (total > 0 and (page - 1) * per >= total):
         raise ApiError("Page number out of range.")
     return slice((page - 1) * per, page * per)
 

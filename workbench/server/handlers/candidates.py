@@ -9,7 +9,13 @@ import numpy as np
 from .. import photrec, queries, records, refdata
 from ..timeutil import iso, parse_time
 from .base import ApiError, BaseHandler, page_slice
-from .common import find_obj, full_comments, list_classifications, localization_args
+from .common import (
+    find_obj,
+    full_comments,
+    list_classifications,
+    localization_args,
+    require_detection_bounds,
+)
 
 
 def candidate_record(
@@ -57,6 +63,7 @@ class CandidateListHandler(BaseHandler):
     async def get(self) -> None:
         store = self.store
         page, per = self.page_args(25)
+        require_detection_bounds(self, "firstDetectionAfter", "lastDetectionBefore")
         with store.lock:
             cached = None
             if self.flag("useCache") and self.arg("queryID"):

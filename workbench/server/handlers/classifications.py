@@ -56,7 +56,7 @@ class ClassificationListHandler(BaseHandler):
                 rng = np.random.default_rng([store.seed, next(_requests)])
                 rows = np.roll(rows, int(rng.integers(0, len(rows))))
             total = len(rows)
-            chosen = rows[page_slice(total, page, per)]
+            chosen = rows[page_slice(total, page, per, past_end_empty=True)]
             items = [records.classification(store, int(r)) for r in chosen]
             if self.flag("includeTaxonomy"):
                 for item in items:

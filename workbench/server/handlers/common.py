@@ -30,6 +30,36 @@ def localization_args(handler) -> Localization | None:
     )
 
 
+#: SkyPortal's MAX_NUM_DAYS_USING_LOCALIZATION (10 "years" of 372 days).
+MAX_DAYS_WITH_LOCALIZATION = 31 * 12 * 10
+_LOC_SUFFIX = "when filtering by localizationDateobs or localizationName"
+
+
+def require_detection_bounds(handler, first_name: str, last_name: str) -> None:
+    """400 with SkyPortal 1.4.0's messages when a localization query lacks its bounds.
+
+    The real ``/api/sources`` wants ``startDate``/``endDate`` (first and last detection)
+    with ``localizationDateobs``/``localizationName``; ``/api/candidates`` reads
+    ``firstDetectionAfter``/``lastDetectionBefore`` but its message names startDate and
+    endDate too. The bounds must be ordered and less than 10 years (3,720 days) apart.
+    As in 1.4.0 (operator precedence), a ``localizationDateobs`` needs the bounds even
+    with ``requireDetections=false``. The local server checks the bounds; it does not
+    filter by detection dates (see the server README).
+    """
+    dateobs, name = handler.arg("localizationDateobs"), handler.arg("localizationName")
+    require = (handler.arg("requireDetections") or "true").lower() not in {"false", "0"}
+    if not (dateobs or (name and require)):
+        return
+    first, last = handler.arg(first_name), handler.arg(last_name)
+    if not first or not last:
+        raise ApiError(f"must specify startDate and endDate {_LOC_SUFFIX}")
+    start, end = handler.time_arg(first_name), handler.time_arg(last_name)
+    if start > end:
+        raise ApiError(f"startDate must be before endDate {_LOC_SUFFIX}")
+    if (end - start) // (86_400 * 10**6) > MAX_DAYS_WITH_LOCALIZATION:
+        raise ApiError(f"startDate and endDate must be less than 10 years apart {_LOC_SUFFIX}")
+
+
 def list_classifications(store, idx: int) -> list[dict[str, Any]]:
     """Classifications as embedded in source and candidate lists (with groups/votes)."""
     out = []

@@ -1,4 +1,4 @@
-"""``/api/galaxy_catalog``: page with ``page``, filter, sort, localization; ingest, delete."""
+"""``/api/galaxy_catalog``: page with ``pageNumber``, filter, sort, localization; ingest, delete."""
 
 from __future__ import annotations
 
@@ -104,7 +104,12 @@ CATALOG_COLUMNS = (
 
 
 class GalaxyCatalogHandler(BaseHandler):
-    """GET ``/api/galaxy_catalog[/{ignored}]`` (pages with ``page``); POST ingests a catalog."""
+    """GET ``/api/galaxy_catalog[/{ignored}]``; POST ingests a catalog.
+
+    GET pages with ``pageNumber`` and echoes it as ``data.page``; a ``page`` parameter is
+    ignored (SkyPortal 1.4.0: ``page=2`` returns page 1). Past the last page the list is
+    empty (the real handler slices a Python list), not a 400.
+    """
 
     async def get(self, ignored: str | None = None) -> None:
         store = self.store
@@ -116,7 +121,7 @@ class GalaxyCatalogHandler(BaseHandler):
             return
         if name is not None and name not in store.catalogs:
             raise ApiError(f"get_galaxies fails: Catalog with name {name} not found")
-        page, per = self.page_args(1000, page_name="page", max_per_page=10000)
+        page, per = self.page_args(1000, max_per_page=10000)
         picked: list[tuple[str, int]] = []
         keys: list[np.ndarray] = []
         sort_by = self.arg("sortBy")
@@ -131,7 +136,7 @@ class GalaxyCatalogHandler(BaseHandler):
             key = np.where(np.isnan(key), np.inf, -key if desc else key)
             picked = [picked[i] for i in np.argsort(key, kind="stable")]
         total = len(picked)
-        chosen = picked[page_slice(total, page, per)]
+        chosen = picked[page_slice(total, page, per, past_end_empty=True)]
         await self.success(
             {
                 "galaxies": [galaxy_record(store, c, r) for c, r in chosen],

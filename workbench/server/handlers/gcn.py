@@ -241,7 +241,7 @@ class GcnEventListHandler(BaseHandler):
         if keep:
             wanted = {t.strip() for t in keep.split(",")}
             events = [e for e in events if wanted & set(e.tags)]
-        chosen = events[page_slice(len(events), page, per)]
+        chosen = events[page_slice(len(events), page, per, past_end_empty=True)]
         await self.success(
             {"events": [event_record(e, full=False) for e in chosen], "totalMatches": len(events)}
         )

@@ -14,6 +14,7 @@ from .common import (
     list_classifications,
     localization_args,
     plain_comments,
+    require_detection_bounds,
 )
 from .spectra import spectrum_record
 
@@ -47,6 +48,7 @@ class SourceListHandler(BaseHandler):
     async def get(self) -> None:
         store = self.store
         page, per = self.page_args(100)
+        require_detection_bounds(self, "startDate", "endDate")
         group_ids = self.int_list("group_ids")
         cone = None
         if self.arg("ra") is not None and self.arg("dec") is not None:
@@ -78,7 +80,7 @@ class SourceListHandler(BaseHandler):
             except queries.QueryError as exc:
                 raise ApiError(str(exc)) from exc
             total = len(idx)
-            chosen = idx[page_slice(total, page, per)]
+            chosen = idx[page_slice(total, page, per, past_end_empty=True)]
             items = [
                 list_record(
                     store,
