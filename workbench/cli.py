@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("workbench.commands.status", "what the cache holds, last syncs, the outbox"),
     "push": ("workbench.commands.push", "send the actions waiting in the outbox"),
     "crossmatch": ("workbench.commands.crossmatch", "positions against a localization (2D and 3D)"),
+    "export": ("workbench.commands.export", "cache tables or a galaxy file as HATS or Parquet"),
     "demo": (
         "workbench.commands.demo",
         "local server + synced cache + JupyterLab on the notebooks",
