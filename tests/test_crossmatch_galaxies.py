@@ -152,7 +152,9 @@ def test_array_weights_nan_weights_and_area_region(sky):
     w = np.ones(len(cat))
     w[0] = np.nan
     ranked = rank_galaxies(sky, cat, weight=w, cumprob=None)
-    assert ranked["id"].iloc[-1] == 0 and np.isnan(ranked["score"].iloc[-1])
+    # an unknown weight ranks last with probability 0 (the others still sum to 1)
+    assert ranked["id"].iloc[-1] == 0 and ranked["probability"].iloc[-1] == 0
+    assert ranked["cum_probability"].iloc[-1] == pytest.approx(1.0)
     area = rank_galaxies(sky, cat, region="area", cumprob=0.5)
     assert np.all(area["credible_level"] <= 0.5)
     flat = cat.drop(columns=["distmpc", "distmpc_unc"])

@@ -51,7 +51,13 @@ from .crossmatch_core import (
     crossmatch_frame,
     in_region,
 )
-from .crossmatch_galaxies import distance_cdf, host_galaxies, rank_galaxies, sources_in_region
+from .crossmatch_galaxies import (
+    distance_cdf,
+    holding,
+    host_galaxies,
+    rank_galaxies,
+    sources_in_region,
+)
 from .crossmatch_volume import VolumeLevels, density_vol
 
 __all__ = [
@@ -62,6 +68,7 @@ __all__ = [
     "crossmatch_frame",
     "density_vol",
     "distance_cdf",
+    "holding",
     "host_galaxies",
     "in_region",
     "rank_galaxies",

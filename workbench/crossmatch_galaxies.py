@@ -19,7 +19,7 @@ from .crossmatch_volume import SQRT2PI, require_distance
 from .errors import SkymapError
 from .skymap import Skymap
 
-__all__ = ["distance_cdf", "host_galaxies", "rank_galaxies", "sources_in_region"]
+__all__ = ["distance_cdf", "holding", "host_galaxies", "rank_galaxies", "sources_in_region"]
 
 
 def distance_cdf(
@@ -61,14 +61,22 @@ def _luminosity_weight(mag: np.ndarray, distance: np.ndarray) -> np.ndarray:
     return 10 ** (-0.4 * absolute)
 
 
+# Weight names the ranking accepts, besides any numeric column of the galaxy table.
+WEIGHT_ALIASES = {"B": "magb", "lum_b": "magb", "K": "magk", "lum_k": "magk"}
+
+
 def _weights(galaxies: pd.DataFrame, weight: Any, distance: np.ndarray) -> np.ndarray:
     if weight is None:
         return np.ones(len(galaxies))
     if isinstance(weight, str):
-        if weight not in galaxies.columns:
-            raise SkymapError(f"weight column {weight!r} is not in the galaxy table")
-        values = galaxies[weight].to_numpy(float)
-        if weight.lower().startswith("mag"):  # a magnitude: weight by luminosity
+        column = WEIGHT_ALIASES.get(weight, weight)
+        if column not in galaxies.columns:
+            raise SkymapError(
+                f"weight {weight!r} is not a column of the galaxy table; use 'mstar' (stellar "
+                "mass), 'B' or 'K' (luminosity from magb/magk and distance), or a column name"
+            )
+        values = galaxies[column].to_numpy(float)
+        if column.lower().startswith("mag"):  # a magnitude: weight by luminosity
             return _luminosity_weight(values, distance)
         return values
     values = np.asarray(weight, dtype=np.float64).reshape(-1)
@@ -91,17 +99,22 @@ def rank_galaxies(
 ) -> pd.DataFrame:
     """Galaxies ranked by 3D probability density (per Mpc³) times an optional weight.
 
-    ``weight``: ``None``; a column name (``"mstar"``: stellar mass; a magnitude column such
-    as ``"magk"``/``"magb"`` gives relative luminosity ``10**(-0.4 M)`` with M from the
-    galaxy's distance); or an array of weights. Galaxies with a NaN weight rank last.
+    ``weight``: ``None``; a column name (``"mstar"``: stellar mass; ``"B"``/``"K"`` or a
+    magnitude column such as ``"magb"``/``"magk"`` gives relative luminosity
+    ``10**(-0.4 M)``, ``M = m - 5 log10(d / 10 pc)`` from the galaxy's distance); or an
+    array of weights. Galaxies with a NaN weight rank last, with probability 0.
     ``region``: ``"volume"`` keeps galaxies with ``credible_level_vol <= cumprob`` (the
     default when the map and the table have distances; galaxies without a distance are then
     left out), ``"area"`` those with ``credible_level <= cumprob``; ``cumprob=None`` keeps
     all. Without distances the rank
     uses the 2D density. Adds the crossmatch columns, ``dist_cdf`` (P(event nearer than
     the galaxy) on its line of sight), ``dist_consistency`` (two-sided ``2 min(cdf, 1 -
-    cdf)``: 1 at the posterior median, near 0 when inconsistent), ``weight``, ``score``
-    (normalised over the returned galaxies) and ``rank`` (1 = best).
+    cdf)``: 1 at the posterior median, near 0 when inconsistent), ``weight``,
+    ``probability`` (density times weight, normalised to sum to 1 over the returned
+    galaxies; ``score`` is the same number, its former name), ``rank`` (1 = best) and
+    ``cum_probability`` (the probability of this galaxy and all ranked above it), so
+    ``ranked[ranked.cum_probability <= 0.9]`` plus the next galaxy hold 90% of the weighted
+    probability (see :func:`holding`).
     """
     has_dist = skymap.has_distance and distance in galaxies_df.columns
     region = region or ("volume" if has_dist else "area")
@@ -131,11 +144,23 @@ def rank_galaxies(
         keep = level.to_numpy(float) <= check_cumprob(cumprob)
         out, density = out[keep], density[keep]
     score = density * out["weight"].to_numpy(float)
-    total = np.nansum(score)
-    out["score"] = score / total if total > 0 else score
-    out = out.sort_values("score", ascending=False, na_position="last", kind="stable")
+    score = np.where(np.isfinite(score), score, 0.0)  # unknown weight: no probability
+    total = score.sum()
+    out["probability"] = score / total if total > 0 else score
+    out["score"] = out["probability"]
+    out = out.sort_values("probability", ascending=False, kind="stable")
     out["rank"] = np.arange(1, len(out) + 1)
+    out["cum_probability"] = np.cumsum(out["probability"].to_numpy())
     return out
+
+
+def holding(ranked: pd.DataFrame, fraction: float = 0.9) -> pd.DataFrame:
+    """The fewest top-ranked galaxies of ``ranked`` (:func:`rank_galaxies`) whose weighted
+    probabilities add up to at least ``fraction`` (0..1): "the galaxies holding 90%"."""
+    value = check_cumprob(fraction)
+    cum = ranked["cum_probability"].to_numpy(float)
+    n = int(np.searchsorted(cum, value * (1 - 1e-12), side="left")) + 1
+    return ranked.iloc[: min(n, len(ranked))]
 
 
 def sources_in_region(

@@ -33,6 +33,7 @@ class Workbench:
         self.cache = cache
         self.client = client
         self.outbox = Outbox(cache, client)
+        self._profile: dict[str, Any] | None = None  # the user, once read (see profile())
 
     @classmethod
     def open(
@@ -198,7 +199,7 @@ class Workbench:
         }
         if group_ids:
             payload["group_ids"] = list(group_ids)
-        return self.outbox.add("classification", payload)
+        return self.outbox.add("classification", self._authored(payload))
 
     def unclassify(self, classification_id: int) -> int:
         """Delete one of your classifications (by its server id)."""
@@ -206,7 +207,8 @@ class Workbench:
 
     def save(self, obj_id: str, group_ids: Sequence[int]) -> int:
         """Save an object (a candidate, say) as a source of these groups."""
-        return self.outbox.add("save", {"obj_id": obj_id, "group_ids": list(group_ids)})
+        payload = {"obj_id": obj_id, "group_ids": list(group_ids)}
+        return self.outbox.add("save", self._authored(payload))
 
     def unsave(self, obj_id: str, group_ids: Sequence[int]) -> int:
         return self.outbox.add("unsave", {"obj_id": obj_id, "group_ids": list(group_ids)})
@@ -214,6 +216,53 @@ class Workbench:
     def reject(self, obj_id: str) -> int:
         """Reject a candidate (SkyPortal's ``rejected_candidates`` list)."""
         return self.outbox.add("reject", {"obj_id": obj_id})
+
+    def unreject(self, obj_id: str, listing_id: int | None = None) -> int:
+        """Take a candidate off the rejected list (the listing's DELETE; its id is looked up
+        on the server when not given)."""
+        payload: dict[str, Any] = {"obj_id": obj_id}
+        if listing_id is not None:
+            payload["listing_id"] = int(listing_id)
+        return self.outbox.add("unreject", payload)
+
+    def undo(self, action_id: int) -> int | None:
+        """Take back an outbox action: dropped while still queued (or refused); once on the
+        server, its inverse is queued (save -> unsave, reject -> unreject, classification
+        -> its deletion). Returns the inverse action's id, or None when it was dropped.
+
+        An action whose outcome is unknown (sent, no answer) is settled by a push first
+        when online; offline it is refused, since its inverse may not be needed.
+        """
+        action = self._action(action_id)
+        if action["status"] in ("sending", "unknown") and self.client is not None:
+            self.outbox.push(only=[action_id])
+            action = self._action(action_id)
+        status, kind, payload = action["status"], action["kind"], action["payload"]
+        if status in ("pending", "rejected", "failed"):
+            self.outbox.drop(action_id)
+            return None
+        if status == "dropped":
+            return None
+        if status != "sent":
+            raise OutboxError(
+                f"outbox #{action_id} ({kind}) may or may not have reached the server; "
+                "connect and push first (the outbox checks), then undo"
+            )
+        remote = action.get("remote_id")
+        if kind == "save":
+            return self.unsave(payload["obj_id"], payload["group_ids"])
+        if kind == "reject":
+            listing = int(remote) if remote not in (None, "", "True") else None
+            return self.unreject(payload["obj_id"], listing)
+        if kind == "classification" and remote not in (None, ""):
+            return self.unclassify(int(remote))
+        raise OutboxError(f"outbox #{action_id} ({kind}) cannot be undone from here")
+
+    def _action(self, action_id: int) -> dict[str, Any]:
+        found = self.cache.outbox_actions(None, ids=[int(action_id)])
+        if not found:
+            raise OutboxError(f"no action #{action_id} in the outbox")
+        return found[0]
 
     def comment(
         self, obj_id: str, text: str, *, group_ids: Sequence[int] | None = None, on: str = "sources"
@@ -224,7 +273,7 @@ class Workbench:
         payload: dict[str, Any] = {"resource": on, "resource_id": obj_id, "text": text}
         if group_ids:
             payload["group_ids"] = list(group_ids)
-        return self.outbox.add("comment", payload)
+        return self.outbox.add("comment", self._authored(payload))
 
     def upload_spectrum(
         self,
@@ -296,6 +345,15 @@ class Workbench:
             )
         return action_id
 
+    def undo_vet(self, obj_id: str, action_id: int | None = None) -> int | None:
+        """Take back a vetting decision on a candidate: its outbox action (if any) is undone
+        (see :meth:`undo`) and the local decision cleared, so the candidate is unvetted
+        again. Returns the inverse action's id, if one was queued."""
+        inverse = None if action_id is None else self.undo(int(action_id))
+        with self.cache.write() as tx:
+            tx.record_vetting(obj_id, "undo", action_id=inverse)
+        return inverse
+
     # -- localizations and crossmatch (offline, on the cache) -------------------------------
     def skymap(self, dateobs: str, name: str | None = None) -> Any:
         """A cached localization of a GCN event as a :class:`workbench.skymap.Skymap`."""
@@ -335,6 +393,116 @@ class Workbench:
             self.skymap(dateobs, name), positions, distance_unc="distance_unc", cumprob=cumprob
         )
 
+    # -- what the vetting panel needs beyond the accessors ---------------------------------
+    def saves(self, obj_id: str) -> pd.DataFrame:
+        """Where an object is saved: ``group_id``, ``group_name``, ``saved_by``,
+        ``saved_at`` (UTC) and ``pending`` (a queued save), earliest first; links a queued
+        unsave removes are left out."""
+        live = ", ".join(f"'{s}'" for s in ("pending", "sending", "unknown", "failed"))
+        return self.cache.sql(
+            f"""SELECT s.group_id, coalesce(g.nickname, g.name, '#' || s.group_id) AS group_name,
+                      s.saved_by, s.saved_at, s.action_id IS NOT NULL AS pending
+               FROM sources s LEFT JOIN groups g ON g.id = s.group_id
+               WHERE s.obj_id = $obj AND NOT EXISTS (
+                   SELECT 1 FROM outbox o WHERE o.kind = 'unsave' AND o.status IN ({live})
+                   AND o.payload->>'$.obj_id' = s.obj_id
+                   AND list_contains(CAST(o.payload->'$.group_ids' AS BIGINT[]), s.group_id))
+               ORDER BY s.saved_at NULLS LAST, s.group_id""",
+            {"obj": obj_id},
+        )
+
+    def saved_obj_ids(self, group_ids: Sequence[int] | None = None) -> set[str]:
+        """Objects saved (in the cache) to any of ``group_ids`` (to any group if none)."""
+        groups = [int(g) for g in group_ids or ()]
+        where = " WHERE group_id IN (SELECT unnest($g))" if groups else ""
+        frame = self.cache.sql(
+            f"SELECT DISTINCT obj_id FROM sources{where}", {"g": groups} if groups else None
+        )
+        return set(frame["obj_id"].astype(str)) if len(frame) else set()
+
+    def rejected_on_server(self) -> set[str]:
+        """Objects in the user's ``rejected_candidates`` list on the server (online only)."""
+        client = self._online("read the rejected candidates")
+        user_id = self.profile(refresh=True).get("id")
+        if user_id is None:
+            return set()
+        listed = client.get(f"/api/listing/{int(user_id)}", {"listName": "rejected_candidates"})
+        return {str(x["obj_id"]) for x in listed or ()}
+
+    def poll_candidates(
+        self,
+        group_ids: Sequence[int] | None = None,
+        resources: Sequence[str] = ("sources", "candidates", "photometry", "thumbnails"),
+    ) -> SyncSummary:
+        """One incremental sync of what a vetting session follows: new candidates of
+        ``group_ids`` and new saves (by anyone), with the new ones' light curves and cutouts.
+        Goes through the client's rate limiter like any sync."""
+        options: dict[str, Any] = {}
+        if group_ids:
+            options["group_ids"] = tuple(int(g) for g in group_ids)
+        return self.sync(list(resources), **options)
+
+    # -- the user and remembered choices (a small JSON beside the cache) --------------------
+    @property
+    def settings_path(self) -> Path:
+        """``<cache>.settings.json`` beside the cache file: choices panels remember."""
+        path = Path(self.cache.path)
+        return path.with_name(path.name + ".settings.json")
+
+    def settings(self) -> dict[str, Any]:
+        """The remembered settings (an empty dict when none were saved)."""
+        import json
+
+        try:
+            data = json.loads(self.settings_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def remember(self, key: str, value: Any) -> None:
+        """Remember one setting (JSON-serialisable) for the next session."""
+        import json
+
+        data = self.settings()
+        data[key] = value
+        tmp = self.settings_path.with_name(self.settings_path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+            tmp.replace(self.settings_path)
+        except OSError as exc:
+            raise WorkbenchError(
+                f"could not write {self.settings_path}: {exc}; check the cache directory"
+            ) from exc
+
+    def profile(self, *, refresh: bool = False) -> dict[str, Any]:
+        """The user's ``id`` and ``username``: remembered from the server when online (a
+        failed read is not an error: the remembered one, or an empty dict, is returned)."""
+        from .errors import SkyPortalError
+
+        known = getattr(self, "_profile", None) or self.settings().get("profile") or {}
+        if self.client is not None and (refresh or not known):
+            try:
+                data = self.client.get("/api/internal/profile")
+            except SkyPortalError:
+                data = None
+            if isinstance(data, dict) and data.get("id") is not None:
+                fresh = {"id": int(data["id"]), "username": data.get("username")}
+                if fresh != known:
+                    self.remember("profile", fresh)
+                known = fresh
+        self._profile = known
+        return dict(known)
+
+    def _authored(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Add the cached user as the local row's author (display only, never sent)."""
+        known = getattr(self, "_profile", None) or self.settings().get("profile") or {}
+        self._profile = known
+        if known.get("username"):
+            payload["author"] = known["username"]
+        if known.get("id") is not None:
+            payload["author_id"] = int(known["id"])
+        return payload
+
     def _taxonomy_for(self, classification: str, taxonomy: int | str | None) -> int:
         """The id of a cached taxonomy that offers ``classification`` (refuse unknown classes)."""
         from .taxonomy import find_taxonomy
@@ -345,6 +513,54 @@ class Workbench:
                 "no taxonomy in the cache yet: run wb.sync() (or wb.sync(['taxonomies'])) first"
             )
         return find_taxonomy(taxonomies, classification, taxonomy)
+
+    # -- chasing a counterpart (offline, on the cache; logic in events.py/counterparts.py) --
+    def events(self) -> pd.DataFrame:
+        """GCN events, newest first: type (GW, GRB...), time, FAR (Hz, per year), source
+        classes (BNS, NSBH, BBH, terrestrial), HasNS/HasRemnant, distance mean/std (Mpc),
+        50%/90% areas (deg²), number of notices. See :mod:`workbench.events`."""
+        from .events import cached_event_table
+
+        return cached_event_table(self)
+
+    def counterparts(
+        self,
+        dateobs: str,
+        name: str | None = None,
+        *,
+        cumprob: float = 0.9,
+        days: Sequence[float] = (0.0, 14.0),
+        include_prior: bool = False,
+        weight: Any = None,
+    ) -> pd.DataFrame:
+        """Cached sources and candidates that can be the event's counterpart: inside the
+        ``cumprob`` region, first detected ``days`` (0 to 14) days after it, with their light
+        curve, 3D probability at a known redshift and likely host. See
+        :func:`workbench.counterparts.counterparts`."""
+        from .counterparts import event_counterparts
+
+        return event_counterparts(
+            self, dateobs, name, cumprob=cumprob, days=days, include_prior=include_prior,
+            weight=weight,
+        )  # fmt: skip
+
+    def rank_galaxies(
+        self,
+        dateobs: str,
+        name: str | None = None,
+        *,
+        cumprob: float | None = 0.9,
+        weight: Any = None,
+        catalog: str | None = None,
+    ) -> pd.DataFrame:
+        """Cached galaxies in the event's ``cumprob`` credible volume ranked by 3D probability
+        (per Mpc³) times ``weight`` (``"mstar"``, ``"B"``, ``"K"``): ``probability``, ``rank``,
+        ``cum_probability``. See :func:`workbench.crossmatch.rank_galaxies`."""
+        from .counterparts import rank_event_galaxies
+
+        return rank_event_galaxies(
+            self, dateobs, name, cumprob=cumprob, weight=weight, catalog=catalog
+        )
 
 
 def _ids(obj_id: str | Sequence[str] | None) -> list[str] | None:

@@ -1,0 +1,379 @@
+"""Candidates that can be an event's counterpart: in its region, first seen after it.
+
+:func:`light_curve_summary` reads each object's photometry (the cache's photometry frame:
+``obj_id, mjd, mag, limiting_mag, filter``; ``mag`` NaN for a non-detection) relative to
+the event time; :func:`counterparts` keeps the objects inside the ``cumprob`` credible
+region (2D, the server's ``localizationCumprob`` selection) whose first detection falls in
+``days`` after the event, and adds their light-curve figures, the 3D probability at the
+luminosity distance of a known redshift (Planck18) and the likely host galaxy.
+
+Units: times MJD (UTC) and days; magnitudes AB; ``rate`` mag/day (negative: brightening);
+``probdensity`` per sr, ``probdensity_vol`` per Mpc³; distances Mpc; offsets arcsec, kpc.
+
+Order: most probable first, by the 2D ``credible_level`` (ascending), then by the host's
+weighted probability (when galaxies are given), then by detection time. An object
+detected before the event cannot be its counterpart: such objects are left out unless
+``include_prior=True``, which keeps them flagged ``prior=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .crossmatch import crossmatch, sources_in_region
+from .crossmatch_galaxies import host_galaxies
+from .errors import SkymapError
+from .skymap import Skymap
+
+__all__ = [
+    "COUNTERPART_COLUMNS",
+    "counterparts",
+    "light_curve_summary",
+    "luminosity_distance",
+    "to_mjd",
+]
+
+MJD_EPOCH = pd.Timestamp("1858-11-17")
+
+COUNTERPART_COLUMNS = (
+    "id",
+    "ra",
+    "dec",
+    "redshift",
+    "first_detected",
+    "first_mjd",
+    "days_after",
+    "first_mag",
+    "first_filter",
+    "last_nondetection_mjd",
+    "last_nondetection_days",
+    "last_nondetection_limit",
+    "peak_mag",
+    "peak_mjd",
+    "latest_mag",
+    "latest_mjd",
+    "rate",
+    "rate_filter",
+    "n_detections",
+    "credible_level",
+    "probdensity",
+    "luminosity_distance",
+    "probdensity_vol",
+    "credible_level_vol",
+    "host_name",
+    "host_distmpc",
+    "host_sep_arcsec",
+    "host_offset_kpc",
+    "host_probability",
+    "host_rank",
+    "prior",
+)
+
+
+def to_mjd(when: Any) -> float:
+    """A UTC time (ISO-8601 string, datetime, Timestamp) as MJD (days)."""
+    try:
+        stamp = pd.Timestamp(when)
+    except (TypeError, ValueError) as exc:
+        raise SkymapError(f"{when!r} is not a time (give ISO-8601 UTC)") from exc
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return (stamp - MJD_EPOCH) / pd.Timedelta(days=1)
+
+
+def luminosity_distance(redshift: Any) -> np.ndarray:
+    """Luminosity distance (Mpc, Planck18) of each redshift; NaN for NaN or z <= 0."""
+    from astropy.cosmology import Planck18
+
+    z = np.asarray(redshift, dtype=np.float64).reshape(-1)
+    ok = np.isfinite(z) & (z > 0)
+    out = np.full(z.size, np.nan)
+    if ok.any():
+        out[ok] = Planck18.luminosity_distance(z[ok]).to_value("Mpc")
+    return out
+
+
+def _slope(mjd: np.ndarray, mag: np.ndarray) -> float:
+    """Least-squares mag/day over the points; NaN with fewer than two distinct times."""
+    if mjd.size < 2 or np.ptp(mjd) <= 0:
+        return np.nan
+    t = mjd - mjd.mean()
+    return float(np.sum(t * (mag - mag.mean())) / np.sum(t * t))
+
+
+def light_curve_summary(photometry: pd.DataFrame, t0_mjd: float) -> pd.DataFrame:
+    """Per object (index ``obj_id``): first detection (``first_mjd``, ``days_after`` the
+    event at ``t0_mjd``, ``first_mag``, ``first_filter``), the last non-detection before
+    it (``last_nondetection_mjd``, ``last_nondetection_days`` before the detection,
+    ``last_nondetection_limit``: its limiting magnitude, the depth), ``peak_mag`` and
+    ``peak_mjd`` (brightest), ``latest_mag``/``latest_mjd``, ``rate`` (mag/day, a
+    least-squares slope over the detections in ``rate_filter``, the band with most
+    detections; negative when brightening) and ``n_detections``. Objects without any
+    detection are left out.
+    """
+    need = {"obj_id", "mjd", "mag"}
+    missing = need - set(photometry.columns)
+    if missing:
+        raise SkymapError(f"the photometry frame lacks {sorted(missing)}")
+    phot = photometry.sort_values(["obj_id", "mjd"], kind="stable")
+    has_limit = "limiting_mag" in phot.columns
+    has_filter = "filter" in phot.columns
+    rows = []
+    for obj_id, points in phot.groupby("obj_id", sort=False):
+        mjd = points["mjd"].to_numpy(float)
+        mag = points["mag"].to_numpy(float)
+        det = np.isfinite(mag) & np.isfinite(mjd)
+        if not det.any():
+            continue
+        first = int(np.flatnonzero(det)[0])
+        before = np.flatnonzero(~det & (mjd < mjd[first]))
+        last_nd = int(before[-1]) if before.size else None
+        peak = int(np.flatnonzero(det)[np.argmin(mag[det])])
+        latest = int(np.flatnonzero(det)[-1])
+        filters = points["filter"].to_numpy(object) if has_filter else np.full(mjd.size, None)
+        bands = pd.Series(filters[det]).value_counts()
+        band = bands.index[0] if len(bands) else None
+        in_band = det & (filters == band) if band is not None else det
+        rows.append(
+            {
+                "obj_id": obj_id,
+                "first_mjd": mjd[first],
+                "days_after": mjd[first] - t0_mjd,
+                "first_mag": mag[first],
+                "first_filter": filters[first],
+                "last_nondetection_mjd": mjd[last_nd] if last_nd is not None else np.nan,
+                "last_nondetection_days": mjd[first] - mjd[last_nd]
+                if last_nd is not None
+                else np.nan,
+                "last_nondetection_limit": float(points["limiting_mag"].iloc[last_nd])
+                if last_nd is not None and has_limit
+                else np.nan,
+                "peak_mag": mag[peak],
+                "peak_mjd": mjd[peak],
+                "latest_mag": mag[latest],
+                "latest_mjd": mjd[latest],
+                "rate": _slope(mjd[in_band], mag[in_band]),
+                "rate_filter": band,
+                "n_detections": int(det.sum()),
+            }
+        )
+    columns = [
+        "obj_id",
+        "first_mjd",
+        "days_after",
+        "first_mag",
+        "first_filter",
+        "last_nondetection_mjd",
+        "last_nondetection_days",
+        "last_nondetection_limit",
+        "peak_mag",
+        "peak_mjd",
+        "latest_mag",
+        "latest_mjd",
+        "rate",
+        "rate_filter",
+        "n_detections",
+    ]
+    return pd.DataFrame(rows, columns=columns).set_index("obj_id")
+
+
+def counterparts(
+    skymap: Skymap,
+    objects: pd.DataFrame,
+    photometry: pd.DataFrame | Callable[[list[str]], pd.DataFrame],
+    event_time: Any,
+    *,
+    cumprob: float = 0.9,
+    days: Sequence[float] = (0.0, 14.0),
+    include_prior: bool = False,
+    galaxies: pd.DataFrame | None = None,
+    host_max_kpc: float = 50.0,
+    host_max_arcsec: float = 300.0,
+) -> pd.DataFrame:
+    """Objects (``id, ra, dec`` degrees, optional ``redshift``) that can be the counterpart
+    of the event at ``event_time`` (UTC) localised by ``skymap``.
+
+    Kept: inside the ``cumprob`` credible region, with a first detection ``days[0]`` to
+    ``days[1]`` days after the event (``include_prior=True`` also keeps objects first
+    detected before the event, flagged ``prior``). ``photometry`` is a photometry frame or
+    a function giving the frame of a list of object ids (so only the objects in the region
+    are read). ``galaxies`` (ranked by :func:`workbench.crossmatch.rank_galaxies`, with
+    ``probability`` and ``rank``; or a plain catalog) gives each object's likely host: the
+    galaxy at the smallest projected offset within ``host_max_kpc`` kpc (and
+    ``host_max_arcsec``). Columns: :data:`COUNTERPART_COLUMNS` plus the object's own.
+    """
+    lo, hi = (float(days[0]), float(days[1]))
+    if not lo <= hi:
+        raise SkymapError(f"days must be (start, end) with start <= end; got {tuple(days)}")
+    t0 = to_mjd(event_time)
+    for col in ("id", "ra", "dec"):
+        if col not in objects.columns:
+            raise SkymapError(f"the objects frame has no {col!r} column")
+    inside = sources_in_region(skymap, objects.drop_duplicates("id"), cumprob)
+    ids = [str(i) for i in inside["id"]]
+    phot = photometry(ids) if callable(photometry) else photometry
+    phot = phot[phot["obj_id"].astype(str).isin(ids)] if len(phot) else phot
+    summary = (
+        light_curve_summary(phot, t0)
+        if len(phot)
+        else light_curve_summary(pd.DataFrame(columns=["obj_id", "mjd", "mag"]), t0)
+    )
+    out = inside.assign(id=inside["id"].astype(str)).merge(
+        summary, left_on="id", right_index=True, how="inner"
+    )
+    out["prior"] = out["days_after"] < lo
+    keep = out["days_after"] <= hi
+    keep &= (out["days_after"] >= lo) | (out["prior"] & include_prior)
+    out = out[keep].copy()
+    out["first_detected"] = MJD_EPOCH + pd.to_timedelta(out["first_mjd"], unit="D")
+    z = out["redshift"].to_numpy(float) if "redshift" in out else np.full(len(out), np.nan)
+    out["luminosity_distance"] = luminosity_distance(z)
+    out["probdensity_vol"] = np.nan
+    out["credible_level_vol"] = np.nan
+    known = np.isfinite(out["luminosity_distance"].to_numpy(float))
+    if skymap.has_distance and known.any():
+        sub = out[known]
+        result = crossmatch(
+            skymap,
+            sub["ra"].to_numpy(float),
+            sub["dec"].to_numpy(float),
+            sub["luminosity_distance"].to_numpy(float),
+        )
+        out.loc[known, "probdensity_vol"] = result.probdensity_vol
+        out.loc[known, "credible_level_vol"] = result.credible_level_vol
+    out = _add_hosts(out, galaxies, host_max_kpc, host_max_arcsec)
+    host_p = out["host_probability"].fillna(-1.0)
+    out = (
+        out.assign(_hp=-host_p)
+        .sort_values(["credible_level", "_hp", "first_mjd"], kind="stable")
+        .drop(columns="_hp")
+    )
+    first = [c for c in COUNTERPART_COLUMNS if c in out.columns]
+    return out[first + [c for c in out.columns if c not in first]].reset_index(drop=True)
+
+
+def _add_hosts(
+    out: pd.DataFrame, galaxies: pd.DataFrame | None, max_kpc: float, max_arcsec: float
+) -> pd.DataFrame:
+    host_cols = {
+        "host_name": None,
+        "host_distmpc": np.nan,
+        "host_sep_arcsec": np.nan,
+        "host_offset_kpc": np.nan,
+        "host_probability": np.nan,
+        "host_rank": np.nan,
+    }
+    if galaxies is None or galaxies.empty or out.empty:
+        return out.assign(**host_cols)
+    pairs = host_galaxies(
+        out[["id", "ra", "dec"]], galaxies, max_sep_arcsec=max_arcsec, max_kpc=max_kpc
+    )
+    if pairs.empty:
+        return out.assign(**host_cols)
+    best = pairs.sort_values(["id", "offset_kpc"], kind="stable").drop_duplicates("id")
+    mapping = {
+        "host_name": "galaxy_name",
+        "host_distmpc": "galaxy_distmpc",
+        "host_sep_arcsec": "sep_arcsec",
+        "host_offset_kpc": "offset_kpc",
+        "host_probability": "galaxy_probability",
+        "host_rank": "galaxy_rank",
+    }
+    hosts = pd.DataFrame({"id": best["id"].to_numpy()})
+    for col, src in mapping.items():
+        hosts[col] = best[src].to_numpy() if src in best.columns else host_cols[col]
+    return out.merge(hosts, on="id", how="left")
+
+
+def candidate_hosts(
+    candidates: pd.DataFrame,
+    galaxies: pd.DataFrame,
+    *,
+    max_kpc: float = 50.0,
+    max_arcsec: float = 300.0,
+) -> pd.DataFrame:
+    """Every galaxy within ``max_kpc`` (projected, kpc) and ``max_arcsec`` of each
+    candidate, nearest (in kpc) first: the candidate ``id``, the galaxy columns prefixed
+    ``galaxy_``, ``sep_arcsec`` and ``offset_kpc``."""
+    pairs = host_galaxies(
+        candidates[["id", "ra", "dec"]], galaxies, max_sep_arcsec=max_arcsec, max_kpc=max_kpc
+    )
+    return pairs.sort_values(["id", "offset_kpc"], kind="stable").reset_index(drop=True)
+
+
+# -- on a Workbench's cache (what wb.counterparts / wb.rank_galaxies call) -----------------
+
+
+def _event_time(wb: Any, dateobs: str, skymap: Skymap) -> pd.Timestamp:
+    """The event time: the cached event's ``dateobs`` (UTC)."""
+    return pd.Timestamp(skymap.meta.get("dateobs") or dateobs)
+
+
+def rank_event_galaxies(
+    wb: Any,
+    dateobs: str,
+    name: str | None = None,
+    *,
+    cumprob: float | None = 0.9,
+    weight: Any = None,
+    catalog: str | None = None,
+    holding_fraction: float | None = None,
+) -> pd.DataFrame:
+    """The cached galaxies (of ``catalog``, or all) ranked for a cached event; see
+    :func:`workbench.crossmatch.rank_galaxies` (``cumprob`` selects the credible volume,
+    ``weight`` is ``None``, ``"mstar"``, ``"B"`` or ``"K"``); ``holding_fraction`` keeps
+    only the top galaxies holding that much of the weighted probability."""
+    from .crossmatch import holding, rank_galaxies
+
+    skymap = wb.skymap(dateobs, name)
+    ranked = rank_galaxies(skymap, wb.galaxies(catalog), cumprob=cumprob, weight=weight)
+    if holding_fraction is not None:
+        ranked = holding(ranked, holding_fraction)
+    return ranked.reset_index(drop=True)
+
+
+def event_counterparts(
+    wb: Any,
+    dateobs: str,
+    name: str | None = None,
+    *,
+    cumprob: float = 0.9,
+    days: Sequence[float] = (0.0, 14.0),
+    include_prior: bool = False,
+    weight: Any = None,
+    catalog: str | None = None,
+) -> pd.DataFrame:
+    """:func:`counterparts` of a cached event among the cached sources and candidates
+    (``saved``: whether the object is a saved source), with hosts from the cached galaxies
+    ranked with ``weight`` over the whole sky (``host_probability``, ``host_rank``)."""
+    from .crossmatch import rank_galaxies
+
+    skymap = wb.skymap(dateobs, name)
+    sources = wb.sources()
+    candidates = wb.candidates()
+    cols = ["id", "ra", "dec", "redshift"]
+    frames = []
+    if not sources.empty:
+        frames.append(sources.reindex(columns=cols).assign(saved=True))
+    if not candidates.empty:
+        frames.append(candidates.reindex(columns=cols).assign(saved=False))
+    if not frames:
+        return pd.DataFrame(columns=list(COUNTERPART_COLUMNS))
+    objects = pd.concat(frames, ignore_index=True).drop_duplicates("id", keep="first")
+    galaxies = wb.galaxies(catalog)
+    if not galaxies.empty:
+        galaxies = rank_galaxies(skymap, galaxies, cumprob=None, weight=weight)
+    return counterparts(
+        skymap,
+        objects,
+        lambda ids: wb.photometry(ids) if ids else pd.DataFrame(columns=["obj_id", "mjd", "mag"]),
+        _event_time(wb, dateobs, skymap),
+        cumprob=cumprob,
+        days=days,
+        include_prior=include_prior,
+        galaxies=galaxies if not galaxies.empty else None,
+    )
