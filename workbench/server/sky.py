@@ -172,6 +172,19 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
     lc_end = np.maximum(lc_end, created_mjd + 0.5)  # at least the discovery night
     n_phot = np.clip((lc_end - lc_start) / rng.uniform(1.0, 3.0, n), 8, 400).astype(np.int64)
     n_phot[unsaved] = np.minimum(n_phot[unsaved], 40)
+    # the candidate stream and its hidden truth come from their own generator, so that the
+    # rest of the sky does not move when the stream's model changes
+    crng = np.random.default_rng([seed, 17])
+    stream = _candidate_stream(
+        crng,
+        _pick_candidate_sources(crng, n_gen_src, n_cand_src),
+        np.arange(N_NAMED + n_gen_src, n),
+        kind,
+        created,
+        modified,
+        z,
+        (peak_mjd, peak_mag, lc_start, lc_end, n_phot),
+    )
 
     ids = _ztf_names(rng, created)
     origin = np.where(rng.random(n) < 0.8, "ZTF", None).astype(object)
@@ -197,6 +210,7 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
         ) = named
         kind[i] = KINDS.index(k)
         created[i] = modified[i] = parse_time(when)
+    stream.real[:N_NAMED] = np.isin(kind[:N_NAMED], _REAL_KINDS)
     n_comm = np.where(rng.random(n) < 0.25, rng.integers(1, 4, n), 0).astype(np.int64)
     n_comm[3] = 3
 
@@ -223,10 +237,12 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
             "comm_base": np.concatenate([[0], np.cumsum(n_comm)[:-1]]).astype(np.int64),
             "healpix": hp.ang2pix(HEALPIX_NSIDE, ra, dec, nest=True, lonlat=True).astype(np.int64),
             "gen": np.ones(n, dtype=bool),
+            "real": stream.real,
         }
     )
     saved_at, saved_by, slots = _saves(rng, n, n_gen_src, created)
-    cands = _candidates(rng, n, n_gen_src, n_cand_src, created, saved_at, slots)
+    cands = _candidates(rng, n, stream.picked, N_NAMED + n_gen_src, created)
+    _stream_decisions(crng, stream, cands, saved_at, slots)
     return Sky(
         seed=seed,
         objs=objs,
@@ -235,6 +251,7 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
         group_slot=slots,
         cands=cands,
         n_seeded=n,
+        extra={"stream": stream},
     )
 
 
@@ -291,7 +308,7 @@ def _saves(rng, n, n_gen_src, created):
     return saved_at, saved_by, slots
 
 
-def _candidates(rng, n, n_gen_src, n_cand_src, created, saved_at, slots) -> Columns:
+def _candidates(rng, n, picked, unsaved_start, created) -> Columns:
     """Candidate rows (obj, filter, passed_at): named, some saved sources, the unsaved rest."""
     objs: list[int] = []
     filters: list[int] = []
@@ -301,9 +318,7 @@ def _candidates(rng, n, n_gen_src, n_cand_src, created, saved_at, slots) -> Colu
             objs.append(i)
             filters.append(fid)
             passed.append(parse_time(when))
-    pool = np.arange(N_NAMED, N_NAMED + n_gen_src)
-    picked = np.sort(rng.choice(pool, size=n_cand_src, replace=False)) if n_cand_src else pool[:0]
-    chosen = np.concatenate([picked, np.arange(N_NAMED + n_gen_src, n)]).astype(np.int64)
+    chosen = np.concatenate([picked, np.arange(unsaved_start, n)]).astype(np.int64)
     passes = rng.integers(1, 4, len(chosen))
     for obj, k in zip(chosen, passes, strict=True):
         first = created[obj] + int(rng.integers(60_000_000, 3_600_000_000))
@@ -326,9 +341,138 @@ def _candidates(rng, n, n_gen_src, n_cand_src, created, saved_at, slots) -> Colu
     )
 
 
+@dataclass
+class Stream:
+    """The candidate stream's hidden truth (issue 11), per candidate object.
+
+    ``real`` (one per object of the sky) is the truth: a genuine extragalactic transient
+    (Ia, II, Ibc, TDE) rather than a bogus subtraction or a variable (periodic, AGN).
+    It is never served. It drives the groups' seeded decisions, noisily: Program A
+    (group 3) saves real transients, Program B (group 4) real *bright* ones (peak brighter
+    than 18 mag); and it shows, noisily, in the light curve (history length, rise, colour,
+    amplitude, peak magnitude), the redshift and the real-bogus ``drb`` (which only tells
+    bogus apart, not variables: ``score`` order alone cannot learn a group's taste).
+    """
+
+    picked: np.ndarray  # saved sources that are candidates (object indices)
+    objs: np.ndarray  # every generated candidate object, saved ones first
+    real: np.ndarray  # (objects,) bool
+    want: dict[int, np.ndarray]  # group id -> bool per ``objs``: the group saves it
+    saved: np.ndarray  # bool per ``objs``: in ``picked``
+
+
+STREAM_WINDOW_DAYS = 90.0  # candidate objects are created within this many days of ANCHOR
+STREAM_P_REAL = 0.4
+_REAL_KINDS = (KINDS.index("Ia"), KINDS.index("II"), KINDS.index("Ibc"), KINDS.index("tde"))
+_REAL_P = (0.5, 0.3, 0.13, 0.07)
+_OTHER_KINDS = (KINDS.index("bogus"), KINDS.index("periodic"), KINDS.index("agn"))
+_OTHER_P = (0.45, 0.35, 0.2)
+
+
+def _pick_candidate_sources(rng: np.random.Generator, n_gen_src: int, k: int) -> np.ndarray:
+    """Which saved sources are also candidates (not the GW counterparts when avoidable)."""
+    start = N_NAMED + (min(3, n_gen_src) if n_gen_src - 3 >= k else 0)
+    pool = np.arange(start, N_NAMED + n_gen_src)
+    return np.sort(rng.choice(pool, size=k, replace=False)) if k else pool[:0]
+
+
+def _candidate_stream(rng, picked, unsaved, kind, created, modified, z, curve) -> Stream:
+    """Redraw the candidate objects from the truth model; the saved ones are the objects
+    some group wanted most (so the counts of sources and candidates stay as asked)."""
+    peak_mjd, peak_mag, lc_start, lc_end, n_phot = curve
+    k, m = len(picked), len(unsaved)
+    nc = k + m
+    real_v = rng.random(nc) < STREAM_P_REAL
+    mag_v = np.where(real_v, rng.uniform(16.5, 19.5, nc), rng.uniform(15.0, 19.5, nc))
+    # each group's wish for a candidate: its taste plus the scanner's noise
+    u3 = 2.2 * real_v + rng.normal(0.0, 0.9, nc)
+    u4 = 1.0 * real_v + 1.8 * (real_v & (mag_v < 18.0)) - 0.4 + rng.normal(0.0, 0.9, nc)
+    best = np.maximum(u3, u4)
+    order = np.argsort(-best, kind="stable")
+    objs = np.empty(nc, dtype=np.int64)
+    objs[order[:k]] = picked
+    objs[order[k:]] = unsaved
+    saved_v = np.zeros(nc, dtype=bool)
+    saved_v[order[:k]] = True
+    threshold = best[order[k - 1]] if k else np.inf
+    want = {3: saved_v & (u3 >= threshold), 4: saved_v & (u4 >= threshold)}
+    # kinds, times and light-curve shapes of the candidate objects, from the truth
+    kinds = np.where(
+        real_v, rng.choice(_REAL_KINDS, nc, p=_REAL_P), rng.choice(_OTHER_KINDS, nc, p=_OTHER_P)
+    ).astype(np.int8)
+    when = ANCHOR_US - rng.integers(US_PER_DAY // 24, int(STREAM_WINDOW_DAYS * US_PER_DAY), nc)
+    zz = np.where(
+        kinds == KINDS.index("agn"), rng.uniform(0.05, 0.9, nc), rng.uniform(0.008, 0.12, nc)
+    )
+    extragalactic = np.isin(kinds, [0, 1, 2, 4, 5])
+    zz = np.where(extragalactic & (rng.random(nc) < 0.7), np.round(zz, 4), np.nan)
+    mjd0 = us_to_mjd(when)
+    transient = np.isin(kinds, [0, 1, 2, 5])
+    start = mjd0 - np.where(transient, rng.uniform(3.0, 15.0, nc), 300.0)
+    span = np.where(transient, rng.uniform(40.0, 160.0, nc), rng.uniform(60.0, 300.0, nc))
+    end = np.maximum(np.minimum(mjd0 + span, us_to_mjd(ANCHOR_US)), mjd0 + 0.5)
+    kind[objs] = kinds
+    created[objs] = when
+    modified[objs] = when
+    z[objs] = zz
+    peak_mjd[objs] = np.where(transient, mjd0 + rng.uniform(3.0, 12.0, nc), mjd0)
+    peak_mag[objs] = mag_v
+    lc_start[objs] = start
+    lc_end[objs] = end
+    # saved or not, a candidate's light curve is sampled alike (a count must not tell)
+    n_phot[objs] = np.clip((end - start) / rng.uniform(1.0, 3.0, nc), 8, 40).astype(np.int64)
+    real = np.isin(kind, _REAL_KINDS)
+    real[objs] = real_v
+    return Stream(
+        picked=objs[:0] if k == 0 else np.sort(picked),
+        objs=objs,
+        real=real,
+        want=want,
+        saved=saved_v,
+    )
+
+
+def _stream_decisions(rng, stream: Stream, cands: Columns, saved_at, slots) -> None:
+    """The groups' past decisions on the candidate stream: saves after the first pass, to
+    the groups that wanted the object; each such candidate passed that group's filter."""
+    from .refdata import FILTERS
+
+    filter_of = {gid: fid for fid, (gid, _sid, _name) in FILTERS.items()}
+    rows_of: dict[int, list[int]] = {}
+    for row, obj in enumerate(cands["obj"]):
+        rows_of.setdefault(int(obj), []).append(row)
+    filters = cands["filter_id"]
+    passed = cands["passed_at"]
+    for j in np.flatnonzero(stream.saved):
+        obj = int(stream.objs[j])
+        rows = rows_of[obj]
+        first = int(passed[rows].min())
+        saved_at[obj, :] = -1
+        groups = [g for g in (3, 4) if stream.want[g][j]]
+        for n_row, gid in enumerate(groups):
+            if filter_of[gid] not in filters[rows]:
+                filters[rows[min(n_row, len(rows) - 1)]] = filter_of[gid]
+        extra = [1] if rng.random() < 0.85 else []
+        extra += [2] if rng.random() < 0.1 else []
+        for gid in groups + extra:
+            delay = int(rng.integers(US_PER_DAY // 20, 2 * US_PER_DAY))
+            saved_at[obj, slots[gid]] = min(first + delay, ANCHOR_US)
+
+
 def mjd_now() -> float:
     """MJD of the seed's anchor ("now" for generated light curves)."""
     return us_to_mjd(ANCHOR_US)
 
 
-__all__ = ["ANCHOR_US", "KINDS", "NAMED", "N_NAMED", "Sky", "build_sky", "mjd_now", "mjd_to_us"]
+__all__ = [
+    "ANCHOR_US",
+    "KINDS",
+    "NAMED",
+    "N_NAMED",
+    "STREAM_WINDOW_DAYS",
+    "Sky",
+    "Stream",
+    "build_sky",
+    "mjd_now",
+    "mjd_to_us",
+]

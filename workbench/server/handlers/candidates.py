@@ -46,13 +46,19 @@ def candidate_record(
     rec.update(records.derived(store, idx))
     if comments:
         rec["comments"] = [
-            {k: v for k, v in c.items() if k != "groups"} for c in full_comments(store, idx)
+            # SkyPortal's candidate comments carry their author without gravatar_url
+            {**{k: v for k, v in c.items() if k != "groups"}, "author": _no_gravatar(c["author"])}
+            for c in full_comments(store, idx)
         ]
     if photometry:
         rec["photometry"] = [photrec.record(store, idx, p, annotations=True) for p in points]
     if not single:
         rec["tags"] = []
     return rec
+
+
+def _no_gravatar(author: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in author.items() if k != "gravatar_url"}
 
 
 class CandidateListHandler(BaseHandler):
