@@ -165,7 +165,7 @@ def test_array_weights_nan_weights_and_area_region(sky):
         rank_galaxies(sky, flat, region="volume")
     with pytest.raises(SkymapError, match="'volume' or 'area'"):
         rank_galaxies(sky, cat, region="cube")
-    with pytest.raises(SkymapError, match="not in the galaxy table"):
+    with pytest.raises(SkymapError, match="not a column of the galaxy table"):
         rank_galaxies(sky, cat, weight="sfr")
     with pytest.raises(SkymapError, match="weight has 3 values"):
         rank_galaxies(sky, cat, weight=[1, 2, 3])
