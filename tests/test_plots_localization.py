@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from bokeh.embed import json_item
-from bokeh.models import ContourRenderer, Row
+from bokeh.models import ContourRenderer, HoverTool, Row
 
 from workbench.errors import SkymapError, WorkbenchError
 from workbench.plots import localization_plot
@@ -186,3 +186,30 @@ def test_bad_options_refused(fisher: Skymap, kwargs: dict, pattern: str) -> None
         localization_plot(fisher, **kwargs)
     with pytest.raises(WorkbenchError, match="not both"):
         localization_plot(fisher, uniq=fisher.uniq, probdensity=fisher.probdensity)
+
+
+def test_ranked_galaxies_sized_by_probability_and_region_outlined(fisher: Skymap) -> None:
+    galaxies = pd.DataFrame(
+        {
+            "name": ["G1", "G2", "G3"],
+            "ra": [RA0, RA0 + 1, RA0 - 1],
+            "dec": [DEC0, DEC0, DEC0 + 1],
+            "probability": [0.64, 0.32, 0.04],
+            "rank": [1, 2, 3],
+        }
+    )
+    _layout, sources = localization_plot(fisher, galaxies=galaxies)
+    data = sources["galaxies"].data
+    # marker area proportional to probability: size - 4 ~ sqrt(p / p_max)
+    np.testing.assert_allclose(data["size"], 4 + 18 * np.sqrt([1.0, 0.5, 0.0625]))
+    allsky = sources.models["allsky"]
+    hover = [t for t in allsky.tools if isinstance(t, HoverTool)]
+    tips = {label for t in hover for label, _ in t.tooltips}
+    assert {"probability", "rank", "galaxie"} <= tips
+    # the region's box is drawn on the all-sky map around the credible region, Dec labelled
+    box = next(r for r in allsky.renderers if r.name == "region_box")
+    bx, by = np.asarray(box.data_source.data["x"]), np.asarray(box.data_source.data["y"])
+    cx, cy = mollweide(np.array([RA0]), np.array([DEC0]))
+    assert np.nanmin(bx) < cx[0] < np.nanmax(bx) and np.nanmin(by) < cy[0] < np.nanmax(by)
+    labels = {lab.text for lab in allsky.center if hasattr(lab, "text")}
+    assert {"+30°", "-60°"} <= labels

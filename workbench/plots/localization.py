@@ -185,7 +185,17 @@ def _allsky(
         x, y = mollweide(np.array([hours * 15.0 or 0.001]), np.array([0.0]))
         fig.add_layout(Label(x=float(x[0]), y=float(y[0]), text=f"{hours}h",
                              text_font_size="8pt", text_color="#666666"))  # fmt: skip
-    # A small region vanishes at all-sky scale: mark the most probable position too.
+    for dec_label in (-60, -30, 30, 60):
+        x, y = mollweide(np.array([180.0]), np.array([float(dec_label)]))
+        fig.add_layout(Label(x=-_edge_x(dec_label), y=float(y[0]),
+                             text=f"{dec_label:+d}°", text_font_size="8pt",
+                             text_color="#666666", x_offset=-26))  # fmt: skip
+    # A small region vanishes at all-sky scale: outline where it is (the zoom view's box)
+    # and mark the most probable position.
+    box_x, box_y = _box_outline(_zoom_box(sky, max(lv)))
+    outline = fig.line(box_x, box_y, line_color="#c2185b", line_width=1.5, line_dash="dashed",
+                       name="region_box")  # fmt: skip
+    items.append(LegendItem(label="region (zoom)", renderers=[outline]))
     mx, my = mollweide(np.array([sky.max_position[0]]), np.array([sky.max_position[1]]))
     peak = fig.scatter(mx, my, marker="circle_cross", size=14, fill_alpha=0, line_color="#c2185b",
                        line_width=2, name="max_position")  # fmt: skip
@@ -193,6 +203,34 @@ def _allsky(
     _draw_overlays(fig, overlays, "mx", "my", items)
     out.models["allsky"] = fig
     return fig
+
+
+def _edge_x(dec: float) -> float:
+    """Half-width (Mollweide x) of the ellipse at declination ``dec`` (degrees)."""
+    x, _ = mollweide(np.array([0.001]), np.array([float(dec)]))
+    return float(abs(x[0]))
+
+
+def _box_outline(box: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The zoom box (RA/Dec rectangle, degrees) as a Mollweide polyline, at least ~6° wide
+    on the sky so that a region of a few deg² stays visible at all-sky scale."""
+    _center, ra_lo, ra_hi, dec_lo, dec_hi = box
+    mid = 0.5 * (dec_lo + dec_hi)
+    half_dec = max(0.5 * (dec_hi - dec_lo), 3.0)
+    half_ra = max(0.5 * (ra_hi - ra_lo), 3.0 / max(np.cos(np.radians(mid)), 0.05))
+    rmid = 0.5 * (ra_lo + ra_hi)
+    lo_d, hi_d = max(mid - half_dec, -90.0), min(mid + half_dec, 90.0)
+    t = np.linspace(0, 1, 25)
+    ra = np.concatenate([rmid - half_ra + 2 * half_ra * t, np.full(25, rmid + half_ra),
+                         rmid + half_ra - 2 * half_ra * t, np.full(25, rmid - half_ra)])  # fmt: skip
+    dec = np.concatenate([np.full(25, lo_d), lo_d + (hi_d - lo_d) * t, np.full(25, hi_d),
+                          hi_d - (hi_d - lo_d) * t])  # fmt: skip
+    x, y = mollweide(ra % 360.0, dec)
+    # Break the line where it wraps across the map's edge (RA 0/360 behind the centre).
+    jump = np.flatnonzero(np.abs(np.diff(x)) > X_MAX)
+    x = np.insert(x.astype(float), jump + 1, np.nan)
+    y = np.insert(y.astype(float), jump + 1, np.nan)
+    return x, y
 
 
 def _zoom_box(sky: Skymap, level: float) -> tuple[float, float, float, float, float]:
@@ -271,6 +309,15 @@ def _overlay(sky: Skymap, df: pd.DataFrame, layer: str, center: float) -> Column
             "label": labels, "credible_level": level}  # fmt: skip
     if "distmpc" in df.columns:
         data["distmpc"] = pd.to_numeric(df["distmpc"], errors="coerce").to_numpy(dtype=float)
+    size = _LAYERS[layer][2]
+    data["size"] = np.full(len(df), float(size))
+    if "probability" in df.columns:  # ranked galaxies: area of the marker ~ probability
+        prob = np.nan_to_num(pd.to_numeric(df["probability"], errors="coerce").to_numpy(float))
+        data["probability"] = prob
+        top = prob.max() if prob.size else 0.0
+        data["size"] = 4.0 + 18.0 * np.sqrt(prob / top) if top > 0 else data["size"]
+        if "rank" in df.columns:
+            data["rank"] = pd.to_numeric(df["rank"], errors="coerce").to_numpy(dtype=float)
     return ColumnDataSource(data, name=layer)
 
 
@@ -278,13 +325,18 @@ def _draw_overlays(
     fig: Any, overlays: dict[str, ColumnDataSource], xcol: str, ycol: str, items: list[LegendItem]
 ) -> None:
     for layer, src in overlays.items():
-        marker, color, size = _LAYERS[layer]
-        r = fig.scatter(xcol, ycol, source=src, marker=marker, size=size, fill_color=color,
-                        line_color="white", line_width=0.5, name=layer)  # fmt: skip
+        marker, color, _size = _LAYERS[layer]
+        r = fig.scatter(xcol, ycol, source=src, marker=marker, size="size", fill_color=color,
+                        fill_alpha=0.75, line_color="white", line_width=0.5,
+                        name=layer)  # fmt: skip
         tips = [(layer[:-1], "@label"), ("RA, Dec", "@ra{0.0000}, @dec{0.0000}"),
                 ("credible level", "@credible_level{0.000}")]  # fmt: skip
         if "distmpc" in src.data:
             tips.append(("distance (Mpc)", "@distmpc{0.0}"))
+        if "probability" in src.data:
+            tips.append(("probability", "@probability{0.00%}"))
+        if "rank" in src.data:
+            tips.append(("rank", "@rank{0}"))
         fig.add_tools(HoverTool(renderers=[r], tooltips=tips))
         items.append(LegendItem(label=layer, renderers=[r]))
     # Below the frame, so the legend never hides part of the sky.
