@@ -15,12 +15,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from workbench.config import ENV_URL
 from workbench.errors import WorkbenchError
-
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass
@@ -30,6 +27,7 @@ class NotebookSession:
     wb: Any
     server: Any = None
     tmpdir: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+    _sandbox: bool | None = field(default=None, init=False, repr=False)  # asked once
 
     @property
     def private(self) -> bool:
@@ -38,13 +36,13 @@ class NotebookSession:
 
     @property
     def sandbox(self) -> bool:
-        """True when writes are harmless: the private server, or a server on this machine
-        (the demo's). Example notebooks only click write buttons in a sandbox."""
-        if self.private:
-            return True
-        client = getattr(self.wb, "client", None)
-        host = urlsplit(client.url).hostname if client is not None else None
-        return host in LOOPBACK_HOSTS
+        """True when writes are harmless: the server is the project's own local server
+        (this notebook's private one, or the demo's), which identifies itself. Never merely
+        because it is on this machine: a Fritz reached through an SSH tunnel is on
+        127.0.0.1 too. Example notebooks only click write buttons in a sandbox."""
+        if self._sandbox is None:
+            self._sandbox = self.private or is_local_workbench_server(self.wb)
+        return self._sandbox
 
     def __repr__(self) -> str:
         where = "private local server" if self.private else "SKYPORTAL_URL"
@@ -58,6 +56,19 @@ class NotebookSession:
         if self.tmpdir is not None:
             self.tmpdir.cleanup()
             self.tmpdir = None
+
+
+def is_local_workbench_server(wb: Any) -> bool:
+    """True when ``wb``'s server identifies itself as the project's local server
+    (``workbench.server``); False offline, for any other server, or when asking fails.
+    Goes through the workbench's client: widgets make no HTTP requests of their own."""
+    client = getattr(wb, "client", None)
+    if client is None:
+        return False
+    try:
+        return client.local_server_identity() is not None
+    except WorkbenchError:  # down, failing, rate limited: not known to be ours
+        return False
 
 
 def open_session(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import AuthError, BadRequest, InvalidResponse, NotFound
 from .core import BaseClient
 from .transport import drop_none
 
@@ -39,3 +40,16 @@ class SystemAPI(BaseClient):
     def get_public_group(self) -> dict:
         """The instance's public (sitewide) group (``GET /api/groups/public``)."""
         return self.get("/api/groups/public")
+
+    def local_server_identity(self) -> dict | None:
+        """The project's own local server identifies itself: its public
+        ``GET /_workbench/health`` answers ``{"ok": true, "seed": ..., "sizes": {...}}``.
+        Any other server (a real SkyPortal answers 404 there) gives ``None``, as does an
+        answer of another shape. Used to tell a sandbox from a real server, whatever its host."""
+        try:
+            data = self.get("/_workbench/health")
+        except (NotFound, BadRequest, AuthError, InvalidResponse):
+            return None
+        if isinstance(data, dict) and data.get("ok") is True and {"seed", "sizes"} <= set(data):
+            return data
+        return None
