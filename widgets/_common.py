@@ -42,7 +42,7 @@ class ErrorArea:
     """An ``Output`` that shows what went wrong in a callback, and keeps the messages.
 
     ``messages`` holds every message shown (newest last), so tests and notebooks can read
-    them; ``clear()`` empties the area once the user has acted on it.
+    them; ``clear()`` empties the area, as the next callback that succeeds does.
     """
 
     def __init__(self) -> None:
@@ -70,19 +70,23 @@ class ErrorArea:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
             except WorkbenchError as exc:
                 self.show(f"{type(exc).__name__}: {exc}")
             except Exception as exc:
                 detail = "".join(traceback.format_exception(exc))
                 self.show(f"Unexpected {type(exc).__name__} (please report it):\n{detail}")
+            else:
+                if self.messages:  # a stale error must not stay through later successes
+                    self.clear()
+                return result
             return None
 
         return wrapper
 
 
 def group_options(wb: Any) -> list[tuple[str, int]]:
-    """``(label, id)`` pairs for the cached groups, single-user groups last."""
+    """``(name, id)`` pairs for the cached groups (names, not ids), single-user groups last."""
     groups = wb.groups()
     if groups.empty:
         return []
@@ -91,7 +95,12 @@ def group_options(wb: Any) -> list[tuple[str, int]]:
         groups = groups.assign(_single=single).sort_values(["_single", "name"])
     else:
         groups = groups.sort_values("name")
-    return [(f"{row['name']} (#{int(row['id'])})", int(row["id"])) for _, row in groups.iterrows()]
+    names = groups["name"].fillna("").astype(str)
+    twice = set(names[names.duplicated()])  # the id tells apart groups of the same name
+    return [
+        (name if name and name not in twice else f"{name} (#{int(gid)})", int(gid))
+        for name, gid in zip(names, groups["id"], strict=True)
+    ]
 
 
 def as_id_list(values: Iterable[Any] | None) -> list[int]:

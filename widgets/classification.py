@@ -26,11 +26,35 @@ from .outbox import OutboxStrip
 CLASSIFICATION_COLUMNS = (
     "classification",
     "probability",
-    "taxonomy_id",
+    "taxonomy",
     "author_name",
     "created_at",
     "pending",
 )
+
+
+def taxonomy_names(taxonomies: pd.DataFrame) -> dict[int, str]:
+    """``{taxonomy id: "name version"}`` of the cached taxonomies (names, not ids)."""
+    if taxonomies is None or taxonomies.empty:
+        return {}
+    out = {}
+    for row in taxonomies.to_dict("records"):
+        version = f" {row['version']}" if isinstance(row.get("version"), str) else ""
+        out[int(row["id"])] = f"{row.get('name') or '#' + str(row['id'])}{version}"
+    return out
+
+
+def with_taxonomy_names(frame: pd.DataFrame, names: dict[int, str]) -> pd.DataFrame:
+    """The classifications with a ``taxonomy`` column holding the taxonomy's name."""
+    if frame is None or frame.empty or "taxonomy_id" not in frame:
+        return frame
+
+    def name(value: Any) -> str:
+        if value is None or pd.isna(value):
+            return ""
+        return names.get(int(value), f"#{int(value)}")
+
+    return frame.assign(taxonomy=frame["taxonomy_id"].map(name))
 
 
 @dataclass
@@ -86,16 +110,20 @@ class ClassificationPanel(Panel):
     def __init__(self, wb: Any, obj_id: str | None = None) -> None:
         super().__init__(wb)
         self.state = ClassificationState()
+        # called as on_post(action_id, obj_id, class) after each Post (the vetting panel's
+        # scan report); None for a panel on its own
+        self.on_post: Any = None
         self._taxonomies = wb.taxonomies()
+        self._taxonomy_names = taxonomy_names(self._taxonomies)
         self._paths: dict[str, str] = {}
         self._build()
+        if obj_id:
+            self.set_object(obj_id)
         if not self._taxonomies.empty:
             # The Dropdown already selected its first option: no change event, so apply it.
             self._on_taxonomy(self.taxonomy.value)
         else:
             self.say("no taxonomy in the cache yet: run wb.sync() (or wb.sync(['taxonomies']))")
-        if obj_id:
-            self.set_object(obj_id)
 
     def _build(self) -> None:
         guard = self.errors.guard
@@ -140,12 +168,23 @@ class ClassificationPanel(Panel):
 
     # -- state changes -----------------------------------------------------------------------
     def set_object(self, obj_id: str | None) -> None:
-        """Show (and classify) this object."""
+        """Show (and classify) this object. A new object starts afresh: no class, probability
+        1, no message (one Post must never classify the next object with the last one's
+        class)."""
         obj_id = (obj_id or "").strip() or None
+        if obj_id != self.state.obj_id:
+            self.reset()
         self.state.obj_id = obj_id
         if self.obj.value != (obj_id or ""):
             self.obj.value = obj_id or ""
         self.refresh()
+
+    def reset(self) -> None:
+        """Clear the class, the probability (back to 1) and the message."""
+        self.klass.value = ""
+        self.lineage.value = ""
+        self.probability.value = 1.0
+        self.message.value = ""
 
     def _on_taxonomy(self, taxonomy_id: int | None) -> None:
         self.state.taxonomy_id = taxonomy_id
@@ -172,7 +211,9 @@ class ClassificationPanel(Panel):
         if not self.state.obj_id:
             self.existing.value = "<i>choose an object</i>"
             return
-        frame = self.wb.classifications(self.state.obj_id)
+        frame = with_taxonomy_names(
+            self.wb.classifications(self.state.obj_id), self._taxonomy_names
+        )
         self.existing.value = (
             f"<b>Classifications of {html.escape(self.state.obj_id)}</b>"
             + html_table(frame, CLASSIFICATION_COLUMNS, empty="none yet")
@@ -198,6 +239,8 @@ class ClassificationPanel(Panel):
             group_ids=as_id_list(self.groups.value) or None,
         )
         self.state.posted.append(int(action_id))
+        if self.on_post is not None:
+            self.on_post(int(action_id), obj_id, name)
         self.refresh()
         self.say(f"{obj_id} classified as {name} (outbox #{action_id}, {self._status(action_id)})")
         return int(action_id)

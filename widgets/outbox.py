@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import json
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +75,67 @@ class OutboxState:
     editing: bool = False
 
 
+def last_sent(frame: pd.DataFrame) -> pd.Timestamp | None:
+    """When the newest sent action was sent (its ``updated_at``, UTC), or None."""
+    if frame is None or frame.empty or "updated_at" not in frame:
+        return None
+    sent = frame[frame["status"] == "sent"]
+    if sent.empty:
+        return None
+    stamp = pd.to_datetime(sent["updated_at"]).max()
+    return None if pd.isna(stamp) else pd.Timestamp(stamp)
+
+
+class SharedOutbox:
+    """ONE outbox summary per workbench, shown by every panel's strip.
+
+    Each strip used to count on its own, at its own moment, so two strips on screen could
+    disagree ("sent 7" next to "sent 8"). Now any refresh reads the outbox once and
+    redraws every strip of the same workbench with the same counts and send time.
+    Get it with :func:`shared_outbox`.
+    """
+
+    def __init__(self, wb: Any) -> None:
+        self.wb = wb
+        self.counts: dict[str, int] = {}
+        self.frame = pd.DataFrame()  # the outbox as last read
+        self.last_sent: pd.Timestamp | None = None
+        self.html = status_badges({})
+        self._strips: weakref.WeakSet[OutboxStrip] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def attach(self, strip: OutboxStrip) -> None:
+        self._strips.add(strip)
+        strip.badges.value = self.html
+
+    def refresh(self) -> dict[str, int]:
+        """Re-read the outbox from the cache and redraw every strip; the counts."""
+        frame = self.wb.outbox.list()
+        with self._lock:  # a poll thread and a click may refresh at once
+            self.frame = frame
+            self.counts = outbox_counts(frame)
+            self.last_sent = last_sent(frame)
+            when = (
+                f" · last sent {self.last_sent:%H:%M:%S} UTC" if self.last_sent is not None else ""
+            )
+            self.html = status_badges(self.counts) + f"<small>{when}</small>"
+            for strip in list(self._strips):
+                strip.badges.value = self.html
+            return dict(self.counts)
+
+
+def shared_outbox(wb: Any) -> SharedOutbox:
+    """The workbench's one :class:`SharedOutbox` (created on first use)."""
+    shared = getattr(wb, "_shared_outbox", None)
+    if shared is None:
+        shared = SharedOutbox(wb)
+        wb._shared_outbox = shared
+    return shared
+
+
 class OutboxStrip:
-    """One line: the outbox counts by status, and a Push button."""
+    """One line: the outbox counts by status (shared by every strip of the workbench),
+    the last send time, and a Push button."""
 
     def __init__(self, wb: Any, errors: Any, on_push: Any = None) -> None:
         self.wb = wb
@@ -86,13 +147,14 @@ class OutboxStrip:
         self._on_push = on_push
         self.push_button.on_click(errors.guard(lambda _b: self.push()))
         self.widget = w.HBox([w.HTML("<b>Outbox:</b>"), self.badges, self.push_button])
+        self.widget.add_class("wb-outbox-strip")
+        self.shared = shared_outbox(wb)
+        self.shared.attach(self)
         self.refresh()
 
     def refresh(self) -> dict[str, int]:
-        """Re-read the outbox counts from the cache."""
-        counts = outbox_counts(self.wb.outbox.list())
-        self.badges.value = status_badges(counts)
-        return counts
+        """Re-read the outbox counts from the cache (every strip of the workbench follows)."""
+        return self.shared.refresh()
 
     def push(self) -> Any:
         """Push every queued action (refused offline with a message saying how to connect)."""
@@ -170,6 +232,7 @@ class OutboxPanel(Panel):
         """Re-read the outbox from the cache; returns the rows shown."""
         frame = self.wb.outbox.list()
         self.badges.value = status_badges(outbox_counts(frame))
+        shared_outbox(self.wb).refresh()  # the panels' strips show the same counts
         if self.state.status != "all" and not frame.empty:
             wanted = {self.state.status}
             if self.state.status == "pending":

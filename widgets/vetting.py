@@ -1,42 +1,86 @@
-"""Vet the candidate queue best-first: look, then Save, Reject or Skip, a few seconds each.
+"""Vet the candidate queue best-first: look, then Save, Reject or Skip, a second each.
 
 Each decision goes to the cache and the outbox through the facade (``wb.vet``), so the
 panel works offline and the outbox strip shows what is waiting. The next candidate's data
-and light curve are prepared while the current one is looked at, so a click shows the next
-at once: the decision is written after the next candidate is on screen.
+and light curve are prepared while the current one is looked at, so a key press shows the
+next at once: the decision is written after the next candidate is on screen.
+
+Keys (after a click on the candidate area; see :mod:`widgets.keys`): ``s`` save, ``r``
+reject, ``n``/→ skip, ``b``/← back, ``u`` undo, ``c`` classify, ``m`` comment, ``?`` keys.
+Back reaches candidates that left the queue, with their decision shown and changeable;
+undo takes a decision back through the outbox (dropped while queued, inverted once sent)
+and the candidate returns. While online, a background poll brings new candidates and
+drops those saved or rejected elsewhere, without moving the one on screen.
 """
 
 from __future__ import annotations
 
+import html
 import math
+import threading
 import time
+import weakref
 from typing import Any
 
 import pandas as pd
 
 from workbench.errors import OutboxError, WorkbenchError
 
-from ._common import PLACEHOLDER_PNG, Panel, as_id_list, html_table
+from ._common import Panel, as_id_list, html_table
 from ._plots import lightcurve_widget
-from .classification import ClassificationPanel
+from .classification import ClassificationPanel, taxonomy_names, with_taxonomy_names
+from .keys import KEY_ALIASES, attach_keys, rank_matches
+from .scan_report import ScanJournal, report_csv
 from .vetting_data import CandidateLoader, CandidateView, Prefetcher
-from .vetting_state import VettingFilters, VettingState
+from .vetting_state import FINAL_DECISIONS, ORDERS, Decision, VettingFilters, VettingState
 from .vetting_view import (
     annotations_html,
+    badges_html,
     build_layout,
+    data_link,
+    fallback_cutouts_html,
     header_html,
     localizations_html,
     parse_score,
+    report_document,
+    report_table_html,
 )
+
+try:  # the richer cutouts (crosshair, N/E arrows, scale bar), when present
+    from .cutouts import cutouts_html as _cutouts_html
+except ImportError:  # pragma: no cover - until widgets/cutouts.py lands
+    _cutouts_html = None
+
+POLL_RESOURCES = ("sources", "candidates", "photometry", "thumbnails")
+VERBS = {"save": "saved", "reject": "rejected", "skip": "skipped"}
+
+
+def _lightcurve_pane() -> Any:
+    try:
+        from ._plots import LightCurvePane  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return LightCurvePane()
+
+
+def _annotations_table() -> Any:
+    try:
+        from .annotations_table import AnnotationsTable
+    except ImportError:
+        return None
+    return AnnotationsTable()
 
 
 class VettingPanel(Panel):
     """The candidate queue of the cache, one candidate at a time.
 
-    ``group_ids``: vet the candidates that passed these groups' filters, and save to them;
+    ``group_ids``: vet the candidates that passed these groups' filters, and save to them
+    (the "Save to" choice is remembered beside the cache for the next session);
     ``min_score``: hide candidates scoring below it; ``prefetch``: how many candidates to
     prepare ahead, in a worker thread when ``background``; ``galaxy_radius_arcsec``: how far
-    to look for catalog galaxies.
+    to look for catalog galaxies; ``poll_seconds``: how often (seconds) to look for new
+    candidates while online (None: never; :meth:`poll_once` does one poll);
+    ``order``: "score", "newest" or "learned".
     """
 
     def __init__(
@@ -48,37 +92,119 @@ class VettingPanel(Panel):
         prefetch: int = 2,
         background: bool = True,
         galaxy_radius_arcsec: float = 60.0,
+        poll_seconds: float | None = 60.0,
+        poll_resources: tuple[str, ...] = POLL_RESOURCES,
+        order: str = "score",
     ) -> None:
         super().__init__(wb)
         ids = tuple(as_id_list(group_ids))
         self.state = VettingState(VettingFilters(group_ids=ids, min_score=min_score))
         self.state.filters.check()
+        self._lock = threading.RLock()  # clicks/keys and the poll thread change the queue
+        self.profile: dict[str, Any] = wb.profile() if hasattr(wb, "profile") else {}
+        self.journal = ScanJournal(by=self.profile.get("username") or "you")
+        self.decided: dict[str, Decision] = {}  # this session's standing decision per candidate
+        self.undo_stack: list[Decision] = []
+        self._touched: set[str] = set()  # acted on here: a poll never drops them
+        self.key_mode: str | None = None  # None, "classify" or "comment"
+        self.typed = ""
+        self._class_matches: list[str] = []
+        self._drivers: dict[str, str] = {}
+        self.new_count = 0
+        self._taxonomy_names = taxonomy_names(wb.taxonomies())
         self.prefetch = max(0, int(prefetch))
+        self.lightcurve = _lightcurve_pane()
+        self.annotations_table = _annotations_table()
+        make_plot = (
+            (lambda phot, obj: self.lightcurve.prepare(phot, title=obj))
+            if self.lightcurve is not None
+            else lightcurve_widget
+        )
         self.loader = CandidateLoader(
-            wb, galaxy_radius_arcsec=galaxy_radius_arcsec, make_plot=lightcurve_widget
+            wb, galaxy_radius_arcsec=galaxy_radius_arcsec, make_plot=make_plot
         )
         self.prefetcher = Prefetcher(self.loader, keep=self.prefetch + 4, background=background)
         self.view: CandidateView | None = None
         self.classifier: ClassificationPanel | None = None
         self.last_show_seconds = math.nan
-        self._candidates = pd.DataFrame()
-        build_layout(self, ids, min_score)
-        self.refresh()
+        self._candidates = wb.candidates()
+        save_ids = self._initial_save_groups(ids)
+        build_layout(
+            self,
+            ids,
+            min_score,
+            save_ids,
+            annotations_widget=getattr(self.annotations_table, "widget", None),
+        )
+        if self.lightcurve is not None:
+            self.plot_box.children = (self.lightcurve.widget,)
+        self.keys_event = attach_keys(self.candidate_area, self.errors.guard(self.handle_key))
+        if order not in ORDERS:
+            raise WorkbenchError(f"order must be one of {ORDERS}, not {order!r}")
+        self._requeue()
+        if order != "score":
+            self.order.value = order
+        self._show_report()
+        self.poll_seconds = poll_seconds
+        self.poll_resources = tuple(poll_resources)
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        if poll_seconds and getattr(wb, "client", None) is not None:
+            self.start_polling(poll_seconds)
 
     def close(self) -> None:
-        """Stop preparing candidates and close the panel's widgets."""
+        """Stop polling and preparing candidates, and close the panel's widgets."""
+        self.stop_polling()
         self.prefetcher.close()
         if self.classifier is not None:
             self.classifier.close()
+        if self.keys_event is not None:
+            self.keys_event.close()
         super().close()
+
+    # -- scan groups ---------------------------------------------------------------------
+    def _initial_save_groups(self, ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Where Save saves: ``group_ids`` if given, else the groups remembered from the
+        last session, else the group whose filters passed the most cached candidates (so
+        the first Save works with "all groups")."""
+        if ids:
+            return ids
+        remembered = (
+            self.wb.settings().get("scan_group_ids") if hasattr(self.wb, "settings") else None
+        )
+        if remembered:
+            return tuple(as_id_list(remembered))
+        frame = self._candidates
+        if frame.empty or "passing_group_ids" not in frame:
+            return ()
+        from .vetting_state import as_ints
+
+        counts = pd.Series([g for v in frame["passing_group_ids"] for g in as_ints(v)])
+        groups = self.wb.groups()
+        if counts.empty or groups.empty:
+            return ()
+        valid = set(groups["id"].astype(int))
+        if "single_user_group" in groups:
+            single = groups["single_user_group"].fillna(False).astype(bool)
+            valid -= set(groups.loc[single, "id"].astype(int))
+        ranked = [int(g) for g in counts.value_counts().index if int(g) in valid]
+        return tuple(ranked[:1])
+
+    def remember_groups(self, group_ids: Any) -> None:
+        """Remember the chosen scan groups for the next session (beside the cache)."""
+        if hasattr(self.wb, "remember"):
+            self.wb.remember("scan_group_ids", as_id_list(group_ids))
 
     # -- queue -------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Re-read the candidates from the cache (after a sync, say) and rebuild the queue."""
-        self._candidates = self.wb.candidates()
-        self.prefetcher.forget()
-        self.loader.reset()
-        self._requeue()
+        with self._lock:
+            self._candidates = self.wb.candidates()
+            self.prefetcher.forget()
+            self.loader.reset()
+            self.new_count = 0
+            self.live_note.value = ""
+            self._requeue()
 
     def set_filters(
         self,
@@ -88,14 +214,48 @@ class VettingPanel(Panel):
         unvetted_only: bool | None = None,
     ) -> None:
         """Change the queue's filters (``min_score=None`` removes the score cut)."""
-        f = self.state.filters
-        if group_ids is not None:
-            f.group_ids = tuple(as_id_list(group_ids))
-        if min_score != "keep":
-            f.min_score = None if min_score is None else float(min_score)
-        if unvetted_only is not None:
-            f.unvetted_only = bool(unvetted_only)
-        self._requeue()
+        with self._lock:
+            f = self.state.filters
+            if group_ids is not None:
+                f.group_ids = tuple(as_id_list(group_ids))
+            if min_score != "keep":
+                f.min_score = None if min_score is None else float(min_score)
+            if unvetted_only is not None:
+                f.unvetted_only = bool(unvetted_only)
+            self._requeue()
+
+    def set_order(self, order: str) -> None:
+        """Order the queue by "score", "newest" (latest passed first) or "learned"
+        (``workbench.learning``'s p_wanted; if it is missing or not ready, score order
+        stays and the reason is shown)."""
+        if order not in ORDERS:
+            raise WorkbenchError(f"order must be one of {ORDERS}, not {order!r}")
+        note = ""
+        with self._lock:
+            if order == "learned":
+                ready, note = self._learn()
+                if not ready:
+                    order = "score"
+            self.state.order = order
+            if self.order.value != order:
+                self.order.value = order  # its observer calls back here with "score": harmless
+            self._requeue()
+        if note:
+            self.say(note)
+
+    def _learn(self) -> tuple[bool, str]:
+        try:
+            from workbench.learning import score_queue  # type: ignore[import-not-found]
+        except ImportError:
+            return False, "learned order not available"
+        result = score_queue(self.wb, list(self.state.filters.group_ids), self._candidates)
+        message = str(getattr(result, "message", "") or "")
+        if not getattr(result, "ready", False):
+            return False, message or "learned order not available"
+        scores = result.scores
+        self.state.learned = {str(k): float(v) for k, v in scores["p_wanted"].items()}
+        self._drivers = {str(k): str(v) for k, v in scores.get("drivers", pd.Series()).items()}
+        return True, message
 
     def _requeue(self) -> None:
         self.state.load(self._candidates)
@@ -104,17 +264,27 @@ class VettingPanel(Panel):
 
     def next(self) -> str | None:
         """Go to the next candidate without deciding (see :meth:`skip` to record a skip)."""
-        return self._move(+1)
+        start = time.perf_counter()
+        with self._lock:
+            if self.state.revisiting:
+                self.state.forward()
+            else:
+                self.state.remember_shown(self.state.current)
+                self.state.go(+1)
+            self._show_current(start)
+            self._prepare_ahead()
+            return self.state.current
 
     def previous(self) -> str | None:
-        """Go back one candidate."""
-        return self._move(-1)
-
-    def _move(self, step: int) -> str | None:
+        """Go back to the candidate shown before (also one that left the queue), with its
+        decision shown; deciding again changes it."""
         start = time.perf_counter()
-        self.state.go(step)
-        self._show_current(start)
-        self._prepare_ahead()
+        with self._lock:
+            before = self.state.current
+            self.state.back()
+            self._show_current(start)
+        if self.state.current == before:
+            self.say("nothing before this candidate in this session")
         return self.state.current
 
     # -- decisions ---------------------------------------------------------------------------
@@ -130,30 +300,92 @@ class VettingPanel(Panel):
         return self._decide("reject", None)
 
     def skip(self) -> str | None:
-        """Skip the current candidate for now (it moves to the end of the queue)."""
+        """Skip the current candidate for now (it moves to the end of the queue). While
+        going Back, moves forward instead."""
+        if self.state.revisiting:
+            return self.next()
         return self._decide("skip", None)
 
     def _decide(self, decision: str, groups: list[int] | None) -> str | None:
         start = time.perf_counter()
-        obj_id = self.state.current
-        if obj_id is None:
-            raise WorkbenchError(
-                "the queue is done: no candidate to decide on (Refresh after a sync)"
-            )
-        self.state.decide(obj_id, decision)
-        self._show_current(start)  # show first: the decision is written after
-        try:
-            self.wb.vet(obj_id, decision, group_ids=groups)
-        except WorkbenchError:
-            self.state.decisions.pop(obj_id, None)
-            self._requeue()  # the candidate comes back: nothing was recorded
-            raise
-        verb = {"save": "saved", "reject": "rejected", "skip": "skipped"}[decision]
-        where = f" to group(s) {', '.join(map(str, groups))}" if groups else ""
-        self.say(f"{obj_id} {verb}{where}")
+        with self._lock:
+            obj_id = self.state.current
+            if obj_id is None:
+                raise WorkbenchError(
+                    "the queue is done: no candidate to decide on (Refresh after a sync)"
+                )
+            prior = self.decided.get(obj_id)
+            same = prior is not None and prior.decision == decision
+            if same and decision != "skip" and tuple(groups or ()) == prior.group_ids:
+                if self.state.revisiting:
+                    self.state.forward()
+                self._show_current(start)
+                self.say(f"{obj_id} was already {VERBS[decision]}")
+                return self.state.current
+            if prior is not None and prior.decision in FINAL_DECISIONS:
+                self._take_back(prior)  # changing a decision: the old one is undone first
+            revisiting = self.state.revisiting
+            if not revisiting:
+                self.state.remember_shown(obj_id)
+            self.state.decide(obj_id, decision)
+            if revisiting:
+                self.state.forward()
+            self._show_current(start)  # show first: the decision is written after
+            try:
+                action_id = self.wb.vet(obj_id, decision, group_ids=groups)
+            except WorkbenchError:
+                self.state.restore(obj_id)  # the candidate comes back: nothing was recorded
+                self._show_current()
+                raise
+            record = Decision(obj_id, decision, tuple(groups or ()), action_id)
+            self.decided[obj_id] = record
+            self.undo_stack.append(record)
+            self._touched.add(obj_id)
+        names = self._group_names(groups or ())
+        where = f" to {names}" if groups else ""
+        if decision != "skip":
+            self.journal.add(decision, obj_id, names if groups else "", action_id)
+        self.say(f"{obj_id} {VERBS[decision]}{where}" + (" (changed)" if prior else ""))
         self.strip.refresh()
+        self._show_report()
         self._prepare_ahead()
         return self.state.current
+
+    def undo(self) -> str | None:
+        """Undo the last decision of this session: a queued save or reject is dropped from
+        the outbox, a sent one is reversed (unsave, or the listing's DELETE) through the
+        outbox; the candidate comes back as the current one."""
+        with self._lock:
+            if not self.undo_stack:
+                raise WorkbenchError("nothing to undo: no decision in this session yet")
+            record = self.undo_stack[-1]
+            inverse = self._take_back(record)
+            self.state.restore(record.obj_id)
+            self._show_current()
+            self._prepare_ahead()
+        how = (
+            ""
+            if record.decision == "skip"
+            else (" (dropped from the outbox)" if inverse is None else f" (outbox #{inverse})")
+        )
+        self.say(f"{record.obj_id}: {record.decision} undone{how}")
+        self.strip.refresh()
+        self._show_report()
+        return record.obj_id
+
+    def _take_back(self, record: Decision) -> int | None:
+        """Reverse one decision in the cache/outbox and forget it (no display change)."""
+        inverse = None
+        if record.decision in FINAL_DECISIONS:
+            inverse = self.wb.undo_vet(record.obj_id, record.action_id)
+            self.journal.mark_undone(record.action_id, record.obj_id, record.decision)
+            self.journal.add(f"undo {record.decision}", record.obj_id, "", inverse)
+        if record in self.undo_stack:
+            self.undo_stack.remove(record)
+        self.decided.pop(record.obj_id, None)
+        self.state.decisions.pop(record.obj_id, None)
+        self._touched.add(record.obj_id)
+        return inverse
 
     def comment(self, text: str | None = None) -> int:
         """Comment on the current candidate (the text box's text by default)."""
@@ -161,30 +393,222 @@ class VettingPanel(Panel):
         text = self.comment_text.value if text is None else text
         action_id = self.wb.comment(obj_id, text)
         self.comment_text.value = ""
+        self.key_mode = None
+        self.class_hint.value = ""
+        self._touched.add(obj_id)
+        self.journal.add("comment", obj_id, text, action_id)
         if self.view is not None:
             self.loader.reload_notes(self.view)
             self._fill_tabs(self.view)
         self.strip.refresh()
+        self._show_report()
         self.say(f"comment on {obj_id} queued (outbox #{action_id})")
         return int(action_id)
 
-    def toggle_classifier(self) -> ClassificationPanel:
+    def toggle_classifier(self, show: bool | None = None) -> ClassificationPanel:
         """Show (or hide) the classification panel for the current candidate."""
         obj_id = self._need_current()
         if self.classifier is None:
             self.classifier = ClassificationPanel(self.wb, obj_id)
+            self.classifier.on_post = self._classified
             self.classify_box.children = (self.classifier.widget,)
             self.classify_box.layout.display = ""
         else:
             hidden = self.classify_box.layout.display == "none"
-            self.classify_box.layout.display = "" if hidden else "none"
+            visible = hidden if show is None else show
+            self.classify_box.layout.display = "" if visible else "none"
             self.classifier.set_object(obj_id)
         return self.classifier
+
+    def _classified(self, action_id: int, obj_id: str, name: str) -> None:
+        self._touched.add(obj_id)
+        self.journal.add("classify", obj_id, name, action_id)
+        if self.view is not None and self.view.obj_id == obj_id:
+            self.loader.reload_notes(self.view)
+            self._fill_tabs(self.view)
+        self.strip.refresh()
+        self._show_report()
+
+    def toggle_keys_help(self) -> None:
+        """Show or hide the list of keys."""
+        hidden = self.keys_help.layout.display == "none"
+        self.keys_help.layout.display = "" if hidden else "none"
 
     def _need_current(self) -> str:
         if self.state.current is None:
             raise WorkbenchError("the queue is done: no current candidate")
         return self.state.current
+
+    # -- keys --------------------------------------------------------------------------------
+    def handle_key(self, key: str) -> Any:
+        """Act on one key (a DOM ``KeyboardEvent.key``): ``s`` save, ``r`` reject, ``n`` or
+        ArrowRight skip, ``b`` or ArrowLeft back, ``u`` undo, ``c`` classify (then 1-9 or
+        type-ahead, Enter posts, Escape cancels), ``m`` comment (type, Enter posts, Escape
+        cancels), ``?`` the keys. Other keys are ignored. Errors are raised (the browser
+        hook shows them in the panel)."""
+        if self.key_mode == "classify":
+            return self._classify_key(key)
+        if self.key_mode == "comment":
+            return self._comment_key(key)
+        name = KEY_ALIASES.get(key, key)
+        actions = {
+            "s": self.save,
+            "r": self.reject,
+            "n": self.skip,
+            "b": self.previous,
+            "u": self.undo,
+            "c": self._start_classify,
+            "m": self._start_comment,
+            "?": self.toggle_keys_help,
+        }
+        action = actions.get(name)
+        return None if action is None else action()
+
+    def _start_classify(self) -> ClassificationPanel:
+        classifier = self.toggle_classifier(show=True)
+        self.key_mode, self.typed = "classify", ""
+        self._class_order = self._popular_first(classifier.allowed_classes())
+        self._update_class_hint()
+        return classifier
+
+    def _popular_first(self, classes: list[str]) -> list[str]:
+        """The taxonomy's classes, the ones most used in the cache first."""
+        try:
+            used = self.wb.sql(
+                "SELECT classification, count(*) AS n FROM classifications GROUP BY 1 ORDER BY 2 DESC"
+            )
+        except WorkbenchError:
+            return classes
+        rank = {str(c): i for i, c in enumerate(used["classification"])} if len(used) else {}
+        return sorted(classes, key=lambda c: (rank.get(c, len(rank)), classes.index(c)))
+
+    def _update_class_hint(self) -> None:
+        self._class_matches = rank_matches(self.typed, self._class_order)
+        choice = self.classifier.klass.value if self.classifier is not None else ""
+        items = " · ".join(
+            f"<b>{i}</b> {html.escape(c)}" for i, c in enumerate(self._class_matches, start=1)
+        )
+        self.class_hint.value = (
+            f"<div class='wb-class-hint'>classify: <code>{html.escape(self.typed) or '…'}</code>"
+            f" → <b>{html.escape(choice) or '?'}</b> &nbsp; {items} &nbsp; "
+            "<small>(1-9 or type, Enter posts, Esc cancels)</small></div>"
+        )
+
+    def _classify_key(self, key: str) -> Any:
+        classifier = self.classifier
+        if classifier is None or key == "Escape":
+            self.key_mode, self.class_hint.value = None, ""
+            return None
+        if key == "Enter":
+            if not classifier.klass.value and self._class_matches:
+                classifier.klass.value = self._class_matches[0]
+            action_id = classifier.post()  # raises (mode kept) when no class is chosen
+            self.key_mode, self.class_hint.value = None, ""
+            return action_id
+        if key.isdigit() and key != "0":
+            index = int(key) - 1
+            if index < len(self._class_matches):
+                classifier.klass.value = self._class_matches[index]
+        elif key == "Backspace":
+            self.typed = self.typed[:-1]
+        elif len(key) == 1:
+            self.typed += key
+            matches = rank_matches(self.typed, self._class_order)
+            if matches:
+                classifier.klass.value = matches[0]
+        self._update_class_hint()
+        return None
+
+    def _start_comment(self) -> None:
+        self._need_current()
+        self.key_mode = "comment"
+        self.comment_text.focus()
+        self.class_hint.value = (
+            "<div class='wb-class-hint'>comment: type it, Enter posts, Esc cancels</div>"
+        )
+
+    def _comment_key(self, key: str) -> Any:
+        if key == "Escape":
+            self.key_mode, self.class_hint.value = None, ""
+            return None
+        if key == "Enter":
+            return self.comment()
+        if key == "Backspace":
+            self.comment_text.value = self.comment_text.value[:-1]
+        elif len(key) == 1:
+            self.comment_text.value += key
+        return None
+
+    # -- live poll ---------------------------------------------------------------------------
+    def poll_once(self) -> list[str]:
+        """Look for changes on the server now: new candidates passing the filters join the
+        queue after the current one (counted in the "N new" note), and candidates saved or
+        rejected elsewhere since leave it. The candidate on screen never moves. Returns the
+        new candidates' ids. Offline: refused with a message."""
+        if getattr(self.wb, "client", None) is None:
+            raise WorkbenchError("offline: no live updates (open the workbench with a server)")
+        saved_before = self.wb.saved_obj_ids()
+        self.wb.poll_candidates(self.state.filters.group_ids or None, self.poll_resources)
+        elsewhere = (self.wb.saved_obj_ids() - saved_before) | self.wb.rejected_on_server()
+        with self._lock:
+            self._candidates = self.wb.candidates()
+            self.state.gone |= elsewhere - self._touched
+            new, dropped = self.state.merge(self._candidates)
+            self.new_count += len(new)
+            for obj_id in dropped:
+                self.prefetcher.forget(obj_id)
+            self.position.value = self._position_text()
+            stamp = pd.Timestamp.now(tz="UTC").strftime("%H:%M:%S")
+            left = f", {len(dropped)} decided elsewhere" if dropped else ""
+            self.live_note.value = (
+                f"<small style='color:#1565c0'><b>{self.new_count} new</b>{left} "
+                f"(checked {stamp} UTC)</small>"
+            )
+            self._prepare_ahead()
+        return new
+
+    def start_polling(self, seconds: float) -> None:
+        """Poll every ``seconds`` in a background thread until :meth:`stop_polling`."""
+        self.stop_polling()
+        self._stop = threading.Event()
+        ref, stop = weakref.ref(self), self._stop
+        self._poller = threading.Thread(
+            target=_poll_loop, args=(ref, stop, float(seconds)), daemon=True, name="vetting-poll"
+        )
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        """Stop the background poll (if any)."""
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+        self._poller = None
+
+    # -- the scan report ---------------------------------------------------------------------
+    def report(self) -> pd.DataFrame:
+        """This session's saves, rejections, classifications and comments (and undos): who,
+        when (UTC), what, the outbox id and its status now."""
+        return self.journal.frame(self.strip.shared.frame)
+
+    def report_csv(self) -> str:
+        """The scan report as CSV text."""
+        return report_csv(self.report())
+
+    def report_html(self) -> str:
+        """The scan report as a standalone HTML page."""
+        return report_document(self.report(), f"Scan report of {self.journal.by}")
+
+    def _show_report(self) -> None:
+        frame = self.report()
+        self.tab_html["Scan report"].value = report_table_html(frame)
+        if frame.empty:
+            self.report_links.value = ""
+            return
+        stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M")
+        self.report_links.value = (
+            f"Download: {data_link(report_csv(frame), f'scan-{stamp}.csv', 'text/csv', 'CSV')}"
+            f" · {data_link(self.report_html(), f'scan-{stamp}.html', 'text/html', 'HTML')}"
+        )
 
     # -- showing -----------------------------------------------------------------------------
     def _show_current(self, start: float | None = None) -> None:
@@ -196,30 +620,58 @@ class VettingPanel(Panel):
             self.view = None
             self.prefetcher.pinned = None
             self.header.value = "<b>Queue done.</b> Refresh after a sync, or relax the filters."
-            self.plot_box.children = ()
-            for image in self.cutouts.values():
-                image.value = PLACEHOLDER_PNG
+            self.badges.value = ""
+            if self.lightcurve is None:
+                self.plot_box.children = ()
+            self.cutouts_html.value = ""
             self.last_show_seconds = time.perf_counter() - start
             return
-        view = self.prefetcher.get(obj_id, self.state.rows[obj_id])
+        view = self.prefetcher.get(obj_id, self.state.row(obj_id))
         self.view = view
         self.prefetcher.pinned = obj_id
-        self.header.value = header_html(view)
-        for kind, image in self.cutouts.items():
-            image.value = view.thumbnails.get(kind) or PLACEHOLDER_PNG
-        self.plot_box.children = (view.plot,) if view.plot is not None else ()
+        learned = None
+        if self.state.order == "learned" and obj_id in self.state.learned:
+            learned = (self.state.learned[obj_id], self._drivers.get(obj_id, ""))
+        self.header.value = header_html(view, learned=learned) + self._decision_note(obj_id)
+        self.cutouts_html.value = (
+            _cutouts_html(view.thumbnails)
+            if _cutouts_html is not None
+            else fallback_cutouts_html(view.thumbnails)
+        )
+        if self.lightcurve is not None:
+            self.lightcurve.show(view.plot)
+        else:
+            self.plot_box.children = (view.plot,) if view.plot is not None else ()
+        self.badges.value = badges_html(view, self._taxonomy_names)
         self._fill_tabs(view)
         if self.classifier is not None and self.classify_box.layout.display != "none":
             self.classifier.set_object(obj_id)
+        if self.key_mode == "classify":
+            self.key_mode, self.class_hint.value = None, ""
         self.last_show_seconds = time.perf_counter() - start
         if shown is not None and shown.obj_id != obj_id and shown.obj_id not in self.state.rows:
             self.prefetcher.forget(shown.obj_id)  # decided and gone from the queue
 
+    def _decision_note(self, obj_id: str) -> str:
+        record = self.decided.get(obj_id)
+        if not self.state.revisiting and record is None:
+            return ""
+        if record is None:
+            return " · <i>seen before, no decision</i>"
+        colour = {"save": "#2e7d32", "reject": "#c62828"}.get(record.decision, "#777")
+        return (
+            f" · <b style='color:{colour}' class='wb-decision'>{VERBS[record.decision]}</b>"
+            " <small>(s/r changes it, u undoes the last)</small>"
+        )
+
     def _fill_tabs(self, view: CandidateView) -> None:
-        self.tab_html["Annotations"].value = annotations_html(view.annotations)
+        if self.annotations_table is not None:
+            self.annotations_table.show(view.annotations)
+        else:
+            self.tab_html["Annotations"].value = annotations_html(view.annotations)
         self.tab_html["Classifications"].value = html_table(
-            view.classifications,
-            ("classification", "probability", "author_name", "created_at", "pending"),
+            with_taxonomy_names(view.classifications, self._taxonomy_names),
+            ("classification", "probability", "taxonomy", "author_name", "created_at", "pending"),
             empty="no classification",
         )
         self.tab_html["Comments"].value = html_table(
@@ -234,16 +686,47 @@ class VettingPanel(Panel):
             view.localizations, self.loader.notes
         )
 
+    def _group_names(self, group_ids: Any) -> str:
+        names = {gid: label for label, gid in self.save_groups.options}
+        return ", ".join(names.get(int(g), f"#{int(g)}") for g in group_ids)
+
     def _position_text(self) -> str:
         s = self.state
         n = len(s.queue)
         at = min(s.position + 1, n)
-        decided = sum(1 for d in s.decisions.values() if d != "skip")
-        return f"{at} / {n} in queue ({decided} decided this session, {s.total} candidates cached)"
+        decided = sum(1 for d in self.decided.values() if d.decision != "skip")
+        back = " · <i>going back: n/→ returns</i>" if s.revisiting else ""
+        return (
+            f"{at} / {n} in queue ({decided} decided this session, {s.total} candidates "
+            f"cached){back}"
+        )
 
     def _prepare_ahead(self) -> None:
         upcoming = self.state.upcoming(self.prefetch)
         self.prefetcher.prepare((i, self.state.rows[i]) for i in upcoming)
+
+
+def _poll_loop(ref: Any, stop: threading.Event, seconds: float) -> None:
+    """The background poll: every ``seconds`` until stopped or the panel is gone; after
+    three failures in a row (server unreachable) it stops and says so."""
+    failures = 0
+    while not stop.wait(seconds):
+        panel = ref()
+        if panel is None:
+            return
+        try:
+            panel.poll_once()
+            failures = 0
+        except WorkbenchError as exc:
+            failures += 1
+            if failures >= 3:
+                panel.say(f"live updates stopped after 3 failed polls ({exc}); press Refresh")
+                return
+        except Exception as exc:  # a bug: shown, never lost, and polling stops
+            panel.errors.show(f"live poll failed: {type(exc).__name__}: {exc}")
+            return
+        finally:
+            del panel
 
 
 __all__ = ["VettingPanel", "parse_score"]

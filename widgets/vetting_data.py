@@ -36,6 +36,7 @@ class CandidateView:
     comments: pd.DataFrame
     galaxies: pd.DataFrame
     localizations: list[tuple[str, float]] = field(default_factory=list)
+    saves: pd.DataFrame = field(default_factory=pd.DataFrame)
     plot: Any = None
     load_seconds: float = 0.0
 
@@ -139,6 +140,7 @@ class CandidateLoader:
             comments=self.wb.comments(obj_id),
             galaxies=nearby(self.galaxies, ra, dec, self.galaxy_radius_arcsec),
             localizations=self.levels.get(obj_id, []),
+            saves=self.wb.saves(obj_id) if hasattr(self.wb, "saves") else pd.DataFrame(),
         )
         if self.make_plot is not None:
             view.plot = self.make_plot(photometry, obj_id)
@@ -146,9 +148,11 @@ class CandidateLoader:
         return view
 
     def reload_notes(self, view: CandidateView) -> None:
-        """Re-read what the user's own actions change: classifications and comments."""
+        """Re-read what the user's own actions change: classifications, comments, saves."""
         view.classifications = self.wb.classifications(view.obj_id)
         view.comments = self.wb.comments(view.obj_id)
+        if hasattr(self.wb, "saves"):
+            view.saves = self.wb.saves(view.obj_id)
 
 
 class Prefetcher:

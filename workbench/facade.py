@@ -423,7 +423,7 @@ class Workbench:
     def rejected_on_server(self) -> set[str]:
         """Objects in the user's ``rejected_candidates`` list on the server (online only)."""
         client = self._online("read the rejected candidates")
-        user_id = self.profile(refresh=True).get("id")
+        user_id = self.profile().get("id")
         if user_id is None:
             return set()
         listed = client.get(f"/api/listing/{int(user_id)}", {"listName": "rejected_candidates"})

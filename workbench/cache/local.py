@@ -4,7 +4,8 @@ reconciliation of listings, and photometry fetch markers.
 A queued action shows in the cache at once. Actions that add something (a classification,
 a comment, a save to a group, an uploaded spectrum) insert rows tagged with the action's id
 (``action_id``; classifications, comments and spectra get the id ``-action_id`` until the
-server gives theirs); syncs never delete tagged rows. Actions that remove something
+server gives theirs); syncs never delete tagged rows. A payload's ``author``/``author_id``
+(the user, from the cached profile) fill the row's author at once; they are never sent. Actions that remove something
 (``unsave``, ``classification_delete``) leave the rows alone until the server confirmed:
 the DataFrame accessors hide what a live action removes.
 """
@@ -20,7 +21,7 @@ from ..errors import CacheError, OutboxError
 from .bulk import dumps, hash64, utc_naive
 
 KINDS = ("classification", "classification_edit", "classification_delete", "save", "unsave",
-         "reject", "comment", "spectrum")
+         "reject", "unreject", "comment", "spectrum")
 # Outbox statuses of an action that is meant to reach the server and has not yet.
 LIVE_STATUSES = ("pending", "sending", "unknown", "failed")
 _EDITABLE = {"classification": "VARCHAR", "probability": "DOUBLE", "taxonomy_id": "BIGINT",
@@ -52,11 +53,13 @@ class LocalMixin:
             _need(payload, kind, "obj_id", "classification")
             con.execute(
                 "INSERT INTO classifications (id, obj_id, classification, taxonomy_id, "
-                "probability, ml, origin, created_at, modified, raw, raw_hash, cached_at, "
-                "action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "probability, ml, origin, author_id, author_name, created_at, modified, raw, "
+                "raw_hash, cached_at, action_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [-action_id, payload["obj_id"], payload["classification"],
                  payload.get("taxonomy_id"), payload.get("probability"),
-                 bool(payload.get("ml", False)), payload.get("origin"), now, now, raw, h, now,
+                 bool(payload.get("ml", False)), payload.get("origin"),
+                 payload.get("author_id"), payload.get("author"), now, now, raw, h, now,
                  action_id])
         elif kind == "classification_edit":
             _need(payload, kind, "classification_id", "changes")
@@ -68,19 +71,22 @@ class LocalMixin:
             _need(payload, kind, "obj_id", "group_ids")
             for gid in payload["group_ids"]:
                 con.execute(
-                    "INSERT INTO sources (obj_id, group_id, saved_at, active, raw, raw_hash, "
-                    "cached_at, action_id) SELECT ?, ?, ?, true, ?, ?, ?, ? WHERE NOT EXISTS "
+                    "INSERT INTO sources (obj_id, group_id, saved_at, saved_by_id, saved_by, "
+                    "active, raw, raw_hash, cached_at, action_id) "
+                    "SELECT ?, ?, ?, ?, ?, true, ?, ?, ?, ? WHERE NOT EXISTS "
                     "(SELECT 1 FROM sources WHERE obj_id = ? AND group_id = ?)",
-                    [payload["obj_id"], int(gid), now, raw, h, now, action_id,
-                     payload["obj_id"], int(gid)])
+                    [payload["obj_id"], int(gid), now, payload.get("author_id"),
+                     payload.get("author"), raw, h, now, action_id, payload["obj_id"], int(gid)])
         elif kind == "comment":
             _need(payload, kind, "resource_id", "text")
             if payload.get("resource", "sources") == "sources":
                 groups = payload.get("group_ids")
                 con.execute(
-                    "INSERT INTO comments (id, obj_id, text, group_ids, created_at, modified, "
-                    "raw, raw_hash, cached_at, action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [-action_id, payload["resource_id"], payload["text"],
+                    "INSERT INTO comments (id, obj_id, text, author, author_id, group_ids, "
+                    "created_at, modified, raw, raw_hash, cached_at, action_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [-action_id, payload["resource_id"], payload["text"], payload.get("author"),
+                     payload.get("author_id"),
                      None if groups is None else orjson.dumps(sorted(groups)).decode(),
                      now, now, raw, h, now, action_id])
         elif kind == "spectrum":
@@ -98,7 +104,7 @@ class LocalMixin:
                  list(payload["fluxes"]),
                  None if payload.get("errors") is None else list(payload["errors"]),
                  now, now, mraw, mh, now, action_id])
-        # unsave, classification_delete, reject: hidden at read time while the action is live
+        # unsave, classification_delete, reject, unreject: hidden at read time while live
 
     def revert_local(self, kind: str, payload: Mapping[str, Any], action_id: int) -> None:
         """Undo :meth:`apply_local` (the action was dropped, or is about to be re-applied)."""

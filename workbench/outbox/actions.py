@@ -101,6 +101,25 @@ def _verify_reject(client: Any, p: Payload, since: dt.datetime) -> Any:
     return next((item["id"] for item in listings if item.get("obj_id") == p["obj_id"]), None)
 
 
+def _listing_id(client: Any, p: Payload) -> Any:
+    """The id of the user's listing of ``obj_id`` in ``list_name`` on the server, or None."""
+    return _verify_reject(client, p, dt.datetime.min)
+
+
+def _unreject(client: Any, p: Payload) -> Any:
+    """Take a candidate off the rejected list (DELETE the listing); gone already is done."""
+    listing_id = p.get("listing_id") or _listing_id(client, p)
+    if listing_id is None:
+        return True  # not (or no longer) listed: the goal is reached
+    with contextlib.suppress(NotFound):
+        client.delete(f"/api/listing/{int(listing_id)}")
+    return True
+
+
+def _verify_unreject(client: Any, p: Payload, since: dt.datetime) -> Any:
+    return True if _listing_id(client, p) is None else None
+
+
 def _post_comment(client: Any, p: Payload) -> Any:
     body = {"text": p["text"]}
     if p.get("group_ids"):
@@ -153,6 +172,8 @@ KINDS: dict[str, ActionKind] = {
         ActionKind("save", _save, _verify_save, already_done=("already saved",)),
         ActionKind("unsave", _unsave, _verify_unsave, already_done=("not saved",)),
         ActionKind("reject", _reject, _verify_reject, already_done=("already",)),
+        # SkyPortal answers 400 "Listing N not found" for a listing deleted already
+        ActionKind("unreject", _unreject, _verify_unreject, already_done=("not found",)),
         ActionKind("comment", _post_comment, _find_comment),
         ActionKind("spectrum", _upload_spectrum, _find_spectrum),
     )
