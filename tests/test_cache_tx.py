@@ -203,3 +203,13 @@ def test_the_write_ahead_log_is_folded_in_once_it_grows(cache):
     assert small == sorted(small) and small[-1] > 0  # small writes leave their log...
     assert write(1000, 2000) < small[-1]  # ... which a large one folds into the file
     assert Cache(cache.path, read_only=True).counts()["photometry"] == 2025
+
+
+def test_lock_messages_for_the_command_line_name_no_python_option():
+    from workbench.cache.locking import LockHolder, locked_message
+
+    holder = LockHolder(pid=42, program="/usr/bin/python3", reading=True)
+    python = locked_message("/c.duckdb", holder, 1.0, writing=True)
+    shell = locked_message("/c.duckdb", holder, 1.0, writing=True, for_cli=True)
+    assert "lock_timeout" in python and "lock_timeout" not in shell
+    assert "PID 42" in shell and "retry" in shell

@@ -80,6 +80,11 @@ _CLI_WORDING: tuple[tuple[re.Pattern[str], str], ...] = (
         "run `workbench sync` on it",
     ),
     (re.compile(r"read_only=True"), "read-only"),
+    (
+        re.compile(r"pass normalize=True to rescale it or check=False to use it as is"),
+        "check that the file is complete (from Python, read_skymap(path, normalize=True) "
+        "rescales it)",
+    ),
 )
 
 

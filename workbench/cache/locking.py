@@ -56,13 +56,17 @@ def parse_lock_error(text: str) -> LockHolder | None:
     return LockHolder(pid=pid, program=program, reading="read-only mode" in text)
 
 
-def locked_message(path: str, holder: LockHolder, waited: float, *, writing: bool) -> str:
-    """A message for :class:`CacheLocked` that names the holder and the way out."""
+def locked_message(
+    path: str, holder: LockHolder, waited: float, *, writing: bool, for_cli: bool = False
+) -> str:
+    """A message for :class:`CacheLocked` that names the holder and the way out
+    (``for_cli``: without the Python-only ``lock_timeout``)."""
     who = f"{holder.program or 'another program'} (PID {holder.pid or '?'})"
     pid = holder.pid or "<pid>"
     if holder.reading:
+        wait_longer = "" if for_cli else " raise lock_timeout,"
         way_out = (
-            f"it is only reading, which takes a moment: retry, raise lock_timeout, or stop "
+            f"it is only reading, which takes a moment: retry,{wait_longer} or stop "
             f"PID {pid} if it is stuck"
         )
     else:
@@ -108,7 +112,10 @@ def connect(path: str, *, read_only: bool, timeout: float) -> duckdb.DuckDBPyCon
             waited = time.monotonic() - start
             if waited >= timeout:
                 raise CacheLocked(
-                    locked_message(path, holder, waited, writing=not read_only)
+                    locked_message(path, holder, waited, writing=not read_only),
+                    cli_message=locked_message(
+                        path, holder, waited, writing=not read_only, for_cli=True
+                    ),
                 ) from exc
             time.sleep(min(delay * random.uniform(0.5, 1.5), max(timeout - waited, 0.0)))
             # a failed attempt costs ~5 ms; a short cap catches the gaps between another
@@ -145,10 +152,13 @@ class FileGate:
         while not predicate():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CacheLocked(
+                busy = (
                     f"Cannot {what} the cache {self.path}: another thread of this process "
-                    f"kept it busy for longer than lock_timeout; let that operation finish "
-                    f"or raise lock_timeout."
+                    f"kept it busy for longer than"
+                )
+                raise CacheLocked(
+                    f"{busy} lock_timeout; let that operation finish or raise lock_timeout.",
+                    cli_message=f"{busy} the lock timeout; retry when that operation is done.",
                 )
             self.cond.wait(remaining)
 
@@ -164,8 +174,7 @@ class FileGate:
         deadline = time.monotonic() + timeout
         with self.cond:
             self._wait(
-                lambda: self.rw is not None
-                or (self.writer is None and self.writers_waiting == 0),
+                lambda: self.rw is not None or (self.writer is None and self.writers_waiting == 0),
                 deadline,
                 "read",
             )
@@ -178,7 +187,9 @@ class FileGate:
         self._bump("reads", 1)
         try:
             if not borrowed:
-                con = connect(self.path, read_only=True, timeout=max(deadline - time.monotonic(), 0))
+                con = connect(
+                    self.path, read_only=True, timeout=max(deadline - time.monotonic(), 0)
+                )
             try:
                 # one snapshot for the whole block, and no writes even on a borrowed cursor
                 con.execute("BEGIN TRANSACTION READ ONLY")
@@ -222,7 +233,9 @@ class FileGate:
             rw = self.rw
         try:
             if rw is None:
-                rw = connect(self.path, read_only=False, timeout=max(deadline - time.monotonic(), 0))
+                rw = connect(
+                    self.path, read_only=False, timeout=max(deadline - time.monotonic(), 0)
+                )
                 with self.cond:
                     self.rw = rw
                     self.cond.notify_all()
