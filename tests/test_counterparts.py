@@ -268,3 +268,32 @@ def test_planted_counterpart_comes_first(make_server, tmp_path):
     hosts = candidate_hosts(found.iloc[:1], wb.galaxies())
     assert hosts["galaxy_name"].iloc[0] == pick["name"]
     assert ranked["probability"].sum() == pytest.approx(1.0)
+    # ---- the shortlist: CSV, circular draft, standalone HTML report (API and CLI)
+    from workbench.cli import main
+    from workbench.shortlist import circular_table, html_report, write_shortlist
+
+    csv = write_shortlist(found, tmp_path / "shortlist.csv")
+    table = pd.read_csv(csv)
+    assert table["id"].iloc[0] == "ZTF26planted" and table["rank"].iloc[0] == 1
+    assert {"host_name", "host_distmpc", "first_mag", "last_nondetection_limit"} <= set(table)
+    text = circular_table(found, event="S261001x")
+    header, rule, first = text.splitlines()[2:5]
+    assert header.startswith("Name") and "Host" in header and set(rule) <= {"-", "+", " "}
+    assert first.startswith("ZTF26planted") and pick["name"] in first and "19.20" in first
+    report = html_report(
+        found, tmp_path / "report.html", skymap=wb.skymap(EVENT), galaxies=ranked,
+        photometry=wb.photometry(["ZTF26planted"]), event="S261001x",
+    )  # fmt: skip
+    page = report.read_text()
+    assert "ZTF26planted" in page and "Bokeh" in page and "cdn.bokeh.org" not in page
+    wb.cache.close()
+    out = tmp_path / "cli.csv"
+    code = main(
+        ["crossmatch", EVENT, "--counterparts", "--weight", "mstar", "--out", str(out),
+         "--cache", str(tmp_path / "c.duckdb"), "--report", str(tmp_path / "cli.html"),
+         "--circular", str(tmp_path / "cli.txt")]
+    )  # fmt: skip
+    assert code == 0
+    assert pd.read_csv(out)["id"].iloc[0] == "ZTF26planted"
+    assert "ZTF26planted" in (tmp_path / "cli.txt").read_text()
+    assert (tmp_path / "cli.html").stat().st_size > 100_000  # BokehJS inline

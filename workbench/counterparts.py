@@ -308,11 +308,6 @@ def candidate_hosts(
 # -- on a Workbench's cache (what wb.counterparts / wb.rank_galaxies call) -----------------
 
 
-def _event_time(wb: Any, dateobs: str, skymap: Skymap) -> pd.Timestamp:
-    """The event time: the cached event's ``dateobs`` (UTC)."""
-    return pd.Timestamp(skymap.meta.get("dateobs") or dateobs)
-
-
 def rank_event_galaxies(
     wb: Any,
     dateobs: str,
@@ -346,13 +341,16 @@ def event_counterparts(
     include_prior: bool = False,
     weight: Any = None,
     catalog: str | None = None,
+    skymap: Skymap | None = None,
 ) -> pd.DataFrame:
     """:func:`counterparts` of a cached event among the cached sources and candidates
     (``saved``: whether the object is a saved source), with hosts from the cached galaxies
-    ranked with ``weight`` over the whole sky (``host_probability``, ``host_rank``)."""
+    ranked with ``weight`` over the whole sky (``host_probability``, ``host_rank``).
+    ``skymap`` replaces the cached localization (a file read by the caller, say); the
+    event time is then ``dateobs``."""
     from .crossmatch import rank_galaxies
 
-    skymap = wb.skymap(dateobs, name)
+    skymap = skymap if skymap is not None else wb.skymap(dateobs, name)
     sources = wb.sources()
     candidates = wb.candidates()
     cols = ["id", "ra", "dec", "redshift"]
@@ -371,7 +369,7 @@ def event_counterparts(
         skymap,
         objects,
         lambda ids: wb.photometry(ids) if ids else pd.DataFrame(columns=["obj_id", "mjd", "mag"]),
-        _event_time(wb, dateobs, skymap),
+        pd.Timestamp(dateobs),
         cumprob=cumprob,
         days=days,
         include_prior=include_prior,
