@@ -54,18 +54,25 @@ def ok(srv, method, path, json=None, params=None):
 )
 def test_crud_resources(make_server, name, body, update, change):
     srv = make_server()
+
+    def one(rid):
+        data = ok(srv, "GET", f"/api/{name}/{rid}").json()["data"]
+        return data["allocation"] if name == "allocation" else data  # wrapped, as on 1.4.0
+
     new = ok(srv, "POST", f"/api/{name}", body).json()["data"]["id"]
-    got = ok(srv, "GET", f"/api/{name}/{new}").json()["data"]
+    got = one(new)
     assert {k: got[k] for k in body} == body
     ok(srv, update, f"/api/{name}/{new}", change)
-    assert {k: ok(srv, "GET", f"/api/{name}/{new}").json()["data"][k] for k in change} == change
+    assert {k: one(new)[k] for k in change} == change
     wrong = "PATCH" if update == "PUT" else "PUT"
     assert call(srv, wrong, f"/api/{name}/{new}", change).status_code == 405
     listed = ok(srv, "GET", f"/api/{name}").json()["data"]
     items = listed["followup_requests"] if name == "followup_request" else listed
     assert new in {r["id"] for r in items}
     ok(srv, "DELETE", f"/api/{name}/{new}")
-    assert call(srv, "GET", f"/api/{name}/{new}").status_code == 404
+    assert call(srv, "GET", f"/api/{name}/{new}").status_code == (
+        400 if name == "allocation" else 404  # "Could not retrieve allocation."
+    )
     assert call(srv, "DELETE", f"/api/{name}/{new}").status_code == 404
 
 
@@ -232,3 +239,54 @@ def test_galaxy_catalog_ingest_and_query(make_server):
     assert (
         call(srv, "GET", "/api/galaxy_catalog", params={"catalog_name": "MINI2"}).status_code == 400
     )
+
+
+def test_records_have_the_fields_of_skyportal_1_4_models(make_server):
+    """Issue 9: the local server's drift from a real SkyPortal 1.4.0."""
+    srv = make_server()
+    for name in ("allocation", "filters", "observing_run"):
+        for rec in ok(srv, "GET", f"/api/{name}").json()["data"]:
+            assert "requester_id" not in rec and "last_modified_by_id" not in rec, name
+            assert not [k for k in rec if k.startswith("_")], name
+    body = {"group_id": 3, "instrument_id": 3, "hours_allocated": 5, "_altdata": {"k": "v"}}
+    new = ok(srv, "POST", "/api/allocation", body).json()["data"]["id"]
+    whole = ok(srv, "GET", f"/api/allocation/{new}").json()["data"]
+    assert set(whole) == {"allocation", "totalMatches"}
+    assert "_altdata" not in whole["allocation"] and whole["allocation"]["requests"] == []
+    assert whole["allocation"]["telescope"]["nickname"]
+    assert ok(srv, "GET", "/api/allocation/1").json()["data"]["totalMatches"] == 3
+    r = call(srv, "GET", "/api/allocation/999")
+    assert r.status_code == 400 and r.json()["message"] == "Could not retrieve allocation."
+    listed = ok(srv, "GET", "/api/allocation").json()["data"]
+    assert all(rec["allocation_users"] == [] for rec in listed)
+    # follow-up requests: target_group_ids in, target_groups (Group records) out
+    body = {"obj_id": "ZTF18aabcvnq", "allocation_id": 1, "target_group_ids": [3, 4]}
+    new = ok(srv, "POST", "/api/followup_request", body).json()["data"]["id"]
+    rec = ok(srv, "GET", f"/api/followup_request/{new}").json()["data"]
+    assert "target_group_ids" not in rec and [g["id"] for g in rec["target_groups"]] == [3, 4]
+    assert rec["requester_id"] == 1 and rec["last_modified_by_id"] == 1
+    bad = dict(body, target_group_ids=[999])
+    assert call(srv, "POST", "/api/followup_request", bad).status_code == 400
+
+
+def test_listing_without_a_user_id_is_the_current_users(make_server):
+    srv = make_server()
+    ok(srv, "POST", "/api/listing", {"obj_id": "ZTF21aaqjmps", "list_name": "favorites"})
+    mine = ok(srv, "GET", "/api/listing", params={"listName": "favorites"}).json()["data"]
+    assert [x["obj_id"] for x in mine] == ["ZTF21aaqjmps"]
+    assert (
+        ok(srv, "GET", "/api/listing/1").json()["data"]
+        == ok(srv, "GET", "/api/listing").json()["data"]
+    )
+
+
+def test_a_sources_assignments_nest_the_observing_run(make_server):
+    srv = make_server()
+    listed = ok(srv, "GET", "/api/assignment").json()["data"]
+    source = ok(srv, "GET", "/api/sources/ZTF21aaqjmps").json()["data"]
+    mine = [a for a in listed if a["obj_id"] == "ZTF21aaqjmps"]
+    assert [a["id"] for a in source["assignments"]] == [a["id"] for a in mine] != []
+    run = source["assignments"][0]["run"]
+    assert run["id"] == mine[0]["run_id"] and run["instrument"]["telescope"]["nickname"]
+    assert {"owner_id", "run_end_utc", "calendar_date"} <= set(run)
+    assert ok(srv, "GET", "/api/sources/ZTF18aabcvnq").json()["data"]["assignments"] == []

@@ -312,3 +312,32 @@ def test_malformed_bodies_are_400(server):
         server.url + "/api/classification", json=[1, 2], headers=server.headers, timeout=30
     )
     assert r.status_code == 400
+
+
+def test_the_spectrum_family_answers_under_api_spectrum_too(make_server):
+    """SkyPortal 1.4.0 routes /api/spectrum... to the same handlers as /api/spectra..."""
+    srv = make_server()
+    body = {
+        "obj_id": "ZTF21aaqjmps",
+        "instrument_id": 3,
+        "observed_at": "2021-04-05T03:00:00",
+        "wavelengths": [4000, 5000, 6000],
+        "fluxes": [1e-16, 2e-16, 1.5e-16],
+    }
+    sid = ok(srv, "POST", "/api/spectrum", body)["id"]
+    assert ok(srv, "GET", f"/api/spectrum/{sid}") == ok(srv, "GET", f"/api/spectra/{sid}")
+    ok(srv, "PUT", f"/api/spectrum/{sid}", {"label": "relabelled"})
+    assert ok(srv, "GET", f"/api/spectra/{sid}")["label"] == "relabelled"
+    listed = ok(srv, "GET", "/api/spectrum", params={"minimalPayload": "true"})
+    assert sid in {s["id"] for s in listed}
+    text = "# wavelength flux\n4000 1.0e-16\n4010 1.1e-16\n4020 1.2e-16\n"
+    ascii_body = {"ascii": text, "filename": "x.ascii"}
+    assert ok(srv, "POST", "/api/spectrum/parse/ascii", ascii_body) == ok(
+        srv, "POST", "/api/spectra/parse/ascii", ascii_body
+    )
+    upload = dict(ascii_body, obj_id="ZTF21aaqjmps", instrument_id=2, observed_at="2021-04-06")
+    aid = ok(srv, "POST", "/api/spectrum/ascii", upload)["id"]
+    window = {"min_date": "2021-04-04", "max_date": "2021-04-07"}
+    assert {sid, aid} <= {s["id"] for s in ok(srv, "GET", "/api/spectrum/range", params=window)}
+    ok(srv, "DELETE", f"/api/spectrum/{sid}")
+    assert call(srv, "GET", f"/api/spectra/{sid}").status_code in (400, 404)

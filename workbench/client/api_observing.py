@@ -26,8 +26,16 @@ class ObservingAPI(BaseClient):
         return self.get("/api/allocation", drop_none({"instrument_id": instrument_id}))
 
     def get_allocation(self, allocation_id: int) -> dict:
-        """Retrieve an allocation (``GET /api/allocation/{allocation_id}``)."""
-        return self.get(api_path("allocation", allocation_id))
+        """Retrieve an allocation (``GET /api/allocation/{allocation_id}``).
+
+        SkyPortal 1.4.0 wraps it as ``{"allocation": {...}, "totalMatches": n}`` (``n``
+        follow-up requests, listed under the allocation's ``requests``); this returns
+        the allocation itself.
+        """
+        data = self.get(api_path("allocation", allocation_id))
+        if isinstance(data, dict) and isinstance(data.get("allocation"), dict):
+            return data["allocation"]
+        return data
 
     def post_allocation(
         self, *, group_id: int, instrument_id: int, hours_allocated: float, **fields: Any

@@ -25,6 +25,7 @@ from .resources import SPECS
 log = logging.getLogger("workbench.server")
 OBJ = r"([^/]+)"
 RES = r"(sources|spectra|gcn_event)"
+SPEC = r"(?:spectra|spectrum)"  # not captured: the handlers take the same arguments
 
 
 def routes() -> list[tuple[str, type]]:
@@ -55,11 +56,12 @@ def routes() -> list[tuple[str, type]]:
         (rf"/api/candidates/{OBJ}/(\d+)/?", candidates.CandidateHandler),
         (r"/api/classification/?", classifications.ClassificationListHandler),
         (r"/api/classification/(\d+)/?", classifications.ClassificationHandler),
-        (r"/api/spectra/?", spectra.SpectraHandler),
-        (r"/api/spectra/ascii/?", spectra.SpectrumAsciiHandler),
-        (r"/api/spectra/parse/ascii/?", spectra.SpectrumParseHandler),
-        (r"/api/spectra/range/?", spectra.SpectraRangeHandler),
-        (r"/api/spectra/(\d+)/?", spectra.SpectrumHandler),
+        # SkyPortal 1.4.0 serves the spectrum family under both /api/spectra and /api/spectrum
+        (rf"/api/{SPEC}/?", spectra.SpectraHandler),
+        (rf"/api/{SPEC}/ascii/?", spectra.SpectrumAsciiHandler),
+        (rf"/api/{SPEC}/parse/ascii/?", spectra.SpectrumParseHandler),
+        (rf"/api/{SPEC}/range/?", spectra.SpectraRangeHandler),
+        (rf"/api/{SPEC}/(\d+)/?", spectra.SpectrumHandler),
         (r"/api/photometry/?", photometry.PhotometryPostHandler),
         (r"/api/photometry/range/?", photometry.PhotometryRangeHandler),
         (r"/api/photometry/(\d+)/?", photometry.PhotometryHandler),

@@ -35,6 +35,10 @@ class Spec:
     update: str | None = "PUT"  # PUT, PATCH or None (read-only)
     defaults: dict[str, Any] = field(default_factory=dict)
     list_key: str | None = None  # wrap GET lists as {list_key: [...], totalMatches}
+    # requester_id/last_modified_by_id: only the models that have them in SkyPortal 1.4.0
+    # (assignments, follow-up requests); allocations, filters and runs do not
+    requester: bool = False
+    private: tuple[str, ...] = ()  # accepted in a body, dropped like to_dict() drops them
 
 
 SPECS: dict[str, Spec] = {
@@ -59,8 +63,8 @@ SPECS: dict[str, Spec] = {
             "validity_ranges": [],
             "types": ["triggered"],
             "default_share_group_ids": None,
-            "_altdata": None,
         },
+        private=("_altdata",),
     ),
     "assignment": Spec(
         "Assignment",
@@ -68,6 +72,7 @@ SPECS: dict[str, Spec] = {
         ("obj_id", "priority", "run_id"),
         {"obj_id": "obj", "run_id": "observing_run"},
         defaults={"status": "pending", "comment": None},
+        requester=True,
     ),
     "filters": Spec(
         "Filter",
@@ -82,15 +87,16 @@ SPECS: dict[str, Spec] = {
         ("obj_id", "allocation_id", "payload", "status", "target_group_ids"),
         ("allocation_id", "obj_id"),
         {"obj_id": "obj", "allocation_id": "allocation"},
-        defaults={"payload": {}, "status": "submitted", "target_group_ids": []},
+        defaults={"payload": {}, "status": "submitted"},
         list_key="followup_requests",
+        requester=True,
     ),
     "observing_run": Spec(
         "Observing run",
         ("instrument_id", "pi", "observers", "group_id", "calendar_date", "duration"),
         ("instrument_id", "calendar_date", "pi"),
         {"instrument_id": "instrument", "group_id": "group"},
-        defaults={"observers": None, "group_id": None, "duration": 1},
+        defaults={"observers": None, "group_id": None, "duration": 1, "owner_id": 1},
     ),
     "instrument": Spec("Instrument", (), update=None),
     "telescope": Spec("Telescope", (), update=None),
@@ -136,7 +142,6 @@ class Resources:
                     "validity_ranges": [],
                     "types": ["triggered"],
                     "default_share_group_ids": None,
-                    "_altdata": None,
                 },
                 {
                     "id": 2,
@@ -148,7 +153,6 @@ class Resources:
                     "validity_ranges": [],
                     "types": ["forced_photometry"],
                     "default_share_group_ids": None,
-                    "_altdata": None,
                 },
             ],
             "observing_run": [
@@ -160,6 +164,7 @@ class Resources:
                     "group_id": 3,
                     "calendar_date": "2021-04-02",
                     "duration": 1,
+                    "owner_id": 1,
                 }
             ],
             "assignment": [
@@ -179,7 +184,7 @@ class Resources:
                     "allocation_id": 1,
                     "payload": {"priority": 3, "observation_type": "IFU"},
                     "status": "completed",
-                    "target_group_ids": [3],
+                    "target_groups": self._groups([3]),
                 }
                 for k, obj in ((1, "ZTFrlh6cyjh"), (2, "ZTFe028h94k"), (3, "ZTF21aaqjmps"))
             ],
@@ -187,8 +192,23 @@ class Resources:
         for name, records in seeds.items():
             for rec in records:
                 when = iso(stamp + rec["id"] * 1_000_000)
-                rec.update(created_at=when, modified=when, requester_id=1, last_modified_by_id=1)
+                rec.update(created_at=when, modified=when)
+                if SPECS[name].requester:
+                    rec.update(requester_id=1, last_modified_by_id=1)
                 self.rows[name][rec["id"]] = rec
+
+    def _groups(self, ids: Any) -> list[dict[str, Any]]:
+        """``target_group_ids`` as the Group records SkyPortal lists under ``target_groups``."""
+        from . import records
+
+        return [records.group(self.store, int(g)) for g in ids or []]
+
+    def _stored(self, spec: Spec, body: dict[str, Any]) -> dict[str, Any]:
+        """A request body as it is kept: private fields dropped, target groups resolved."""
+        out = {k: v for k, v in body.items() if k not in spec.private}
+        if "target_group_ids" in out:
+            out["target_groups"] = self._groups(out.pop("target_group_ids"))
+        return out
 
     # ---------------------------------------------------------------- operations
     def list(self, name: str) -> list[dict[str, Any]]:
@@ -206,6 +226,42 @@ class Resources:
             raise ResourceError(f"{SPECS[name].label} with ID {rid} not found", 404)
         return rec
 
+    def allocation_detail(self, rid: Any) -> dict[str, Any]:
+        """``GET /api/allocation/{id}`` as SkyPortal 1.4.0 wraps it.
+
+        ``{"allocation": {...its record, "requests", "telescope"}, "totalMatches": n}``,
+        with ``n`` its follow-up requests. (The real one adds the telescope's
+        ``ephemeris``, computed with astroplan; it is left out here.)
+        """
+        try:
+            rec = dict(self.get("allocation", rid))
+        except ResourceError as exc:  # the real handler's message and status
+            raise ResourceError("Could not retrieve allocation.", 400) from exc
+        requests = [r for r in self.list("followup_request") if r["allocation_id"] == rec["id"]]
+        instrument = self.rows["instrument"].get(rec["instrument_id"])
+        rec["requests"] = requests
+        rec["telescope"] = dict(instrument["telescope"]) if instrument else None
+        return {"allocation": rec, "totalMatches": len(requests)}
+
+    def allocations(self) -> list[dict[str, Any]]:
+        """``GET /api/allocation``: each record with its ``allocation_users`` (none here)."""
+        return [{**rec, "allocation_users": []} for rec in self.list("allocation")]
+
+    def assignments_of(self, obj_id: str) -> list[dict[str, Any]]:
+        """A source's ``assignments``: each with its observing ``run`` nested (and the run's
+        instrument with its telescope), as SkyPortal's source handler loads them."""
+        out = []
+        for rec in self.list("assignment"):
+            if rec["obj_id"] != obj_id:
+                continue
+            run = dict(self.rows["observing_run"].get(rec["run_id"]) or {})
+            if run:
+                instrument = self.rows["instrument"].get(run.get("instrument_id"))
+                run["instrument"] = instrument
+                run["run_end_utc"] = _run_end_utc(run["calendar_date"], instrument)
+            out.append({**rec, "run": run or None})
+        return out
+
     def create(self, name: str, body: dict[str, Any]) -> int:
         """Validate and store a new record; return its id."""
         spec = SPECS[name]
@@ -221,15 +277,12 @@ class Resources:
         with self.store.lock:
             rid = max(self.rows[name], default=0) + 1
             now = iso(self.store.clock.now())
-            rec = {
-                "id": rid,
-                **spec.defaults,
-                **body,
-                "created_at": now,
-                "modified": now,
-                "requester_id": 1,
-                "last_modified_by_id": 1,
-            }
+            rec = {"id": rid, **spec.defaults, **self._stored(spec, body)}
+            rec.update(created_at=now, modified=now)
+            if spec.requester:
+                rec.update(requester_id=1, last_modified_by_id=1)
+            if name == "followup_request":
+                rec.setdefault("target_groups", [])
             self.rows[name][rid] = rec
         return rid
 
@@ -247,7 +300,7 @@ class Resources:
         body = {k: v for k, v in body.items() if k != "id"}
         self._check(spec, body)
         with self.store.lock:
-            rec.update(body)
+            rec.update(self._stored(spec, body))
             rec["modified"] = iso(self.store.clock.now())
         return rec
 
@@ -266,6 +319,9 @@ class Resources:
             raise ResourceError(
                 "Invalid/missing parameters: " + str({k: ["Unknown field."] for k in unknown})
             )
+        bad = [g for g in body.get("target_group_ids") or [] if not self._exists("group", g)]
+        if bad:
+            raise ResourceError(f"Invalid target_group_ids: no group with ID {bad[0]}")
         for key, kind in spec.refs.items():
             if body.get(key) is not None and not self._exists(kind, body[key]):
                 raise ResourceError(
@@ -285,3 +341,13 @@ class Resources:
         if kind == "stream":
             return any(s["id"] == key for s in refdata.STREAMS)
         return key in self.rows[kind]
+
+
+def _run_end_utc(calendar_date: str, instrument: dict[str, Any] | None) -> str:
+    """When a run's night ends (UTC), roughly: 06:00 local solar time at the telescope on
+    ``calendar_date`` (SkyPortal computes the morning twilight with astroplan)."""
+    import datetime as dt
+
+    lon = float(((instrument or {}).get("telescope") or {}).get("lon") or 0.0)  # degrees
+    start = dt.datetime.fromisoformat(str(calendar_date)[:10])
+    return (start + dt.timedelta(hours=6 - lon / 15)).isoformat(timespec="microseconds")

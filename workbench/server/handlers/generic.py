@@ -42,9 +42,12 @@ class ResourceHandler(BaseHandler):
     async def get(self, rid: str | None = None) -> None:
         res = _resources(self)
         if rid is not None:
+            if self.name == "allocation":  # wrapped with its requests, as 1.4.0 answers
+                await self.success(self._call(res.allocation_detail, rid))
+                return
             await self.success(self._call(res.get, self.name, rid))
             return
-        items = res.list(self.name)
+        items = res.allocations() if self.name == "allocation" else res.list(self.name)
         obj_filter = self.arg("obj_id") or self.arg("sourceID")
         if obj_filter:
             items = [r for r in items if obj_filter in str(r.get("obj_id", ""))]

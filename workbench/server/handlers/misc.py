@@ -6,7 +6,7 @@ import base64
 import re
 from typing import Any
 
-from .. import records, thumbs
+from .. import records, refdata, thumbs
 from ..timeutil import iso
 from .base import ApiError, BaseHandler
 
@@ -15,7 +15,8 @@ LIST_NAME_RE = re.compile(r"^\w+")
 
 
 class ListingHandler(BaseHandler):
-    """POST ``/api/listing``; GET ``/api/listing/{user_id}`` (``listName``); DELETE by id."""
+    """POST ``/api/listing``; GET ``/api/listing[/{user_id}]`` (``listName``; without a user
+    id, the current user's, as SkyPortal 1.4.0); DELETE by id."""
 
     async def post(self) -> None:
         body = self.json_body()
@@ -38,7 +39,9 @@ class ListingHandler(BaseHandler):
         lid = self.store.add_listing(user_id, str(obj_id), str(name), body.get("params"))
         await self.success({"id": lid})
 
-    async def get(self, user_id: str) -> None:
+    async def get(self, user_id: str | None = None) -> None:
+        if user_id is None:
+            user_id = str(refdata.ADMIN_ID)  # the token's user
         try:
             uid = int(user_id)
         except ValueError as exc:

@@ -163,7 +163,8 @@ class SourceHandler(BaseHandler):
             rec["photstats"] = [photrec.photstats(store, idx, points)]
         if self.flag("includeThumbnails"):
             rec["thumbnails"] = records.thumbnails(store, idx)
-        rec.update({"followup_requests": [], "galaxies": None, "duplicates": [], "assignments": []})
+        rec.update({"followup_requests": [], "galaxies": None, "duplicates": []})
+        rec["assignments"] = store.resources.assignments_of(rec["id"])
         if self.flag("includeDetectionStats"):
             det = [p for p in points if p.get("mag") is not None]
             rec["first_detected"] = iso(mjd_to_us(det[0]["mjd"]))[:23] if det else None
