@@ -37,16 +37,25 @@ def test_crossmatch_panel_lists_what_is_inside(synced) -> None:  # type: ignore[
     assert panel.errors.messages == []
     state = panel.state
     galaxies = state.inside("galaxies")
-    expected = wb.crossmatch(GW_DATEOBS, state.name, what="galaxies", cumprob=0.9)
+    expected = wb.rank_galaxies(GW_DATEOBS, state.name, cumprob=0.9)
     assert set(galaxies["id"]) == set(expected["id"]) and len(galaxies) > 0
-    assert (galaxies["credible_level"] <= 0.9).all()
-    # 3D map: ranked by probability per Mpc³, best first.
-    ranked = galaxies["probdensity_vol"].to_numpy()
-    assert (ranked[:-1] >= ranked[1:]).all()
+    assert (galaxies["credible_level_vol"] <= 0.9).all()
+    # 3D map: ranked by probability per Mpc³, best first, as probabilities that sum to 1
+    assert galaxies["id"].tolist() == expected["id"].tolist()
+    assert galaxies["probability"].to_numpy() == pytest.approx(expected["probability"])
     assert "3D" in panel.summary.value and "deg²" in panel.summary.value
     assert panel.plot_box.children, "the sky plot is drawn"
     shown = str(galaxies["name"].iloc[0])
-    assert shown in panel.tables["galaxies"].value
+    table = panel.tables["galaxies"].value
+    assert shown in table and f"{100 * galaxies['probability'].iloc[0]:.2f}%" in table
+    # weighted by stellar mass: the panel's ranking is wb.rank_galaxies'
+    panel.weight.value = "mstar"
+    weighted = wb.rank_galaxies(GW_DATEOBS, state.name, cumprob=0.9, weight="mstar")
+    assert state.inside("galaxies")["id"].tolist() == weighted["id"].tolist()
+    panel.weight.value = None
+    # the event menu reads as astronomers do
+    label = next(lab for lab, value in panel.event.options if value == GW_DATEOBS)
+    assert label.startswith("S190814bv GW 2019-08-14 21:10:39") and "Mpc" in label
 
     sources = state.inside("sources")
     assert len(sources) >= 1, "the seeded counterpart lies inside the 90% region"
@@ -61,6 +70,35 @@ def test_crossmatch_panel_lists_what_is_inside(synced) -> None:  # type: ignore[
     panel.classify_button.click()
     assert panel.classifier is not None
     assert panel.classifier.state.obj_id == str(sources["id"].iloc[0])
+    panel.open_button.click()
+    assert panel.errors.messages == []
+    assert panel.viewer is not None and panel.viewer.obj_id == str(sources["id"].iloc[0])
+    assert panel.object_box.children
+
+    # Another event: the old object, its viewer and classification panel are gone (issue 8)
+    other = next(value for _label, value in panel.event.options if value != GW_DATEOBS)
+    panel.event.value = other
+    assert panel.counterpart.value is None and panel.counterpart.options == ()
+    assert panel.classifier is None and panel.viewer is None
+    assert panel.classify_box.children == () and panel.object_box.children == ()
+    panel.classify_button.click()
+    assert "no source or candidate" in panel.errors.messages[-1]
+
+
+def test_crossmatch_panel_exports_the_shortlist(synced, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _server, wb = synced
+    panel = CrossmatchPanel(wb)
+    panel.event.value = GW_DATEOBS
+    panel.include_prior.value = True  # the seeded sources were seen long before 2019
+    panel.days.value = (-30.0, 60.0)
+    panel.run_button.click()
+    assert panel.errors.messages == []
+    found = panel.state.inside("counterparts")
+    expected = wb.counterparts(GW_DATEOBS, days=(-30.0, 60.0), include_prior=True)
+    assert found["id"].tolist() == expected["id"].tolist()
+    paths = panel.export(str(tmp_path / "gw"))
+    assert Path(paths["csv"]).exists() and Path(paths["html"]).stat().st_size > 100_000
+    assert Path(paths["txt"]).read_text().startswith("Candidate counterparts of S190814bv")
 
 
 def test_crossmatch_panel_says_what_is_missing(synced, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
