@@ -13,6 +13,7 @@ from workbench.counterparts import counterparts, light_curve_summary, luminosity
 from workbench.crossmatch import crossmatch, holding, rank_galaxies
 from workbench.errors import SkymapError, WorkbenchError
 from workbench.events import describe_event, event_table, parse_notice
+from workbench.plots import galaxy_ranking
 from workbench.skymap import read_skymap
 from workbench.skymap_synthetic import gaussian_skymap
 
@@ -82,6 +83,22 @@ def test_weight_names_and_refusals(sky):
     assert b["near"] / k["near"] == pytest.approx(10 ** (-0.4 * 2.0))
     with pytest.raises(SkymapError, match="'mstar' \\(stellar mass\\)"):
         rank_galaxies(sky, cat, weight="mstar", cumprob=None)
+
+
+def test_galaxy_ranking_plot_shows_weighted_probabilities_as_percentages() -> None:
+    ranked = pd.DataFrame(
+        {"name": ["A", "B"], "probability": [0.75, 0.25], "cum_probability": [0.75, 1.0],
+         "probdensity_vol": [1e-5, 3e-5]}
+    )  # fmt: skip
+    fig, sources = galaxy_ranking(ranked)
+    data = sources["galaxies"].data
+    assert list(data["name"]) == ["A", "B"]  # by probability, not by density alone
+    assert list(data["cum_probability"]) == [0.75, 1.0]
+    hover = next(t for t in fig.tools if getattr(t, "tooltips", None))
+    assert ("probability", "@score{0.00%}") in hover.tooltips
+    table, _ = galaxy_ranking(ranked, as_table=True)
+    assert [c.field for c in table.columns][:4] == ["rank", "name", "score", "cum_probability"]
+    assert table.columns[2].formatter.format == "0.00%"
 
 
 # ---------------------------------------------------------------- light curves

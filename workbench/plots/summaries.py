@@ -12,6 +12,7 @@ from bokeh.models import (
     DataTable,
     HoverTool,
     NumberFormatter,
+    NumeralTickFormatter,
     ScientificFormatter,
     TableColumn,
 )
@@ -168,12 +169,14 @@ def galaxy_ranking(
     title: str | None = None,
     width: int = 560,
 ) -> tuple[Any, PlotSources]:
-    """The best galaxies of a crossmatch, ranked by ``score`` (default ``probdensity_vol``
-    per Mpc³ when present, else ``probdensity`` per sr): a bar chart, or a ``DataTable`` with
+    """The best galaxies of a crossmatch, ranked by ``score`` (default: ``probability``,
+    the weighted probability per galaxy of :func:`workbench.crossmatch.rank_galaxies`, shown
+    as a percentage with the cumulative probability; else ``probdensity_vol`` per Mpc³ when
+    present, else ``probdensity`` per sr): a bar chart, or a ``DataTable`` with
     ``as_table=True``. Returns ``(figure_or_table, {'galaxies': source})``."""
     df = require_columns(galaxies, ("name",), "galaxies")
     if score is None:
-        score = next((c for c in ("probdensity_vol", "probdensity") if c in df.columns
+        score = next((c for c in ("probability", "probdensity_vol", "probdensity") if c in df.columns
                       and pd.to_numeric(df[c], errors="coerce").notna().any()), None)  # fmt: skip
         if score is None:
             raise WorkbenchError(
@@ -187,7 +190,8 @@ def galaxy_ranking(
     ranked = ranked.sort_values("_score", ascending=False, kind="stable").head(top)
     data = {"name": ranked["name"].astype(str).to_numpy(), "score": ranked["_score"].to_numpy(),
             "rank": np.arange(1, len(ranked) + 1)}  # fmt: skip
-    for col in ("distmpc", "credible_level", "credible_level_vol", "ra", "dec", "mstar"):
+    for col in ("distmpc", "credible_level", "credible_level_vol", "ra", "dec", "mstar",
+                "cum_probability"):  # fmt: skip
         if col in ranked.columns:
             data[col] = pd.to_numeric(ranked[col], errors="coerce").to_numpy(dtype=float)
     sources = PlotSources()
@@ -200,7 +204,13 @@ def galaxy_ranking(
                      height=max(200, 40 + 22 * len(names)), y_range=names or ["(none)"])  # fmt: skip
     fig.xaxis.axis_label = score
     r = fig.hbar(y="name", right="score", height=0.7, source=src, color="#55a868")
-    tips = [("rank", "@rank"), ("galaxy", "@name"), (score, "@score{0.000e}")]
+    percent = score == "probability"
+    if percent:
+        fig.xaxis.formatter = NumeralTickFormatter(format="0.0%")
+    tips = [("rank", "@rank"), ("galaxy", "@name"),
+            (score, "@score{0.00%}" if percent else "@score{0.000e}")]  # fmt: skip
+    if "cum_probability" in data:
+        tips.append(("cumulative", "@cum_probability{0.0%}"))
     tips += [(c, f"@{c}{{0.00}}") for c in ("distmpc", "credible_level") if c in data]
     fig.add_tools(HoverTool(renderers=[r], tooltips=tips))
     fig.x_range.start = 0
@@ -212,8 +222,14 @@ def galaxy_ranking(
 def _galaxy_table(src: ColumnDataSource, score: str, width: int) -> DataTable:
     sci = ScientificFormatter(precision=3)
     fixed = NumberFormatter(format="0.000")
+    pct = NumberFormatter(format="0.00%")
     columns = [TableColumn(field="rank", title="#", width=30), TableColumn(field="name", title="galaxy", width=220),
-               TableColumn(field="score", title=score, formatter=sci, width=100)]  # fmt: skip
+               TableColumn(field="score", title=score, formatter=pct if score == "probability" else sci,
+                           width=100)]  # fmt: skip
+    if "cum_probability" in src.data:
+        columns.append(
+            TableColumn(field="cum_probability", title="cumulative", formatter=pct, width=90)
+        )
     titles = {"distmpc": "distance (Mpc)", "credible_level": "credible level", "ra": "RA (deg)",
               "dec": "Dec (deg)"}  # fmt: skip
     columns += [
