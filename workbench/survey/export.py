@@ -241,6 +241,21 @@ def _hdf5_batches(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
             yield pa.RecordBatch.from_pydict(cols)
 
 
+def with_position(
+    batches: Iterator[pa.RecordBatch], counted: list[int]
+) -> Iterator[pa.RecordBatch]:
+    """The rows of ``batches`` with a finite ``ra`` and ``dec`` (a HATS partition is a
+    place on the sky); ``counted`` becomes [rows seen, rows kept]."""
+    import pyarrow.compute as pc
+
+    for batch in batches:
+        ok = pc.and_(pc.is_finite(batch["ra"]), pc.is_finite(batch["dec"]))
+        kept = batch.filter(pc.fill_null(ok, False))
+        counted[0] += batch.num_rows
+        counted[1] += kept.num_rows
+        yield kept
+
+
 def export_galaxy_file(
     path: str | Path,
     out: str | Path,
@@ -281,19 +296,12 @@ def export_galaxy_file(
         rows = write_parquet(all_batches(), target, schema)
         return ExportResult(target, rows, units=_units(schema))
     counted = [0, 0]
-
-    def positioned() -> Iterator[pa.RecordBatch]:
-        import pyarrow.compute as pc
-
-        for batch in all_batches():
-            ok = pc.and_(pc.is_valid(batch["ra"]), pc.is_valid(batch["dec"]))
-            ok = pc.and_(ok, pc.and_(pc.is_finite(batch["ra"]), pc.is_finite(batch["dec"])))
-            kept = batch.filter(ok)
-            counted[0] += batch.num_rows
-            counted[1] += kept.num_rows
-            yield kept
-
     target = write_hats(
-        positioned(), out, name, schema, client=client, pixel_threshold=pixel_threshold
+        with_position(all_batches(), counted),
+        out,
+        name,
+        schema,
+        client=client,
+        pixel_threshold=pixel_threshold,
     )
     return ExportResult(target, counted[1], counted[0] - counted[1], units=_units(schema))
