@@ -94,7 +94,26 @@ def test_bodies_that_are_not_the_envelope_raise_invalid_response(srv, reply, wor
     client = make(srv)
     with pytest.raises(InvalidResponse, match=words):
         client.get("/api/sources")
-    assert srv.count("GET", "/api/sources") == 1  # not retried: a wrong URL stays wrong
+    # an HTML page or another JSON is not retried (a wrong URL stays wrong); a truncated
+    # or empty body is read again, up to max_retries (2) times
+    transient = words in ("not valid JSON", "empty body")
+    assert srv.count("GET", "/api/sources") == (3 if transient else 1)
+
+
+def test_a_truncated_page_is_read_again(srv):
+    cut = Reply(200, '{"status": "success", "data": [1, 2', {"Content-Type": "application/json"})
+    srv.script("GET", "/api/sources", cut, ok([1, 2, 3]))
+    client = make(srv)
+    assert client.get("/api/sources") == [1, 2, 3]
+    assert srv.count("GET", "/api/sources") == 2 and client.stats.snapshot()["retries"] == 1
+
+
+def test_a_write_answered_with_a_truncated_body_is_not_repeated(srv):
+    cut = Reply(200, '{"status": "success", "da', {"Content-Type": "application/json"})
+    srv.script("POST", "/api/classification", cut, ok({"id": 1}))
+    with pytest.raises(InvalidResponse):
+        make(srv).post("/api/classification", {"obj_id": "a"})
+    assert srv.count("POST", "/api/classification") == 1
 
 
 def test_nan_in_a_body_is_read_like_python_writes_it(srv):
@@ -136,11 +155,14 @@ def test_persistent_429_raises_rate_limited_after_the_budget(srv):
     assert client.stats.snapshot()["errors"] == 1
 
 
-def test_500_is_not_retried(srv):
-    srv.script("GET", "/api/x", err(500, "Internal error"), ok())
-    with pytest.raises(ServerError):
-        make(srv).get("/api/x")
-    assert srv.count("GET", "/api/x") == 1
+def test_a_read_answered_500_is_retried_a_bounded_number_of_times(srv):
+    srv.script("GET", "/api/x", err(500, "Internal error"), ok(5))
+    assert make(srv).get("/api/x") == 5
+    assert srv.count("GET", "/api/x") == 2
+    srv.script("GET", "/api/y", *[err(500, "Internal error")] * 5)
+    with pytest.raises(ServerError, match="Internal error"):
+        make(srv).get("/api/y")
+    assert srv.count("GET", "/api/y") == 3  # max_retries=2
 
 
 def test_retry_after_seconds_is_honoured(srv):

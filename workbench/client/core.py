@@ -22,7 +22,13 @@ import requests
 
 from .._version import __version__
 from ..config import Settings, resolve_settings
-from ..errors import BadRequest, ConnectionFailed, SkyPortalError, WorkbenchError
+from ..errors import (
+    BadRequest,
+    ConnectionFailed,
+    InvalidResponse,
+    SkyPortalError,
+    WorkbenchError,
+)
 from ..redact import redact
 from .envelope import (
     decode_body,
@@ -46,6 +52,7 @@ from .ratelimit import RateLimiter
 from .retry import (
     IDEMPOTENT_METHODS,
     MAX_RETRY_AFTER,
+    READ_RETRY_STATUSES,
     RETRY_STATUSES,
     RetryPolicy,
     classify,
@@ -396,12 +403,19 @@ class BaseClient:
                         self.rate_limiter.drain()
                 if status >= 400 and status not in allow:
                     error = self._status_error(resp, shown, method)
-                    if status in RETRY_STATUSES and (idempotent or status == 429):
+                    retryable = (status in RETRY_STATUSES and (idempotent or status == 429)) or (
+                        status in READ_RETRY_STATUSES and idempotent
+                    )
+                    if retryable:
                         raise _Retryable(error, parse_retry_after(resp.headers.get("Retry-After")))
                     raise error
                 return reader(resp, shown)
             except requests.RequestException as exc:
                 raise self._network_error(exc, method, shown, idempotent) from exc
+            except InvalidResponse as exc:
+                if idempotent and getattr(exc, "transient", False):  # a truncated body
+                    raise _Retryable(exc) from exc
+                raise
 
     def _network_error(
         self, exc: requests.RequestException, method: str, shown: str, idempotent: bool

@@ -55,21 +55,27 @@ def parse_json(body: bytes) -> Any:
 def decode_body(body: bytes, *, status: int, content_type: str, url: str) -> Any:
     """Parse a JSON body; raise :class:`InvalidResponse` when it is not JSON at all."""
     if not body.strip():
-        raise InvalidResponse(
+        error = InvalidResponse(
             f"the server answered HTTP {status} with an empty body, not SkyPortal's JSON",
             status=status,
             url=url,
         )
+        error.transient = True  # a cut connection or a proxy hiccup: a read may be repeated
+        raise error
     try:
         return parse_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        kind = "an HTML page" if looks_like_html(body) else f"'{content_type or 'no type'}'"
-        raise InvalidResponse(
+        html = looks_like_html(body)
+        kind = "an HTML page" if html else f"'{content_type or 'no type'}'"
+        error = InvalidResponse(
             f"the server answered HTTP {status} with {kind} that is not valid JSON "
             f"(truncated or not SkyPortal?): {preview(body)!r}",
             status=status,
             url=url,
-        ) from exc
+        )
+        # truncated JSON is worth another read; an HTML page (a login or portal) is not
+        error.transient = not html
+        raise error from exc
 
 
 def looks_like_html(body: bytes) -> bool:

@@ -1,6 +1,9 @@
 """When to try a request again, and how long to wait first.
 
-Reads (GET/HEAD) are retried on 429, 502, 503, 504, timeouts and dropped connections.
+Reads (GET/HEAD) are retried on 429, 500, 502, 503, 504, timeouts, dropped connections
+and truncated (malformed) JSON bodies: on a flaky server each of these is usually
+transient, and repeating a read changes nothing on the server. The number of repeats is
+bounded by :attr:`RetryPolicy.max_retries`, so a deterministic 500 still fails, later.
 Writes are retried only when the request provably never reached the application: the
 connection could not be opened, or the rate limiter answered 429 (nginx refuses before
 the application sees the request). Any other failure of a write leaves its outcome
@@ -22,6 +25,8 @@ import urllib3.exceptions as u3
 from ..errors import ConfigError
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: Statuses worth repeating for reads only: a write answered 500 may have been applied.
+READ_RETRY_STATUSES = frozenset({500})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A Retry-After longer than this is not waited for: the caller learns it at once.
 MAX_RETRY_AFTER = 300.0
