@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from workbench.skymap_synthetic import gaussian_skymap, multiorder_fits_bytes
 
 pytestmark = pytest.mark.slow
 EMPTY_CONFIG_HOME = Path(tempfile.mkdtemp(prefix="wb-config-"))
+REPO = Path(__file__).resolve().parents[1]
 
 
 def workbench(
@@ -108,6 +110,11 @@ def test_top_level_help_imports_no_subcommand():
         assert command in proc.stdout
 
 
+def test_sync_refuses_a_bad_since_up_front(tmp_path):
+    proc = workbench("sync", "--cache", str(tmp_path / "c.duckdb"), "--since", "yesterday")
+    assert proc.returncode == 2 and "ISO-8601" in proc.stderr and "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "four"])
 def test_sync_refuses_a_concurrency_below_one_up_front(tmp_path, value):
     cache = tmp_path / "c.duckdb"
@@ -130,21 +137,46 @@ def test_a_cache_folder_that_cannot_be_created_is_a_clear_error(tmp_path, server
     assert "Cannot create the folder" in proc.stderr and "--cache" in proc.stderr
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders"
-)
-def test_a_cache_in_a_read_only_folder_is_a_clear_error(tmp_path, server):
-    folder = tmp_path / "ro"
+def _as_unprivileged() -> list[str] | None:
+    """A command prefix that runs without root's power to write anywhere: none needed for
+    an ordinary user; ``setpriv`` to nobody for root; ``None`` when neither works."""
+    if not hasattr(os, "geteuid"):
+        return None
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if setpriv else None
+
+
+def test_a_cache_in_a_read_only_folder_is_a_clear_error(server):
+    prefix = _as_unprivileged()
+    if prefix is None:
+        pytest.skip("cannot drop root's write access here")
+    # a folder any user can reach (pytest's tmp_path is private to root)
+    base = Path(tempfile.mkdtemp(prefix="wb-readonly-"))
+    base.chmod(0o755)
+    folder = base / "ro"
     folder.mkdir()
     folder.chmod(0o555)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKYPORTAL_", "WORKBENCH_"))}
+    env.update(
+        SKYPORTAL_TOKEN=server.token,
+        XDG_CONFIG_HOME=str(base / "no-config"),  # absent: no config file is read
+        HOME=str(base),
+    )
     try:
-        env = {"SKYPORTAL_TOKEN": server.token}
         for cache in (folder / "c.duckdb", folder / "sub" / "c.duckdb"):
-            proc = workbench("push", "--url", server.url, "--cache", str(cache), env=env)
+            proc = subprocess.run(
+                [*prefix, sys.executable, "-m", "workbench.cli", "push", "--url", server.url,
+                 "--cache", str(cache)],
+                capture_output=True, text=True, env=env, timeout=300, cwd=REPO,
+            )  # fmt: skip
             assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-            assert str(folder) in proc.stderr
+            assert str(folder) in proc.stderr and "ermission denied" in proc.stderr
+            assert server.token not in proc.stderr
     finally:
         folder.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_cli_messages_speak_command_line_not_python(tmp_path):

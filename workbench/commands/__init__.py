@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
 
 def add_connection_options(parser: argparse.ArgumentParser, *, server: bool = True) -> None:
@@ -27,3 +28,13 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def iso_time(text: str) -> dt.datetime:
+    """An ``argparse`` type: an ISO-8601 time (UTC when it has no offset)."""
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO-8601 UTC time such as 2026-01-31 or 2026-01-31T12:00:00, got {text!r}"
+        ) from None

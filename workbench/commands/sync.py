@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 
 from ..sync.context import ALL_RESOURCES
-from . import add_connection_options, positive_int
+from . import add_connection_options, iso_time, positive_int
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--since",
-        type=dt.datetime.fromisoformat,
+        type=iso_time,
         help="backfill from this UTC time (watermarks unchanged)",
     )
     parser.add_argument(
