@@ -1,0 +1,85 @@
+"""Live while open: a poll brings new candidates and drops those saved or rejected by another
+client, without moving the candidate on screen; the background poll is a parameter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from vetting_helpers import FAST, make_template, open_online
+
+from widgets import VettingPanel
+from workbench.errors import WorkbenchError
+from workbench.facade import Workbench
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture
+def online(make_server, template: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return open_online(make_server, template, tmp_path)
+
+
+def test_poll_drops_what_others_decided_and_adds_new_ones(online, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server, wb = online
+    panel = VettingPanel(wb, poll_seconds=None, background=False)
+    assert panel._poller is None, "poll_seconds=None: no background poll"
+    panel.handle_key("n")  # look at the second candidate: it must stay on screen
+    shown = panel.state.current
+    later = [i for i in panel.state.queue if i != shown][-3:]
+    saved_elsewhere, rejected_elsewhere = later[0], later[1]
+
+    other = Workbench.open(server.url, server.token, tmp_path / "other.duckdb", **FAST)
+    group = int(wb.groups()["id"].iloc[0])
+    other.save(saved_elsewhere, [group])
+    other.reject(rejected_elsewhere)
+    other.save(shown, [group])  # the one on screen: it must not jump away
+    filter_id = int(next(iter(server.store.filter_groups())))
+    passed = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    other.client.post(
+        "/api/candidates",
+        json={
+            "id": "ZTF26zzlive01",
+            "ra": 150.0,
+            "dec": 2.0,
+            "filter_ids": [filter_id],
+            "passed_at": passed,
+        },
+    )
+
+    new = panel.poll_once()
+    assert new == ["ZTF26zzlive01"]
+    assert panel.state.current == shown, "the candidate on screen never moves"
+    assert "ZTF26zzlive01" in panel.state.queue[panel.state.position + 1 :]
+    assert saved_elsewhere not in panel.state.queue
+    assert rejected_elsewhere not in panel.state.queue
+    assert "1 new" in panel.live_note.value and "decided elsewhere" in panel.live_note.value
+    assert panel.errors.messages == []
+    # the new candidate can be vetted like any other
+    panel.state.go_to("ZTF26zzlive01")
+    panel._show_current()
+    assert "ZTF26zzlive01" in panel.header.value
+    # a second poll with nothing new adds nothing and keeps the note's count
+    assert panel.poll_once() == []
+    assert panel.state.current == "ZTF26zzlive01"
+
+
+def test_background_poll_starts_online_and_stops_on_close(online, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server, wb = online
+    panel = VettingPanel(wb, poll_seconds=3600, background=False)
+    assert panel._poller is not None and panel._poller.is_alive()
+    thread = panel._poller
+    panel.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+    server.stop()
+    offline = Workbench.open(cache=tmp_path / "cache.duckdb", offline=True)
+    quiet = VettingPanel(offline, background=False)  # default 60 s, but offline: no poll
+    assert quiet._poller is None
+    with pytest.raises(WorkbenchError, match="offline"):
+        quiet.poll_once()
