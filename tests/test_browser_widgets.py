@@ -4,6 +4,12 @@ JupyterLab runs in a subprocess on a tiny notebook that opens a private local se
 syncs, and displays the panels; Playwright (Debian's Chromium, never a downloaded one) opens
 it, runs every cell, and checks that the widget DOM appears with the panels' labels, that a
 Bokeh plot is drawn, and that no JavaScript error and no Python error showed up.
+
+The key test drives the vetting panel by keys only (after one click on its candidate area)
+against a local server run by the test itself, and checks on that server that each save and
+reject landed and that the undo reversed one, and in JupyterLab that no notebook command ran
+(same cells, same cell types, the notebook file not saved). It asserts outcomes, never times.
+:func:`jupyterlab` is shared with ``benchmarks/bench_vetting_browser.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -50,19 +58,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook of code cells, with the default Python kernel."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium (install Debian's chromium to run browser tests)")
     pytest.importorskip("playwright.sync_api")
     root = tmp_path_factory.mktemp("lab")
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, root / "panels.ipynb")
+    write_notebook(root / "panels.ipynb", CELLS)
+    with jupyterlab(root) as (url, token):
+        yield url, token, root
+
+
+@contextmanager
+def jupyterlab(root: Path) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving ``root`` on a free loopback port: yields (url, token)."""
     port, token = _free_port(), uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SKYPORTAL_", "WORKBENCH_"))}
     repo = Path(__file__).resolve().parents[1]
@@ -103,6 +124,8 @@ def _lab_settings(where: Path) -> Path:
             "fetchNews": "false",
             "checkForUpdates": False,
         },
+        # No autosave: the key test checks that no key press saved the notebook.
+        "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     }
     for name, values in settings.items():
         path = where / name
@@ -125,10 +148,10 @@ def _wait_for(url: str, token: str, proc: subprocess.Popen, log: Path, timeout: 
     raise AssertionError(f"jupyter lab did not start in {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-def test_panels_render_in_jupyterlab(lab: tuple[str, str]) -> None:
+def test_panels_render_in_jupyterlab(lab: tuple[str, str, Path]) -> None:
     from playwright.sync_api import sync_playwright
 
-    url, token = lab
+    url, token, _root = lab
     page_errors: list[str] = []
     console_errors: list[str] = []
     with sync_playwright() as p:
@@ -156,7 +179,7 @@ def test_panels_render_in_jupyterlab(lab: tuple[str, str]) -> None:
             dom = _collect(page)
             # Skip: the next candidate (prepared in the kernel's worker thread) must show,
             # with its light curve, and no widget may fail to render.
-            header = "document.querySelector('.widget-html-content b').textContent"
+            header = OBJ_ID
             first = page.evaluate(f"() => {header}")
             page.click(".widget-button:has-text('Skip')")
             page.wait_for_function(f"() => {header} !== {json.dumps(first)}", timeout=15_000)
@@ -165,11 +188,14 @@ def test_panels_render_in_jupyterlab(lab: tuple[str, str]) -> None:
         finally:
             browser.close()
     assert dom["python_errors"] == [], dom["python_errors"]
-    labels = set(dom["buttons"])
+    # a button's label may carry its key: "Save (s)"
+    labels = {b.split(" (")[0] for b in dom["buttons"]}
     for label in ("Save", "Reject", "Skip", "Classify", "Comment", "Post", "Undo", "Push", "Drop"):
         assert label in labels, f"button {label!r} missing; buttons: {sorted(labels)}"
     assert dom["images"] >= 3, "the three cutouts should render as <img>"
     assert dom["bokeh"] >= 1, "the light curve (Bokeh) did not render"
+    # BokehJS (3.9 MB inline) is sent once per kernel and page, not with every plotting cell
+    assert dom["bokehjs_loads"] == 1, dom["bokehjs_loads"]
     assert dom["widget_errors"] == [] and after["widget_errors"] == [], after["widget_errors"]
     assert after["bokeh"] >= 1, "the next candidate's light curve did not render"
     assert page_errors == [], page_errors
@@ -188,6 +214,18 @@ def _collect(page) -> dict:  # type: ignore[no-untyped-def]
                 .map(b => b.textContent.trim()),
             images: document.querySelectorAll('.jupyter-widgets img, img.widget-image').length,
             bokeh: document.querySelectorAll('.bk-Figure').length,
+            bokehjs_loads: (() => {  // outputs in the notebook that carry BokehJS
+                const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+                let n = 0;
+                for (let i = 0; i < cells.length; i++) {
+                    const outputs = cells.get(i).outputs;
+                    for (let j = 0; outputs && j < outputs.length; j++) {
+                        const data = outputs.get(j).data || {};
+                        if ('application/vnd.bokehjs_load.v0+json' in data) n++;
+                    }
+                }
+                return n;
+            })(),
             widget_errors: [...document.querySelectorAll('.jupyter-widgets-error-widget')]
                 .map(e => e.textContent.slice(0, 300)),
             python_errors: [...document.querySelectorAll(
@@ -201,3 +239,176 @@ def _collect(page) -> dict:  # type: ignore[no-untyped-def]
 def _is_widget_error(text: str) -> bool:
     lowered = text.lower()
     return any(word in lowered for word in ("widget", "bokeh", "model", "comm", "uncaught"))
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+KEY_CELLS = [
+    "import json\n"
+    "from widgets import VettingPanel\n"
+    "from workbench.facade import Workbench\n"
+    "wb = Workbench.open({url!r}, {token!r}, {cache!r}, rate_limit=None)\n"
+    "summary = wb.sync()",
+    # the scanner's group: the one whose filters passed the most candidates
+    "passing = wb.candidates()['passing_group_ids'].map(json.loads).explode().dropna()\n"
+    "gid = int(passing.astype(int).value_counts().index[0])\n"
+    "vetting = VettingPanel(wb, group_ids=[gid], poll_seconds=None)\n"
+    "vetting",
+    "print('keys ready', gid)",
+]
+OBJ_ID = "document.querySelector('.wb-vetting .wb-obj-id')?.textContent?.trim() ?? ''"
+STATUS = """() => [...document.querySelectorAll(
+    '.wb-vetting .wb-status, .wb-vetting .wb-class-hint, .wb-vetting textarea'
+)].map(e => e.value ?? e.textContent).join(' | ')"""
+CELL_TYPES = """() => {
+    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+    return Array.from({length: cells.length}, (_, i) => cells.get(i).type);
+}"""
+
+
+def launch_chromium(playwright):  # type: ignore[no-untyped-def]
+    """Debian's Chromium, headless, with nothing fetched from the network."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+
+
+def open_and_run(page, url: str, token: str, name: str, done: str, timeout_ms: int = 120_000):  # type: ignore[no-untyped-def]
+    """Open notebook ``name`` in its own JupyterLab workspace, run every cell, and wait for
+    an output containing ``done``."""
+    workspace = Path(name).stem
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}?token={token}", timeout=30_000)
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=30_000)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=30_000)
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+        "?.status === 'idle'",
+        timeout=60_000,
+    )
+    # Not awaited: the command's promise settles only when every cell has run.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.wait_for_selector(f".jp-OutputArea-output >> text={done}", timeout=timeout_ms)
+
+
+def _wait(check, what: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    """Wait until ``check()`` is truthy (an outcome, not a time: the limit only ends a
+    test that would otherwise hang)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting: {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def key_server():  # type: ignore[no-untyped-def]
+    """A local server of the test's own, so that the test can read what reached it."""
+    from workbench.server import LocalServer
+
+    srv = LocalServer(sources=12, candidates=16, seed=5, token=str(uuid.uuid4())).start()
+    yield srv
+    srv.stop()
+
+
+def _saved_to(server, obj_id: str) -> set[int]:  # type: ignore[no-untyped-def]
+    answer = requests.get(
+        f"{server.url}/api/sources/{obj_id}/groups",
+        headers={"Authorization": f"token {server.token}"},
+        timeout=10,
+    )
+    return {g["id"] for g in answer.json()["data"]} if answer.ok else set()
+
+
+def _rejected(server) -> set[str]:  # type: ignore[no-untyped-def]
+    return {x["obj_id"] for x in server.store.listings if x["list_name"] == "rejected_candidates"}
+
+
+def test_keys_drive_the_panel_and_never_reach_jupyterlab(
+    lab: tuple[str, str, Path], key_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    url, token, root = lab
+    cells = [
+        c.format(url=key_server.url, token=key_server.token, cache=str(tmp_path / "k.duckdb"))
+        for c in KEY_CELLS
+    ]
+    write_notebook(root / "keys.ipynb", cells)
+    contents = f"{url}/api/contents/keys.ipynb"
+
+    def saved_at() -> str:
+        return requests.get(contents, params={"token": token, "content": 0}, timeout=10).json()[
+            "last_modified"
+        ]
+
+    before_saved = saved_at()
+    page_errors: list[str] = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            open_and_run(page, url, token, "keys.ipynb", "keys ready")
+            gid = int(page.inner_text(".jp-OutputArea-output >> text=keys ready").split()[-1])
+            cell_types = page.evaluate(CELL_TYPES)
+            area = ".wb-vetting .wb-candidate-area"
+            corner = {"x": 6, "y": 6}  # the header, not a plot or a button
+            page.click(area, position=corner)  # the one click: the panel gets the keys
+
+            def current() -> str:
+                return page.evaluate(f"() => {OBJ_ID}")
+
+            def press(key: str) -> None:
+                page.hover(area, position=corner)  # the pointer stays over the panel
+                page.keyboard.press(key)
+
+            def next_after(previous: str) -> str:
+                page.wait_for_function(
+                    f"() => {{ const v = {OBJ_ID}; return v !== '' && v !== "
+                    f"{json.dumps(previous)}; }}",
+                    timeout=30_000,
+                )
+                return current()
+
+            a = _wait(current, "the first candidate's id in the header")
+            press("s")  # save A to the panel's group
+            b = next_after(a)
+            _wait(lambda: gid in _saved_to(key_server, a), f"{a} saved to group {gid}")
+            press("r")  # reject B
+            c = next_after(b)
+            _wait(lambda: b in _rejected(key_server), f"{b} rejected on the server")
+            press("u")  # undo the reject: B is back, and no longer rejected on the server
+            page.wait_for_function(f"() => {OBJ_ID} === {json.dumps(b)}", timeout=30_000)
+            _wait(lambda: b not in _rejected(key_server), f"{b}'s rejection undone")
+            press("n")  # skip B
+            after_skip = next_after(b)
+            assert after_skip != b
+            press("b")  # back to B
+            page.wait_for_function(f"() => {OBJ_ID} === {json.dumps(b)}", timeout=30_000)
+            # JupyterLab's command-mode keys: m (markdown), dd (delete cell), s (save). Over
+            # the panel, m starts a comment and Escape cancels it; none reaches JupyterLab.
+            steps = []
+            for key in ("m", "d", "d", "s", "Escape"):
+                press(key)  # as fast as a person types: no pause between keys
+                steps.append((key, current(), page.evaluate(STATUS)))
+            page.wait_for_timeout(500)  # let any stray command land before looking
+            after_types = page.evaluate(CELL_TYPES)
+            final = current()
+        finally:
+            browser.close()
+    assert a != b != c
+    assert gid in _saved_to(key_server, a), "the save by key did not stay"
+    assert b not in _rejected(key_server), "the undo did not reverse the rejection"
+    assert final == b, steps
+    assert after_types == cell_types == ["code"] * len(KEY_CELLS), after_types
+    assert saved_at() == before_saved, "a key press saved the notebook"
+    assert page_errors == [], page_errors
+    comments = requests.get(
+        f"{key_server.url}/api/sources/{b}/comments",
+        headers={"Authorization": f"token {key_server.token}"},
+        timeout=10,
+    )
+    assert not comments.ok or all("dds" not in x["text"] for x in comments.json()["data"])

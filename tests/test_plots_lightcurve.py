@@ -282,7 +282,9 @@ def test_live_figure_is_refilled_in_place() -> None:
     update_live_lightcurve(sources, columns)
     assert sources["det"] is det and sources["lim"] is lim
     assert sorted(det.data["mjd"]) == [59001.5, 59002.0, 59003.0]
-    assert sorted(lim.data["legend"]) == ["ztfg limit", "ztfr limit"]
+    assert sorted(lim.data["limit_legend"]) == ["ztfg limit", "ztfr limit"]
+    legend = sources.models["legend"]
+    assert [len({r.data_source.id for r in item.renderers}) for item in legend.items] == [1, 1]
     assert set(det.data["legend"]) == {"ztfg", "ztfr"}
     assert np.allclose(sorted(det.data["x"]), [-8.5, -8.0, -7.0])
     assert fig.title.text == "ZTF21abc"

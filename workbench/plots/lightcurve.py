@@ -444,7 +444,7 @@ class LightCurveColumns:
 
 _LIVE_COLUMNS = (
     "x", "y", "y_lo", "y_hi", "mjd", "ago", "filter", "value", "instrument_name", "origin",
-    "color", "legend",
+    "color",
 )  # fmt: skip
 
 
@@ -459,11 +459,10 @@ def lightcurve_columns(
     may run in a worker thread. ``now``: MJD (default: the clock); ``max_limits`` thins
     the upper limits drawn as :func:`lightcurve_plot` does."""
     now = mjd_now() if now is None else float(now)
-    empty = {c: [] for c in _LIVE_COLUMNS}
     if photometry is None or len(photometry) == 0:
         return LightCurveColumns(
-            dict(empty), dict(empty), (-30.0, 1.0), (22.0, 14.0), title, "no photometry",
-            now, True, None,
+            _empty_columns("legend"), _empty_columns("limit_legend"), (-30.0, 1.0),
+            (22.0, 14.0), title, "no photometry", now, True, None,
         )  # fmt: skip
     df = prepare_photometry(photometry)
     detected = np.isfinite(df["mag"].to_numpy())
@@ -491,6 +490,10 @@ def lightcurve_columns(
     )  # fmt: skip
 
 
+def _empty_columns(legend: str) -> dict[str, Any]:
+    return {c: [] for c in (*_LIVE_COLUMNS, legend)}
+
+
 def _live_columns(rows: pd.DataFrame, now: float, *, limit: bool) -> dict[str, Any]:
     mjd = rows["mjd"].to_numpy(float)
     filters = rows["filter"].to_numpy(str)
@@ -516,8 +519,9 @@ def _live_columns(rows: pd.DataFrame, now: float, *, limit: bool) -> dict[str, A
         "origin": rows["origin"].to_numpy(str),
         "color": [colors[f] for f in filters],
         # Legend entries come from this column in the browser: one per filter, and one per
-        # filter for its limits, so both kinds are always explained.
-        "legend": [f"{f} limit" if limit else f for f in filters],
+        # filter for its limits, so both kinds are always explained. The two sources use two
+        # column names: one name would merge them into items with two sources (a BokehJS error).
+        ("limit_legend" if limit else "legend"): [f"{f} limit" if limit else f for f in filters],
     }
 
 
@@ -536,8 +540,8 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
     fig.xaxis.axis_label = "Days from now (negative: before now)"
     fig.yaxis.axis_label = "AB magnitude"
     sources = PlotSources()
-    det = sources["det"] = ColumnDataSource({c: [] for c in _LIVE_COLUMNS}, name="det")
-    lim = sources["lim"] = ColumnDataSource({c: [] for c in _LIVE_COLUMNS}, name="lim")
+    det = sources["det"] = ColumnDataSource(_empty_columns("legend"), name="det")
+    lim = sources["lim"] = ColumnDataSource(_empty_columns("limit_legend"), name="lim")
     fig.segment("x", "y_lo", "x", "y_hi", source=det, color="color", line_width=1.2)
     points = fig.scatter(
         "x", "y", source=det, marker="circle", size=7, color="color", legend_field="legend",
@@ -545,7 +549,7 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
     )  # fmt: skip
     limits = fig.scatter(
         "x", "y", source=lim, marker="inverted_triangle", size=8, line_color="color",
-        fill_color="color", fill_alpha=0.25, legend_field="legend", name="limits",
+        fill_color="color", fill_alpha=0.25, legend_field="limit_legend", name="limits",
     )  # fmt: skip
     fig.add_tools(HoverTool(renderers=[points, limits], tooltips=_TOOLTIPS["mag"]))
     legend = fig.legend[0]
