@@ -137,7 +137,7 @@ def _port_or_free(port: int, what: str) -> int:
 def _sync(url: str, token: str, cache: str) -> None:
     from ..facade import Workbench
 
-    Path(cache).parent.mkdir(parents=True, exist_ok=True)
+    # (the Cache makes the cache's folder, or says clearly why it cannot)
     # the demo's own server is on loopback with no rate limit: no need to pace the client
     summary = Workbench.open(url=url, token=token, cache=cache, rate_limit=None).sync()
     print(summary, flush=True)
