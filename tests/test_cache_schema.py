@@ -137,3 +137,11 @@ def test_table_specs_match_the_migrated_tables(tmp_path):
             assert got in ((expected,) if isinstance(expected, str) else expected), (spec.name, col)
         for std in ("raw", "raw_hash", "cached_at"):
             assert (spec.name, std) in types
+
+
+def test_a_cache_folder_that_cannot_be_made_says_what_to_do(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(CacheError, match="Cannot create the folder") as caught:
+        Cache(blocker / "sub" / "c.duckdb")
+    assert "cache=" in str(caught.value) and "--cache" in caught.value.for_cli()
