@@ -15,6 +15,7 @@ drops those saved or rejected elsewhere, without moving the one on screen.
 
 from __future__ import annotations
 
+import atexit
 import html
 import math
 import threading
@@ -570,11 +571,13 @@ class VettingPanel(Panel):
     def start_polling(self, seconds: float) -> None:
         """Poll every ``seconds`` in a background thread until :meth:`stop_polling`."""
         self.stop_polling()
+        _POLLERS[:] = [(e, t) for e, t in _POLLERS if t.is_alive()]
         self._stop = threading.Event()
         ref, stop = weakref.ref(self), self._stop
         self._poller = threading.Thread(
             target=_poll_loop, args=(ref, stop, float(seconds)), daemon=True, name="vetting-poll"
         )
+        _POLLERS.append((stop, self._poller))
         self._poller.start()
 
     def stop_polling(self) -> None:
@@ -623,6 +626,8 @@ class VettingPanel(Panel):
             self.badges.value = ""
             if self.lightcurve is None:
                 self.plot_box.children = ()
+            else:
+                self.lightcurve.show(self.lightcurve.prepare(None))
             self.cutouts_html.value = ""
             self.last_show_seconds = time.perf_counter() - start
             return
@@ -704,6 +709,19 @@ class VettingPanel(Panel):
     def _prepare_ahead(self) -> None:
         upcoming = self.state.upcoming(self.prefetch)
         self.prefetcher.prepare((i, self.state.rows[i]) for i in upcoming)
+
+
+# Every poll thread started, so that at exit each is stopped and joined: a daemon thread
+# frozen inside DuckDB at interpreter shutdown aborts the process ("exception not rethrown").
+_POLLERS: list[tuple[threading.Event, threading.Thread]] = []
+
+
+@atexit.register
+def _stop_pollers() -> None:
+    for stop, _thread in _POLLERS:
+        stop.set()
+    for _stop, thread in _POLLERS:
+        thread.join(timeout=10)
 
 
 def _poll_loop(ref: Any, stop: threading.Event, seconds: float) -> None:
