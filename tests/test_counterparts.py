@@ -156,6 +156,8 @@ def test_counterparts_in_region_and_window(sky):
     shown = counterparts(sky, objects, phot, EVENT, include_prior=True)
     assert set(shown["id"]) == {"inside_new", "inside_old"}
     assert shown.set_index("id").loc["inside_old", "prior"]
+    before = counterparts(sky, objects, phot, EVENT, days=(-60, 14))
+    assert "inside_old" not in set(before["id"])  # seen before: never by the window alone
     wide = counterparts(sky, objects, phot, EVENT, days=(0, 30))
     assert set(wide["id"]) == {"inside_new", "inside_late"}
     # photometry may be given as a reader of ids: only the objects in the region are asked
@@ -214,6 +216,8 @@ def test_real_notices_parse(shared_dir):
     label = describe_event(gw_row.to_dict())
     assert label.startswith("S190814bv GW 2019-08-14 21:10:39, NSBH 100%, FAR 6.4e-26/yr")
     assert "Mpc" in label and "deg²" in label
+    unnamed = describe_event({"dateobs": "2026-08-06T23:02:28", "name": np.nan, "type": "X-ray"})
+    assert unnamed == "X-ray 2026-08-06 23:02:28"
     with pytest.raises(WorkbenchError, match="malformed XML"):
         parse_notice("<not xml")
 

@@ -171,7 +171,7 @@ class CrossmatchPanel(Panel):
         )
         self.weight = w.Dropdown(description="Weight", options=WEIGHTS, value=None)
         self.days = w.FloatRangeSlider(
-            description="Days after", value=(0.0, 14.0), min=-30.0, max=60.0, step=0.5,
+            description="Days after", value=(0.0, 14.0), min=0.0, max=60.0, step=0.5,
             continuous_update=False, readout_format=".1f",
         )  # fmt: skip
         self.include_prior = w.Checkbox(description="show objects seen before", value=False)

@@ -198,8 +198,8 @@ def counterparts(
     of the event at ``event_time`` (UTC) localised by ``skymap``.
 
     Kept: inside the ``cumprob`` credible region, with a first detection ``days[0]`` to
-    ``days[1]`` days after the event (``include_prior=True`` also keeps objects first
-    detected before the event, flagged ``prior``). ``photometry`` is a photometry frame or
+    ``days[1]`` days after the event. Objects first detected before the event (``prior``)
+    are left out whatever the window; ``include_prior=True`` adds them all, flagged. ``photometry`` is a photometry frame or
     a function giving the frame of a list of object ids (so only the objects in the region
     are read). ``galaxies`` (ranked by :func:`workbench.crossmatch.rank_galaxies`, with
     ``probability`` and ``rank``; or a plain catalog) gives each object's likely host: the
@@ -225,9 +225,10 @@ def counterparts(
     out = inside.assign(id=inside["id"].astype(str)).merge(
         summary, left_on="id", right_index=True, how="inner"
     )
-    out["prior"] = out["days_after"] < lo
-    keep = out["days_after"] <= hi
-    keep &= (out["days_after"] >= lo) | (out["prior"] & include_prior)
+    # Seen before the event: cannot be its counterpart, whatever the window says.
+    out["prior"] = out["days_after"] < 0
+    in_window = (out["days_after"] >= lo) & (out["days_after"] <= hi) & ~out["prior"]
+    keep = in_window | (out["prior"] & include_prior)
     out = out[keep].copy()
     out["first_detected"] = MJD_EPOCH + pd.to_timedelta(out["first_mjd"], unit="D")
     z = out["redshift"].to_numpy(float) if "redshift" in out else np.full(len(out), np.nan)

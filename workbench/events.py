@@ -231,7 +231,8 @@ def describe_event(row: dict[str, Any]) -> str:
     """A one-line label: ``S190814bv GW 2019-08-14 21:10:39, NSBH 100%, FAR 6.4e-26/yr,
     267 ± 52 Mpc, 90% 23 deg²`` (parts omitted when unknown)."""
     when = pd.Timestamp(row["dateobs"]).strftime("%Y-%m-%d %H:%M:%S")
-    parts = [" ".join(str(p) for p in (row.get("name"), row.get("type"), when) if p)]
+    named = [row.get("name"), row.get("type"), when]
+    parts = [" ".join(str(p) for p in named if isinstance(p, str) and p)]
     classes = {k: _number(row.get(k)) for k in ("bns", "nsbh", "bbh", "terrestrial")}
     known = {k: v for k, v in classes.items() if np.isfinite(v)}
     if known:
