@@ -102,6 +102,9 @@ class Behaviour:
                     self.burst = int(_positive(key, value, allow_zero=True))
                 elif key == "retry_after":
                     self.retry_after = None if value is None else _positive(key, value)
+                elif key == "fault_seed":  # restart the faults' random draws from a seed
+                    self.fault_seed = int(value)
+                    self._rng = random.Random(self.fault_seed)
                 elif key == "latency":
                     if value not in LATENCY_PROFILES:
                         raise ConfigError(f"latency must be one of {LATENCY_PROFILES}")

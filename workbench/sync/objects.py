@@ -6,7 +6,9 @@ cache already knows has changed, which also makes them resumable without checkpo
 - photometry: objects whose ``modified`` moved since their photometry was last fetched
   (posting photometry moves the source's ``modified``). Few: one request per object,
   concurrently. Most of the cache (a first sync): ``/api/photometry/range`` in
-  observation-date windows, a request per ~20,000 points instead of one per object.
+  observation-date windows, a request per ~20,000 points instead of one per object,
+  each window committed with a checkpoint so that a failed run resumes at the first
+  unfinished window.
 - spectra: the metadata list (``minimalPayload``, ``modifiedAfter``) is cheap; arrays
   are fetched only for spectra new or changed since the cache got them: a few one by
   one, many through the full listing in one request.
@@ -62,14 +64,31 @@ def _photometry_per_object(ctx: SyncContext, obj_ids: list[str]) -> None:
 def _photometry_by_range(ctx: SyncContext, obj_ids: list[str]) -> None:
     """All photometry by observation date, in windows sized to ~20,000 points each.
 
-    Points are upserted by id; the objects are marked synced only when every window is
-    in, so a killed run starts over (idempotently) rather than leaving objects half done.
-    A window the server refuses as too large is halved and asked again.
+    Each window's points are upserted (by id) in one transaction with a checkpoint
+    naming the next window, so a run that fails (or is killed) part-way resumes at the
+    first unfinished window instead of starting over. The objects are marked synced
+    only when the last window is in, and only those whose ``modified`` is not newer than
+    when the pass began: an object that changed between two runs (photometry posted into
+    a window already read) stays stale and is fetched again. A window the server
+    refuses as too large is halved and asked again.
     """
+    state = ctx.cache.sync_state(RANGE_STATE, "") or {}
     end = utcnow() + dt.timedelta(days=1)
-    lo, step = RANGE_START, dt.timedelta(days=30)
+    resume = parse_time(state.get("window_next")) if state.get("status") == "running" else None
+    if resume is not None:
+        lo = resume
+        step = dt.timedelta(seconds=float(state.get("window_step") or 30 * 86400))
+        modified_max = state.get("modified_max")
+        ctx.summary.notes.append(f"photometry: resumed at the window starting {to_iso(lo)}")
+    else:
+        lo, step = RANGE_START, dt.timedelta(days=30)
+        modified_max = _max_modified(ctx)
+    mark = {"modified_max": modified_max}
     with ctx.progress.bar("photometry", unit="points") as bar:
-        bar.update(_range_window(ctx, None, RANGE_START))
+        if resume is None:
+            points = _range_window(ctx, None, RANGE_START)
+            _commit_window(ctx, points, next_lo=RANGE_START, step=step, **mark)
+            bar.update(len(points))
         while lo < end:
             hi = min(lo + step, end)
             try:
@@ -79,21 +98,67 @@ def _photometry_by_range(ctx: SyncContext, obj_ids: list[str]) -> None:
                     raise
                 step = (hi - lo) / 2
                 continue
-            bar.update(points)
-            lo, step = hi, _next_step(step, points)
+            lo, step = hi, _next_step(step, len(points))
+            _commit_window(ctx, points, next_lo=lo, step=step, **mark)
+            bar.update(len(points))
+    done = _unchanged_since(ctx, obj_ids, modified_max)
     with ctx.cache.write() as tx:
-        tx.mark_photometry_synced(obj_ids)
+        tx.mark_photometry_synced(done)
+        tx.set_sync_state(RANGE_STATE, "", status="complete", window_next=None, window_step=None)
 
 
-def _range_window(ctx: SyncContext, lo: dt.datetime | None, hi: dt.datetime) -> int:
-    """Fetch and store one observation-date window; the number of points."""
+#: The checkpoint of the photometry-by-date-window pass in ``sync_state``.
+RANGE_STATE = "photometry_range"
+
+
+def _range_window(ctx: SyncContext, lo: dt.datetime | None, hi: dt.datetime) -> list[dict]:
+    """Fetch one observation-date window's points (nothing is stored yet)."""
     # The real handler reads the range from the GET's JSON body; proxies may drop a GET
     # body, so it goes in the query string too (as the client's own method does).
     body = {k: v for k, v in (("min_date", to_iso(lo)), ("max_date", to_iso(hi))) if v}
-    points = ctx.client.get("/api/photometry/range", body, json=body)
+    return ctx.client.get("/api/photometry/range", body, json=body)
+
+
+def _commit_window(
+    ctx: SyncContext,
+    points: list[dict],
+    *,
+    next_lo: dt.datetime,
+    step: dt.timedelta,
+    modified_max: str | None,
+) -> None:
+    """Store a window's points together with the checkpoint naming the next window."""
     with ctx.cache.write() as tx:
         ctx.summary.count("photometry", tx.upsert_photometry([], points))
-    return len(points)
+        tx.set_sync_state(
+            RANGE_STATE,
+            "",
+            status="running",
+            window_next=to_iso(next_lo),
+            window_step=step.total_seconds(),
+            modified_max=modified_max,
+        )
+
+
+def _max_modified(ctx: SyncContext) -> str | None:
+    """The newest ``modified`` among cached objects (the server's clock, naive UTC)."""
+    frame = ctx.cache.sql("SELECT max(modified) AS m FROM objs")
+    value = frame["m"].iloc[0] if len(frame) else None
+    if value is None or value != value:  # NULL comes back as None or NaT
+        return None
+    return parse_time(str(value)).isoformat()  # to the microsecond, as stored
+
+
+def _unchanged_since(ctx: SyncContext, obj_ids: list[str], modified_max: str | None) -> list[str]:
+    """The objects of ``obj_ids`` whose ``modified`` is not after ``modified_max``."""
+    if modified_max is None:
+        return list(obj_ids)
+    frame = ctx.cache.sql(
+        "SELECT id FROM objs WHERE modified IS NULL OR modified <= CAST(? AS TIMESTAMP)",
+        [modified_max],
+    )
+    unchanged = set(frame["id"])
+    return [obj_id for obj_id in obj_ids if obj_id in unchanged]
 
 
 def _next_step(step: dt.timedelta, points: int) -> dt.timedelta:
