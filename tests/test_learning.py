@@ -18,6 +18,7 @@ from workbench.learning import (
     group_labels,
     label_groups,
     load_group_model,
+    refresh_group_models,
     score_queue,
     train_group_model,
 )
@@ -174,3 +175,16 @@ def test_no_decisions_falls_back_to_the_score_order(tmp_path, wb):
     assert result.scores["p_wanted"].isna().all() and len(result.scores) == len(queue)
     with pytest.raises(Exception, match="decisions"):
         train_group_model(empty, 3)
+
+
+def test_refresh_refits_only_models_that_new_decisions_made_stale(wb):
+    train_group_model(wb, 3)
+    assert refresh_group_models(wb, [3]) == {}
+    unlabeled = group_labels(wb, 3, include_unlabeled=True)
+    obj = unlabeled.loc[unlabeled["wanted"].isna(), "obj_id"].iloc[0]
+    wb.vet(obj, "reject")
+    queue = wb.candidates(include_vetted=False)
+    assert "1 newer decisions" in score_queue(wb, [3], queue).message
+    refreshed = refresh_group_models(wb, [3], min_new=1)
+    assert refreshed[3].version == 2 and load_group_model(wb, 3).version == 2
+    assert "newer" not in score_queue(wb, [3], queue).message

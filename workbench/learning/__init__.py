@@ -16,6 +16,7 @@ from .model import (
     GroupModel,
     QueueScores,
     load_group_model,
+    refresh_group_models,
     score_queue,
     train_group_model,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "group_labels",
     "label_groups",
     "load_group_model",
+    "refresh_group_models",
     "score_queue",
     "train_group_model",
 ]

@@ -22,6 +22,7 @@ import pandas as pd
 from .labels import CANDIDATE_TIMES
 
 WINDOW_DAYS = 2.0  # days after first seen that the features may look
+LOCALIZATION_DAYS = 14.0  # a localization matters to candidates first seen this soon after
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("varstar", "", "1 if the server flags the obj as a known variable star"),
     Feature("galaxy_offset", "arcsec", "distance to the nearest cached catalog galaxy"),
     Feature("galaxy_distance", "Mpc", "distance of that galaxy"),
+    Feature(
+        "loc_credible_level",
+        "",
+        "credible level in a cached GW localization of an event up to "
+        f"{LOCALIZATION_DAYS:g} days before first seen (lowest over events; NaN: none)",
+    ),
 )
 UNITS = {f.name: f.unit for f in FEATURES}
 
@@ -111,7 +118,7 @@ SELECT c.obj_id, k.score, ann.* EXCLUDE (obj_id),
        coalesce(d.n_det, 0) AS n_det, coalesce(nd.n_nondet, 0) AS n_nondet, d.age, d.history,
        shape.rise_rate, shape.fade_rate, d.peak_mag, d.amplitude, shape.g_r,
        nd.last_nondet_depth, o.redshift, abs(o.gal_lat) AS abs_gal_lat,
-       CAST(o.varstar AS DOUBLE) AS varstar, o.ra, o.dec
+       CAST(o.varstar AS DOUBLE) AS varstar, o.ra, o.dec, c.first_seen
 FROM c JOIN candidates k USING (obj_id) LEFT JOIN objs o ON o.id = c.obj_id
 LEFT JOIN d USING (obj_id) LEFT JOIN shape USING (obj_id) LEFT JOIN nd USING (obj_id)
 LEFT JOIN ann USING (obj_id)
@@ -142,6 +149,7 @@ def candidate_features(
     sql = _SQL.format(where=where, ann_cols=_ann_cols())
     frame = cache.sql(sql, params).set_index("obj_id")
     frame = _add_galaxies(cache, frame)
+    frame = _add_localizations(cache, frame)
     names = [f.name for f in FEATURES]
     return frame.reindex(columns=names).astype("float64")
 
@@ -165,6 +173,37 @@ def _add_galaxies(cache: Any, frame: pd.DataFrame) -> pd.DataFrame:
     )
     frame.loc[ok, "galaxy_offset"] = np.degrees(2 * np.arcsin(np.minimum(chord / 2, 1.0))) * 3600
     frame.loc[ok, "galaxy_distance"] = gal["distmpc"].to_numpy(float)[nearest]
+    return frame
+
+
+def _add_localizations(cache: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """Lowest credible level over the cached localizations of events that happened up to
+    :data:`LOCALIZATION_DAYS` before each candidate was first seen."""
+    from ..crossmatch import crossmatch
+    from ..skymap import read_skymap
+
+    frame = frame.copy()
+    frame["loc_credible_level"] = np.nan
+    events = cache.sql(
+        "SELECT DISTINCT dateobs FROM localizations WHERE n_pixels IS NOT NULL ORDER BY dateobs"
+    )
+    seen = pd.to_datetime(frame["first_seen"])
+    for dateobs in events["dateobs"]:
+        near = (seen >= dateobs) & (seen <= dateobs + pd.Timedelta(days=LOCALIZATION_DAYS))
+        near &= frame["ra"].notna() & frame["dec"].notna()
+        if not near.any():
+            continue
+        data = cache.localization(dateobs)
+        if data is None:
+            continue
+        level = crossmatch(
+            read_skymap(data),
+            frame.loc[near, "ra"].to_numpy(float),
+            frame.loc[near, "dec"].to_numpy(float),
+        ).credible_level
+        frame.loc[near, "loc_credible_level"] = np.fmin(
+            frame.loc[near, "loc_credible_level"].to_numpy(float), level
+        )
     return frame
 
 

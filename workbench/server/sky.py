@@ -448,7 +448,8 @@ def _stream_decisions(rng, stream: Stream, cands: Columns, saved_at, slots) -> N
         rows = rows_of[obj]
         first = int(passed[rows].min())
         saved_at[obj, :] = -1
-        groups = [g for g in (3, 4) if stream.want[g][j]]
+        # one filter per pass: a candidate that passed once went to one group's scanners
+        groups = [g for g in (3, 4) if stream.want[g][j]][: len(rows)]
         for n_row, gid in enumerate(groups):
             if filter_of[gid] not in filters[rows]:
                 filters[rows[min(n_row, len(rows) - 1)]] = filter_of[gid]
