@@ -98,3 +98,18 @@ def test_serve_rejects_bad_options():
         env=dict(os.environ, PYTHONPATH=str(REPO)),
     )
     assert out.returncode != 0 and "--sources" in out.stderr
+
+
+def test_serve_refuses_a_token_that_is_not_uuid_shaped():
+    secret = "tok-not-a-uuid"
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "serve", "--token", secret, "--port", "0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert out.returncode == 1, out.stderr
+    assert "--token is not a UUID-shaped token" in out.stderr and "uuid4" in out.stderr
+    assert secret not in out.stderr + out.stdout and "Traceback" not in out.stderr

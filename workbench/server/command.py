@@ -58,6 +58,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print nothing on start")
 
 
+def check_token_shape(token: str, where: str) -> None:
+    """Refuse a token that is not UUID-shaped, as a real SkyPortal's tokens are.
+
+    The server would start and then answer 401 to every request (it checks the token's
+    shape first, as SkyPortal does). The token itself is never shown.
+    """
+    from .handlers.base import UUID_RE
+
+    if not UUID_RE.match(token.strip()):
+        raise ConfigError(
+            f"{where} is not a UUID-shaped token (like 123e4567-e89b-12d3-a456-426614174000), "
+            "so every request would be refused with 401 as on a real SkyPortal: pass one "
+            "made with `python -c 'import uuid; print(uuid.uuid4())'`, or leave it out and "
+            "the server makes one up and prints it"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Seed, serve until Ctrl-C or SIGTERM; return the exit code."""
     from .local import LocalServer
@@ -65,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if args.sources < 0 or args.candidates < 0 or args.galaxies < 0:
         raise ConfigError("--sources, --candidates and --galaxies must be >= 0")
     token = args.token or os.environ.get(TOKEN_ENV)
+    if token:
+        check_token_shape(token, "--token" if args.token else f"${TOKEN_ENV}")
     started = time.perf_counter()
     srv = LocalServer(
         sources=args.sources,
