@@ -222,6 +222,21 @@ def test_real_notices_parse(shared_dir):
         parse_notice("<not xml")
 
 
+def test_event_rows_from_tags_alone():
+    """A listing record (no notice content, no properties): what the tags say, no more."""
+    record = {
+        "dateobs": "2019-08-14T21:10:39",
+        "aliases": ["LVC#S190814bv"],
+        "tags": ["GW", "LVC", "NSBH", "< 1 per 100 years"],
+        "gcn_notices": [{"stream": "LVC", "notice_type": "LVC_UPDATE"}],
+    }
+    row = event_table([record]).iloc[0]
+    assert (row["name"], row["type"], row["source_class"]) == ("S190814bv", "GW", "NSBH")
+    assert row["far_is_bound"] and row["far_per_year"] == pytest.approx(0.01)
+    assert np.isnan(row["nsbh"]) and np.isnan(row["distmean"])  # unknown, not guessed
+    assert describe_event(row.to_dict()) == "S190814bv GW 2019-08-14 21:10:39, NSBH, FAR < 0.01/yr"
+
+
 # ---------------------------------------------------------------- planted, end to end
 
 

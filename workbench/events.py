@@ -10,7 +10,9 @@ What a row holds comes from the best source available, in this order: the event'
 notices (the full event record carries it), then its tags (``"NSBH"``, ``"GRB"``,
 ``"< 1 per 100 years"``). Values absent from all of them are NaN, never guessed.
 
-Units: ``far`` in Hz (false alarms per second) and ``far_per_year``; distances in Mpc;
+Units: ``far`` in Hz (false alarms per second) and ``far_per_year`` (``far_is_bound``: only
+an upper bound is known, from a tag such as ``"< 1 per 100 years"``); ``source_class`` the
+most probable class (from the probabilities, else SkyPortal's class tag); distances in Mpc;
 areas in deg²; times UTC.
 """
 
@@ -49,6 +51,8 @@ EVENT_COLUMNS = (
     "type",
     "far",
     "far_per_year",
+    "far_is_bound",
+    "source_class",
     "bns",
     "nsbh",
     "bbh",
@@ -176,8 +180,16 @@ def _event_row(record: dict[str, Any]) -> dict[str, Any]:
             col = _CLASSES.get(key) or ("far" if key.upper() == "FAR" else None)
             if col and not math.isnan(_number(value)):
                 row[col] = float(value)
+    row["far_is_bound"] = False
     if math.isnan(row["far"]):
         row["far"] = _far_from_tags(tags)
+        row["far_is_bound"] = not math.isnan(row["far"])  # "< 1 per N years": at most
+    probs = {k: row[k] for k in ("bns", "nsbh", "bbh", "terrestrial") if np.isfinite(row[k])}
+    class_tags = [t for t in tags if t.upper() in ("BNS", "NSBH", "BBH", "TERRESTRIAL")]
+    if probs:
+        row["source_class"] = max(probs, key=probs.get).upper()
+    else:  # SkyPortal tags an event with its most probable class
+        row["source_class"] = class_tags[0].upper() if class_tags else None
     aliases = [str(a) for a in record.get("aliases") or []]
     name = next((info["name"] for info in parsed if info.get("name")), None)
     row["name"] = aliases[0].split("#")[-1] if aliases else name
@@ -238,15 +250,18 @@ def describe_event(row: dict[str, Any]) -> str:
     if known:
         best = max(known, key=known.get)
         parts.append(f"{best.upper()} {known[best]:.0%}")
+    elif isinstance(row.get("source_class"), str):
+        parts.append(str(row["source_class"]))
     far = _number(row.get("far_per_year"))
     if np.isfinite(far):
-        parts.append(f"FAR {far:.2g}/yr")
+        bound = "< " if row.get("far_is_bound") is True else ""
+        parts.append(f"FAR {bound}{far:.2g}/yr")
     mean, std = _number(row.get("distmean")), _number(row.get("diststd"))
     if np.isfinite(mean):
         parts.append(f"{mean:.0f} ± {std:.0f} Mpc" if np.isfinite(std) else f"{mean:.0f} Mpc")
     area = _number(row.get("area_90"))
     if np.isfinite(area):
-        parts.append(f"90% {area:,.0f} deg²")
+        parts.append(f"90% {area:,.0f} deg²" if area >= 10 else f"90% {area:.2g} deg²")
     return ", ".join(parts)
 
 
