@@ -10,11 +10,11 @@ sky, distances uniform in volume out to 500 Mpc with a 10% uncertainty, written 
 Then for each skymap (the three real ones in ../shared/data/skymaps, else synthetic) at
 ``--cumprob`` (0.9) prints side by side:
 
-* in memory (skipped above ``--max-in-memory`` rows): reading the four columns of the whole
+* in memory (skipped above ``--max-in-memory`` rows): reading the five columns of the whole
   catalog into one DataFrame plus :func:`workbench.crossmatch.crossmatch_frame`, wall time and
-  this process's peak RSS growth;
-* LSDB on a LocalCluster of ``--workers`` (2) one-thread worker processes, restarted per map:
-  wall time, partitions read of all, peak RSS of each worker;
+  this process's peak RSS (VmHWM, reset first);
+* LSDB on a LocalCluster of ``--workers`` (2) one-thread worker processes (imports warmed up first):
+  wall time, partitions read of all, peak RSS of each worker (VmHWM, reset per map);
 * the largest difference between the two answers, per column.
 
 Prints figures; asserts nothing.
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import resource
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,8 +71,8 @@ def galaxy_batches(rows: int, seed: int = 1, chunk: int = 1_000_000) -> Iterator
         )
 
 
-def build(path: Path, rows: int, client) -> Path:
-    target = path / f"galaxies_{rows}"
+def build(path: Path, rows: int, client, pixel_threshold: int) -> Path:
+    target = path / f"galaxies_{rows}_{pixel_threshold}"
     if (target / "hats.properties").exists():
         print(f"reusing {target}")
         return target
@@ -83,20 +82,16 @@ def build(path: Path, rows: int, client) -> Path:
     )
     t0 = time.perf_counter()
     write_hats(galaxy_batches(rows), path, target.name, schema, client=client,
-               pixel_threshold=300_000, highest_order=8)  # fmt: skip
+               pixel_threshold=pixel_threshold, highest_order=8)  # fmt: skip
     print(f"wrote {rows:,} galaxies as HATS in {time.perf_counter() - t0:.1f} s: {target}")
     return target
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def in_memory(path: Path, skymap: Skymap, cumprob: float) -> tuple[pd.DataFrame, float, float]:
     import pyarrow.dataset as ds
 
     gc.collect()
-    before = rss_mb()
+    _reset_peak()
     t0 = time.perf_counter()
     frame = ds.dataset(path / "dataset", format="parquet", partitioning="hive").to_table(
         columns=COLUMNS
@@ -105,7 +100,7 @@ def in_memory(path: Path, skymap: Skymap, cumprob: float) -> tuple[pd.DataFrame,
     out = crossmatch_frame(skymap, frame, cumprob=cumprob, **OPTIONS)
     wall = time.perf_counter() - t0
     del frame
-    return out, wall, rss_mb() - before
+    return out, wall, _peak_mb()
 
 
 def _reset_peak() -> None:
@@ -153,6 +148,9 @@ def main() -> None:
     parser.add_argument("--rows", type=float, default=2.25e7, help="catalog rows (2.25e7, 1e8)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/workbench-bench-survey"))
     parser.add_argument("--cumprob", type=float, default=0.9)
+    parser.add_argument(
+        "--pixel-threshold", type=int, default=300_000, help="most rows per HATS partition"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-limit", default="3GiB", help="per worker")
     parser.add_argument(
@@ -163,7 +161,7 @@ def main() -> None:
     maps = load_maps()
     client = local_client(n_workers=args.workers, memory_limit=args.memory_limit)
     try:
-        path = build(args.dir, rows, client)
+        path = build(args.dir, rows, client, args.pixel_threshold)
         client.run(_warm_up)
         print(f"\n{rows:,} galaxies, {args.workers} workers x 1 thread, cumprob {args.cumprob}")
         for name, skymap in maps.items():
@@ -177,11 +175,8 @@ def main() -> None:
             if rows > args.max_in_memory:
                 print("  in memory skipped (--max-in-memory)")
                 continue
-            mem_out, mem_wall, grew = in_memory(path, skymap, args.cumprob)
-            print(
-                f"  in memory {mem_wall:7.1f} s, {len(mem_out):,} rows, peak RSS +{grew:.0f} MB"
-                f" (process peak {rss_mb():.0f} MB)"
-            )
+            mem_out, mem_wall, peak = in_memory(path, skymap, args.cumprob)
+            print(f"  in memory {mem_wall:7.1f} s, {len(mem_out):,} rows, peak RSS {peak:.0f} MB")
             diffs = largest_difference(lazy_out, mem_out)
             print("  largest difference: " + ", ".join(f"{k} {v:.3g}" for k, v in diffs.items()))
     finally:
