@@ -97,14 +97,6 @@ def luminosity_distance(redshift: Any) -> np.ndarray:
     return out
 
 
-def _slope(mjd: np.ndarray, mag: np.ndarray) -> float:
-    """Least-squares mag/day over the points; NaN with fewer than two distinct times."""
-    if mjd.size < 2 or np.ptp(mjd) <= 0:
-        return np.nan
-    t = mjd - mjd.mean()
-    return float(np.sum(t * (mag - mag.mean())) / np.sum(t * t))
-
-
 def light_curve_summary(photometry: pd.DataFrame, t0_mjd: float) -> pd.DataFrame:
     """Per object (index ``obj_id``): first detection (``first_mjd``, ``days_after`` the
     event at ``t0_mjd``, ``first_mag``, ``first_filter``), the last non-detection before
@@ -119,50 +111,24 @@ def light_curve_summary(photometry: pd.DataFrame, t0_mjd: float) -> pd.DataFrame
     missing = need - set(photometry.columns)
     if missing:
         raise SkymapError(f"the photometry frame lacks {sorted(missing)}")
-    phot = photometry.sort_values(["obj_id", "mjd"], kind="stable")
-    has_limit = "limiting_mag" in phot.columns
-    has_filter = "filter" in phot.columns
-    rows = []
-    for obj_id, points in phot.groupby("obj_id", sort=False):
-        mjd = points["mjd"].to_numpy(float)
-        mag = points["mag"].to_numpy(float)
-        det = np.isfinite(mag) & np.isfinite(mjd)
-        if not det.any():
-            continue
-        first = int(np.flatnonzero(det)[0])
-        before = np.flatnonzero(~det & (mjd < mjd[first]))
-        last_nd = int(before[-1]) if before.size else None
-        peak = int(np.flatnonzero(det)[np.argmin(mag[det])])
-        latest = int(np.flatnonzero(det)[-1])
-        filters = points["filter"].to_numpy(object) if has_filter else np.full(mjd.size, None)
-        bands = pd.Series(filters[det]).value_counts()
-        band = bands.index[0] if len(bands) else None
-        in_band = det & (filters == band) if band is not None else det
-        rows.append(
-            {
-                "obj_id": obj_id,
-                "first_mjd": mjd[first],
-                "days_after": mjd[first] - t0_mjd,
-                "first_mag": mag[first],
-                "first_filter": filters[first],
-                "last_nondetection_mjd": mjd[last_nd] if last_nd is not None else np.nan,
-                "last_nondetection_days": mjd[first] - mjd[last_nd]
-                if last_nd is not None
-                else np.nan,
-                "last_nondetection_limit": float(points["limiting_mag"].iloc[last_nd])
-                if last_nd is not None and has_limit
-                else np.nan,
-                "peak_mag": mag[peak],
-                "peak_mjd": mjd[peak],
-                "latest_mag": mag[latest],
-                "latest_mjd": mjd[latest],
-                "rate": _slope(mjd[in_band], mag[in_band]),
-                "rate_filter": band,
-                "n_detections": int(det.sum()),
-            }
-        )
+    # Vectorised over objects (a groupby per object costs ~1 ms: 10 s for 10,000 objects).
+    phot = pd.DataFrame(
+        {
+            "obj_id": photometry["obj_id"].astype(str).to_numpy(),
+            "mjd": pd.to_numeric(photometry["mjd"], errors="coerce").to_numpy(float),
+            "mag": pd.to_numeric(photometry["mag"], errors="coerce").to_numpy(float),
+            "limiting_mag": pd.to_numeric(photometry["limiting_mag"], errors="coerce").to_numpy(
+                float
+            )
+            if "limiting_mag" in photometry
+            else np.nan,
+            "filter": photometry["filter"].astype(str).to_numpy() if "filter" in photometry else "",
+        }
+    )
+    phot = phot[np.isfinite(phot["mjd"])].sort_values(["obj_id", "mjd"], kind="stable")
+    phot = phot.reset_index(drop=True)
+    det = phot[np.isfinite(phot["mag"])]
     columns = [
-        "obj_id",
         "first_mjd",
         "days_after",
         "first_mag",
@@ -178,7 +144,47 @@ def light_curve_summary(photometry: pd.DataFrame, t0_mjd: float) -> pd.DataFrame
         "rate_filter",
         "n_detections",
     ]
-    return pd.DataFrame(rows, columns=columns).set_index("obj_id")
+    if det.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="obj_id"))
+    first = det.drop_duplicates("obj_id", keep="first").set_index("obj_id")
+    latest = det.drop_duplicates("obj_id", keep="last").set_index("obj_id")
+    peak = det.loc[det.groupby("obj_id")["mag"].idxmin()].set_index("obj_id")
+    out = pd.DataFrame(
+        {
+            "first_mjd": first["mjd"],
+            "days_after": first["mjd"] - t0_mjd,
+            "first_mag": first["mag"],
+            "first_filter": first["filter"],
+        }
+    )
+    # The last non-detection before the first detection, and its depth.
+    nondet = phot[~np.isfinite(phot["mag"])]
+    nondet = nondet[
+        nondet["mjd"].to_numpy() < out["first_mjd"].reindex(nondet["obj_id"]).to_numpy()
+    ]
+    last_nd = nondet.drop_duplicates("obj_id", keep="last").set_index("obj_id")
+    out["last_nondetection_mjd"] = last_nd["mjd"].reindex(out.index)
+    out["last_nondetection_days"] = out["first_mjd"] - out["last_nondetection_mjd"]
+    out["last_nondetection_limit"] = last_nd["limiting_mag"].reindex(out.index)
+    out["peak_mag"], out["peak_mjd"] = peak["mag"], peak["mjd"]
+    out["latest_mag"], out["latest_mjd"] = latest["mag"], latest["mjd"]
+    # Rate: least-squares slope in the band with most detections (ties: first by name).
+    counts = det.groupby(["obj_id", "filter"]).size().reset_index(name="n")
+    counts = counts.sort_values(["obj_id", "n", "filter"], ascending=[True, False, True])
+    band = counts.drop_duplicates("obj_id").set_index("obj_id")["filter"]
+    in_band = det[det["filter"].to_numpy() == band.reindex(det["obj_id"]).to_numpy()]
+    grouped = in_band.groupby("obj_id")
+    dt = in_band["mjd"] - grouped["mjd"].transform("mean")
+    dm = in_band["mag"] - grouped["mag"].transform("mean")
+    sums = pd.DataFrame({"obj_id": in_band["obj_id"], "tm": dt * dm, "tt": dt * dt})
+    sums = sums.groupby("obj_id")[["tm", "tt"]].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(sums["tt"] > 0, sums["tm"] / sums["tt"], np.nan)
+    out["rate"] = pd.Series(slope, index=sums.index).reindex(out.index)
+    out["rate_filter"] = band.reindex(out.index)
+    out["n_detections"] = det.groupby("obj_id").size().reindex(out.index).astype(int)
+    out.index.name = "obj_id"
+    return out[columns]
 
 
 def counterparts(
