@@ -15,11 +15,11 @@ the cache; :func:`score_queue` orders the vetting queue with it.
 
 The classifier is scikit-learn's ``HistGradientBoostingClassifier`` (``kind="hgb"``, the
 default: 40 fixed iterations) or a standardised ``LogisticRegression`` (``kind="logistic"``).
-Chosen by benchmarks/bench_learning.py on the seeded groups (time split, ~900 newest
-decisions each): gradient boosting put more wanted candidates at the top of the queue
-(precision at 10: 0.7 and 0.8 against 0.5 and 0.8; AUPRC 0.71 against 0.67 and 0.76, on
-par), missing values need no imputation, and a refit on 1e5 decisions costs about one CPU
-second (logistic: 0.7 s). Both are deterministic for a seed.
+Chosen by benchmarks/bench_learning.py on the seeded groups (time split, the ~900 newest
+decisions of each): neither wins everywhere (Program A: AUPRC 0.72 against 0.67, precision
+at 10 0.8 against 0.4; Program B: 0.67 against 0.70, 0.5 against 0.7), gradient boosting
+wins by more where it wins, needs no imputation of missing values, and refits 1e5
+decisions in 0.78 s of CPU (logistic: 0.63 s). Both are deterministic for a seed.
 
 The stored model is a pickle in the user's own cache file, read back only from there.
 """
