@@ -5,6 +5,10 @@ bounds. Real HTTP on loopback, a real DuckDB file."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -92,3 +96,68 @@ def test_gcn_event_sync_sends_the_bounds_and_equals_the_servers_selection(make_s
     assert cached_ids(wb, "SELECT obj_id FROM candidates") == server_ids(
         srv, "/api/candidates", "candidates", **cand_bounds
     )
+
+
+# -- rough edges a new user met (issue 9) ---------------------------------------------------
+
+
+def test_first_sync_counts_classifications_and_localizations_as_new(make_server, tmp_path):
+    srv = make_server(sources=60, candidates=10, seed=23)
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    summary = wb.sync(**QUIET)
+    assert summary.ok, summary
+    counts = wb.status()["tables"]
+    classifications = summary.tables["classifications"]
+    assert classifications.new == counts["classifications"] > 0, summary
+    assert classifications.unchanged == 0 and classifications.updated == 0
+    localizations = summary.tables["localizations"]
+    assert localizations.new == counts["localizations"] > 0 and localizations.updated == 0
+
+
+def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    full = {**os.environ, **env, "XDG_CONFIG_HOME": env.get("XDG_CONFIG_HOME", "/nonexistent")}
+    full.pop("WORKBENCH_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        capture_output=True,  # stderr is a pipe, not a terminal
+        text=True,
+        env=full,
+        timeout=300,
+    )
+
+
+def test_cli_sync_logs_plain_lines_and_status_counts_saved_sources(make_server, tmp_path):
+    srv = make_server(sources=50, candidates=10, seed=24)
+    cache = str(tmp_path / "c.duckdb")
+    env = {
+        "SKYPORTAL_URL": srv.url,
+        "SKYPORTAL_TOKEN": srv.token,
+        "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+    }
+    proc = _cli("sync", "--cache", cache, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "\r" not in proc.stderr  # no carriage-return soup in a log
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert any(line.startswith("sources: ") and " done " in line for line in lines), lines
+    assert not any(" 0 " in line and "done" in line for line in lines), lines  # no empty bars
+    status = _cli("status", "--cache", cache, "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    saved = len(server_ids(srv, "/api/sources", "sources"))
+    assert data["saved_sources"] == saved == 50 < data["tables"]["sources"]
+    text = _cli("status", "--cache", cache, env=env).stdout
+    assert any(line.split()[:2] == ["sources", str(saved)] for line in text.splitlines()), text
+
+
+def test_progress_shows_only_bars_with_work():
+    from workbench.sync.summary import Progress
+
+    progress = Progress(True, mode="tty")
+    with progress.bar("nothing", total=0) as bar:
+        bar.update(0)
+    with progress.bar("empty") as bar:
+        bar.total = 0
+    assert bar._bar is None  # no tqdm bar was drawn for either
+    with progress.bar("work", total=3) as bar:
+        bar.update(3)
+    assert bar._bar is not None and bar.n == 3

@@ -56,10 +56,12 @@ class Syncer:
             )
         ctx = SyncContext(self.client, self.cache, options)
         before = self.client.stats.snapshot()
+        rows_before = self.cache.counts()
         clock = Stopwatch()
         for name in ALL_RESOURCES:
             if name in options.resources:
                 self._run_one(ctx, name)
+        ctx.summary.settle_new(rows_before, self.cache.counts())
         after = self.client.stats.snapshot()
         ctx.summary.requests = after["requests"] - before["requests"]
         ctx.summary.retries = after["retries"] - before["retries"]

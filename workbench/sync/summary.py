@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,11 @@ class TableCounts:
         self.unchanged += int(getattr(result, "unchanged", 0) or 0)
 
 
+#: Tables whose rows may first land through another resource's records (and whose
+#: passes count one row per table row), see :meth:`SyncSummary.settle_new`.
+LANDS_EMBEDDED = frozenset({"classifications", "localizations"})
+
+
 @dataclass
 class SyncSummary:
     """The outcome of :meth:`workbench.sync.Syncer.run`, printable as a table."""
@@ -39,6 +45,31 @@ class SyncSummary:
 
     def count(self, table: str, result: Any) -> None:
         self.tables.setdefault(table, TableCounts()).add(result)
+
+    def settle_new(self, before: dict[str, int], after: dict[str, int]) -> None:
+        """Count as new the rows a table gained in this run, whoever wrote them first.
+
+        Some rows land through another resource before their own pass reads them:
+        classifications come embedded in sources and candidates, a localization's row is
+        made with its GCN event and filled later. Their own pass then sees them as
+        "unchanged" or "updated", and an empty cache's first sync reported
+        "classifications 0 new / 956 unchanged". A table that grew by more rows than
+        its passes counted new has the difference moved from unchanged (then updated)
+        to new. ``before``/``after`` are rows per table around the run.
+        """
+        for table, counts in self.tables.items():
+            if table not in LANDS_EMBEDDED:
+                continue  # e.g. sources: a row per group save, counted per object
+            grown = after.get(table, 0) - before.get(table, 0)
+            missing = grown - counts.new
+            if missing <= 0:
+                continue
+            moved = min(missing, counts.unchanged)
+            counts.unchanged -= moved
+            counts.new += moved
+            moved = min(missing - moved, counts.updated)
+            counts.updated -= moved
+            counts.new += moved
 
     @property
     def ok(self) -> bool:
@@ -89,26 +120,108 @@ class SyncSummary:
 
 
 class Progress:
-    """A tqdm bar (notebook widget or terminal) that can be switched off."""
+    """Progress of a sync: tqdm bars where someone watches, plain lines elsewhere.
 
-    def __init__(self, enabled: bool) -> None:
+    A bar appears only once it has work (no empty ``0/0`` bars for resources with
+    nothing to do). In a notebook it is tqdm's widget, on a terminal tqdm's bar; when
+    stderr is not a terminal (a log file, CI, a pipe) a bar would be carriage-return
+    soup, so each resource prints plain lines instead: one when it is done, and one
+    every ``PLAIN_EVERY`` seconds while it runs.
+    """
+
+    PLAIN_EVERY = 30.0  # seconds between plain progress lines of one resource
+
+    def __init__(self, enabled: bool, mode: str | None = None) -> None:
         self.enabled = enabled
+        self.mode = mode or _display_mode()
 
     @contextmanager
     def bar(self, desc: str, total: int | None = None, unit: str = "rows") -> Iterator[Any]:
-        if not self.enabled:
+        if not self.enabled or total == 0:
             yield _NullBar()
             return
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=desc, unit=unit, leave=True, dynamic_ncols=True)
+        bar = _LazyBar(desc, total, unit, self.mode, self.PLAIN_EVERY)
         try:
             yield bar
         finally:
             bar.close()
 
 
+def _display_mode() -> str:
+    """``"notebook"`` (a Jupyter kernel), ``"tty"`` (stderr is a terminal) or ``"plain"``."""
+    ipython = sys.modules.get("IPython")
+    if ipython is not None:
+        shell = ipython.get_ipython()
+        if shell is not None and "IPKernelApp" in getattr(shell, "config", {}):
+            return "notebook"
+    stream = sys.stderr
+    try:
+        return "tty" if stream is not None and stream.isatty() else "plain"
+    except (AttributeError, ValueError):  # a closed or odd stream
+        return "plain"
+
+
+class _LazyBar:
+    """A bar created on its first unit of work (tqdm), or plain lines on stderr."""
+
+    def __init__(self, desc: str, total: int | None, unit: str, mode: str, every: float) -> None:
+        self.desc, self._total, self.unit, self.mode = desc, total, unit, mode
+        self.n = 0
+        self._bar: Any = None
+        self._started = time.perf_counter()
+        self._every = every
+        self._last_line = self._started
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    @total.setter
+    def total(self, value: int | None) -> None:
+        self._total = value
+        if self._bar is not None and value is not None:
+            self._bar.total = value
+            self._bar.refresh()
+
+    def update(self, n: int = 1) -> None:
+        if n <= 0:
+            return
+        self.n += n
+        if self.mode == "plain":
+            now = time.perf_counter()
+            if now - self._last_line >= self._every:
+                self._last_line = now
+                self._line("so far")
+            return
+        if self._bar is None:
+            if self.mode == "notebook":
+                from tqdm.auto import tqdm
+            else:
+                from tqdm import tqdm
+            self._bar = tqdm(
+                total=self._total, desc=self.desc, unit=self.unit, leave=True, dynamic_ncols=True
+            )
+        self._bar.update(n)
+
+    def set_postfix_str(self, s: str) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(s)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.mode == "plain" and self.n:
+            self._line("done")
+
+    def _line(self, what: str) -> None:
+        of = f" of {self._total}" if self._total and self._total != self.n else ""
+        elapsed = time.perf_counter() - self._started
+        print(f"{self.desc}: {self.n}{of} {self.unit} {what} ({elapsed:.1f} s)", file=sys.stderr)
+
+
 class _NullBar:
+    n = 0
+
     def update(self, n: int = 1) -> None:
         pass
 
