@@ -175,3 +175,40 @@ def test_rest_frame_slider_moves_spectra(browser: Any, tmp_path: Path) -> None:
         assert errors == []
     finally:
         page.close()
+
+
+def test_live_light_curve_applies_its_view_row_in_the_browser(browser: Any, tmp_path: Path) -> None:
+    """The live figure's CustomJS sets ranges, title, note and the MJD axis when the view
+    row changes, as it does after each update from the kernel."""
+    from workbench.plots.lightcurve import (
+        lightcurve_columns,
+        live_lightcurve_figure,
+        update_live_lightcurve,
+    )
+
+    fig, sources = live_lightcurve_figure()
+    phot = _photometry()
+    columns = lightcurve_columns(phot[phot.obj_id == "ZTF21a"], title="ZTF21a", now=59130.0)
+    update_live_lightcurve(sources, columns)
+    page, errors = _open(browser, export_html(fig, tmp_path / "live.html"))
+    try:
+        result = page.evaluate(
+            """async () => {
+                const doc = Bokeh.documents[0];
+                const view = doc.get_model_by_name("view");
+                const d = view.data;
+                // as a patch from the kernel is applied (ColumnDataChanged)
+                view.setv({data: d instanceof Map ? new Map(d) : {...d}},
+                          {sync: false, check_eq: false});
+                await new Promise(r => setTimeout(r, 200));  // CustomJS compiles async
+                const fig = doc.roots()[0];
+                return [fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.title.text];
+            }"""
+        )
+        assert result[0] == pytest.approx(columns.x_range[0])
+        assert result[1] == pytest.approx(columns.x_range[1])
+        assert result[2] == pytest.approx(columns.y_range[0])
+        assert result[3] == "ZTF21a"
+        assert errors == []
+    finally:
+        page.close()

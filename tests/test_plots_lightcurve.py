@@ -287,11 +287,15 @@ def test_live_figure_is_refilled_in_place() -> None:
     assert [len({r.data_source.id for r in item.renderers}) for item in legend.items] == [1, 1]
     assert set(det.data["legend"]) == {"ztfg", "ztfr"}
     assert np.allclose(sorted(det.data["x"]), [-8.5, -8.0, -7.0])
-    assert fig.title.text == "ZTF21abc"
+    # ranges, title and note travel as one row, applied in the browser by a CustomJS
+    view = sources["view"].data
+    assert view["title"] == ["ZTF21abc"] and view["note"] == [""] and view["now"] == [59010.0]
     # x covers the data and now (0); the magnitude axis is inverted and holds every limit
-    assert fig.x_range.start < -10.0 + 0.5 and fig.x_range.end > 0.0
-    assert fig.y_range.start > 20.1 > 18.1 > fig.y_range.end
-    assert sources.models["formatter"].args["now"] == 59010.0
+    assert view["x0"][0] < -10.0 + 0.5 and view["x1"][0] > 0.0 and view["now_visible"] == [True]
+    assert view["y0"][0] > 20.1 > 18.1 > view["y1"][0]
+    assert sources["view"] in fig.references()  # sent to the browser with the figure
+    callbacks = sources["view"].js_property_callbacks["change:data"]
+    assert fig.x_range in callbacks[0].args.values() and "xr.setv" in callbacks[0].code
     legend_fields = {r.name: r for r in fig.renderers}
     assert legend_fields["limits"].glyph.marker == "inverted_triangle"
     # another object: the same models, new data; an empty one says so
@@ -299,7 +303,7 @@ def test_live_figure_is_refilled_in_place() -> None:
     update_live_lightcurve(sources, lightcurve_columns(other, title="B", now=59010.0))
     assert sorted(det.data["mjd"]) == [59006.5, 59007.0, 59008.0]
     update_live_lightcurve(sources, lightcurve_columns(None, title="C", now=59010.0))
-    assert len(det.data["x"]) == 0 and sources.models["note"].text == "no photometry"
+    assert len(det.data["x"]) == 0 and sources["view"].data["note"] == ["no photometry"]
     assert {m.id for m in fig.references()} == models_before
     json_item(fig)  # serialises
 
@@ -317,10 +321,10 @@ def test_light_curve_pane_prepares_in_a_thread_and_shows_in_place() -> None:
     pane.show(prepared)
     assert pane.widget is widget and pane.sources["det"] is det  # same widget, same source
     assert sorted(det.data["mjd"]) == [59001.5, 59002.0, 59003.0]
-    assert pane.figure.title.text == "ZTF21abc"
+    assert pane.sources["view"].data["title"] == ["ZTF21abc"]
     assert pane.span is not None and pane.span.last_mjd == 59003.0
     pane.show(pane.prepare(None, title="nothing"))
-    assert pane.span is None and pane.sources.models["note"].text == "no photometry"
+    assert pane.span is None and pane.sources["view"].data["note"] == ["no photometry"]
     pane.close()
     # the one-off widget still works for other callers
     assert "no photometry" in lightcurve_widget(_phot().iloc[0:0], "ZTF21abc").value

@@ -66,7 +66,7 @@ def cutouts_html(
     kinds = [*CUTOUT_KINDS, *(k for k in thumbnails if k not in CUTOUT_KINDS)]
     cells = [_cell(kind, thumbnails.get(kind), size, float(pixel_scale_arcsec)) for kind in kinds]
     return (
-        "<div class='wb-cutouts' style='display:flex;gap:8px;flex-wrap:wrap;"
+        "<div class='wb-cutouts' style='display:flex;gap:8px;flex-wrap:nowrap;"
         f"align-items:flex-start'>{''.join(cells)}</div>"
     )
 
@@ -111,7 +111,7 @@ def _overlay(size: int, width_px: int, scale: float) -> str:
     ]
     parts = [_line(*seg) for seg in cross]
     # Compass in the top-right corner: N points up, E points left.
-    ox, oy, length = size - 12.0, 34.0, 24.0
+    ox, oy, length = size - 12.0, 40.0, 22.0
     parts += [
         _line(ox, oy, ox, oy - length),
         _line(ox, oy, ox - length, oy),

@@ -506,17 +506,19 @@ def _live_columns(rows: pd.DataFrame, now: float, *, limit: bool) -> dict[str, A
         lo, hi = val - np.nan_to_num(err), val + np.nan_to_num(err)
         text = [_pm(v, e, ".2f", ".2f") for v, e in zip(val, err, strict=True)]
     colors = {f: filter_color(f) for f in set(filters.tolist())}
+    # Lists, not arrays: a few dozen values go inline in one message, where each array
+    # would be a binary buffer of its own (two more messages per column).
     return {
-        "x": mjd - now,
-        "y": val,
-        "y_lo": lo,
-        "y_hi": hi,
-        "mjd": mjd,
-        "ago": now - mjd,
-        "filter": filters,
+        "x": (mjd - now).tolist(),
+        "y": np.asarray(val, dtype=float).tolist(),
+        "y_lo": np.asarray(lo, dtype=float).tolist(),
+        "y_hi": np.asarray(hi, dtype=float).tolist(),
+        "mjd": mjd.tolist(),
+        "ago": (now - mjd).tolist(),
+        "filter": filters.tolist(),
         "value": text,
-        "instrument_name": rows["instrument_name"].to_numpy(str),
-        "origin": rows["origin"].to_numpy(str),
+        "instrument_name": rows["instrument_name"].to_numpy(str).tolist(),
+        "origin": rows["origin"].to_numpy(str).tolist(),
         "color": [colors[f] for f in filters],
         # Legend entries come from this column in the browser: one per filter, and one per
         # filter for its limits, so both kinds are always explained. The two sources use two
@@ -529,9 +531,12 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
     """An empty light-curve figure (AB magnitude against days from now, a dashed "now" line
     at 0, MJD on the top axis and in the hover) to fill with :func:`update_live_lightcurve`.
 
-    Its two ``ColumnDataSource`` (``sources['det']``, ``sources['lim']``) are refilled in
-    place for each object, so a widget showing it needs no new model per object. Legend
-    entries (each filter's detections, and its limits as down triangles) follow the data.
+    Three ``ColumnDataSource`` are refilled in place for each object: ``sources['det']``
+    and ``sources['lim']`` (the points), then ``sources['view']`` (one row: axis ranges,
+    title, empty-plot note, whether "now" is shown, now's MJD), which a ``CustomJS``
+    applies in the browser. So showing an object is three messages to the browser,
+    whatever changes, and no new model. Legend entries (each filter's detections, and its
+    limits as down triangles) follow the data.
     """
     fig = new_figure(
         title="", width=width, height=height, x_range=Range1d(-30.0, 1.0),
@@ -542,6 +547,7 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
     sources = PlotSources()
     det = sources["det"] = ColumnDataSource(_empty_columns("legend"), name="det")
     lim = sources["lim"] = ColumnDataSource(_empty_columns("limit_legend"), name="lim")
+    view = sources["view"] = ColumnDataSource({k: [] for k in _VIEW_COLUMNS}, name="view")
     fig.segment("x", "y_lo", "x", "y_hi", source=det, color="color", line_width=1.2)
     points = fig.scatter(
         "x", "y", source=det, marker="circle", size=7, color="color", legend_field="legend",
@@ -561,50 +567,76 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
         line_width=1.5, name="now",
     )  # fmt: skip
     fig.add_layout(now_line)
-    from bokeh.models import Label
+    from bokeh.models import CustomJS, Label
 
     note = Label(
         x=0.5 * width, y=0.5 * height, x_units="screen", y_units="screen", text="",
         text_align="center", text_color="#666666",
     )  # fmt: skip
     fig.add_layout(note)
-    sources.models.update(
-        now=now_line, note=note, formatter=_add_mjd_axis(fig, 0.0), figure=fig, legend=legend
+    formatter = _add_mjd_axis(fig, 0.0)
+    view.js_on_change(
+        "data",
+        CustomJS(
+            args={
+                "xr": fig.x_range,
+                "yr": fig.y_range,
+                "title": fig.title,
+                "note": note,
+                "now": now_line,
+                "formatter": formatter,
+                "view": view,
+            },
+            code=_APPLY_VIEW_JS,
+        ),
     )
+    # No glyph draws the view row: the tag makes it part of the figure's document, so that
+    # the browser has it and its changes reach the CustomJS.
+    fig.tags = [*fig.tags, view]
+    sources.models.update(now=now_line, note=note, formatter=formatter, figure=fig, legend=legend)
     return fig, sources
 
 
+_VIEW_COLUMNS = ("x0", "x1", "y0", "y1", "title", "note", "now_visible", "now")
+# Runs in the browser when the view source changes: one redraw for ranges, title and note.
+_APPLY_VIEW_JS = """
+// data arrives as a Map from a patch, as a plain object from an embedded document
+const data = view.data;
+const col = (k) => (data instanceof Map ? data.get(k) : data[k]);
+const first = (k) => { const c = col(k); return c != null && c.length ? c[0] : null; };
+const x0 = first("x0");
+if (x0 === null) { return; }
+xr.setv({start: x0, end: first("x1"), reset_start: x0, reset_end: first("x1")});
+yr.setv({start: first("y0"), end: first("y1"), reset_start: first("y0"), reset_end: first("y1")});
+if (title.text !== first("title")) { title.text = first("title"); }
+if (note.text !== first("note")) { note.text = first("note"); }
+const visible = Boolean(first("now_visible"));
+if (now.visible !== visible) { now.visible = visible; }
+const args = formatter.args;
+const shown = args instanceof Map ? args.get("now") : args.now;
+if (Math.abs(shown - first("now")) > 1e-3) { formatter.args = new Map([["now", first("now")]]); }
+"""
+
+
 def update_live_lightcurve(sources: PlotSources, columns: LightCurveColumns) -> None:
-    """Show ``columns`` in a figure from :func:`live_lightcurve_figure`, changing only the
-    models that differ (each change is one message to the browser)."""
-    models = sources.models
-    fig = models["figure"]
-    doc = fig.document
-    if doc is not None:
-        doc.hold("combine")  # one batch of changes, not a redraw per property
-    try:
-        sources["det"].data = columns.det
-        sources["lim"].data = columns.lim
-        _set(fig.x_range, start=columns.x_range[0], end=columns.x_range[1])
-        _set(fig.x_range, reset_start=columns.x_range[0], reset_end=columns.x_range[1])
-        _set(fig.y_range, start=columns.y_range[0], end=columns.y_range[1])
-        _set(fig.y_range, reset_start=columns.y_range[0], reset_end=columns.y_range[1])
-        _set(fig.title, text=columns.title)
-        _set(models["note"], text=columns.note)
-        _set(models["now"], visible=columns.now_visible)
-        # The MJD axis labels are tick + now: sent again only when now moved by > 0.001 d.
-        if abs(models["formatter"].args.get("now", -1.0) - columns.now) > 1e-3:
-            models["formatter"].args = {"now": columns.now}
-        models["columns"] = columns
-    finally:
-        if doc is not None:
-            doc.unhold()
-
-
-def _set(model: Any, **values: Any) -> None:
-    for name, value in values.items():
-        if getattr(model, name) != value:
-            setattr(model, name, value)
+    """Show ``columns`` in a figure from :func:`live_lightcurve_figure`: the points, then
+    one row with ranges, title and note, which the figure's ``CustomJS`` applies in the
+    browser (outside a browser, :attr:`PlotSources.models` ``['columns']`` tells what is
+    shown)."""
+    sources["det"].data = columns.det
+    sources["lim"].data = columns.lim
+    # Last: its change applies the ranges once both point sets are in place.
+    sources["view"].data = {
+        "x0": [columns.x_range[0]],
+        "x1": [columns.x_range[1]],
+        "y0": [columns.y_range[0]],
+        "y1": [columns.y_range[1]],
+        "title": [columns.title],
+        "note": [columns.note],
+        "now_visible": [bool(columns.now_visible)],
+        "now": [columns.now],
+    }
+    sources.models["columns"] = columns
 
 
 def lightcurve_grid(
