@@ -283,6 +283,7 @@ def test_local_localization_selection_equals_the_servers(make_server, tmp_path):
                 # detection bounds SkyPortal 1.4.0 requires with a localization
                 **{k: "2017-01-01" for k in ("startDate", "firstDetectionAfter")},
                 **{k: "2026-12-31" for k in ("endDate", "lastDetectionBefore")},
+                "numberDetections": 1,
             }
             for path, key, what, column in (
                 ("/api/sources", "sources", "sources", "id"),

@@ -377,6 +377,7 @@ def test_localization_filters_find_the_gw_counterpart_and_galaxies(server):
             "localizationCumprob": 0.99,
             "firstDetectionAfter": "2017-01-01",
             "lastDetectionBefore": "2026-12-31",
+            "numberDetections": 1,
         },
     )
     assert [c["id"] for c in tiny["candidates"]] == ["ZTF26abmjjnm"]  # EP260806a counterpart
@@ -404,13 +405,21 @@ def test_same_seed_same_data(make_server):
 def test_localization_queries_need_detection_bounds_like_skyportal_1_4(server):
     loc = {"localizationDateobs": "2019-08-14T21:10:39", "localizationCumprob": 0.9}
     suffix = "when filtering by localizationDateobs or localizationName"
+    missing = {
+        "/api/sources": f"must specify startDate and endDate {suffix}",
+        "/api/candidates": "must specify startDate, endDate and numberDetections when "
+        f"requireDetections is True and {suffix}",
+    }
     for path, first, last in (
         ("/api/sources", "startDate", "endDate"),
         ("/api/candidates", "firstDetectionAfter", "lastDetectionBefore"),
     ):
         r = get(server, path, loc)
-        assert r.status_code == 400
-        assert r.json()["message"] == f"must specify startDate and endDate {suffix}"
+        assert r.status_code == 400 and r.json()["message"] == missing[path]
+        if path == "/api/candidates":  # the bounds alone are not enough
+            r = get(server, path, dict(loc, **{first: "2019-01-01", last: "2019-12-31"}))
+            assert r.status_code == 400 and r.json()["message"] == missing[path]
+            loc = dict(loc, numberDetections=1)
         r = get(server, path, dict(loc, **{first: "2020-01-01", last: "2019-01-01"}))
         assert r.json()["message"] == f"startDate must be before endDate {suffix}"
         r = get(server, path, dict(loc, **{first: "2000-01-01", last: "2019-01-01"}))

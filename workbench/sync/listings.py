@@ -93,8 +93,10 @@ def _add_localization(
 
     Sources take the detection bounds as ``startDate``/``endDate``; candidates read
     them as ``firstDetectionAfter``/``lastDetectionBefore`` (their ``startDate`` filters
-    on ``passed_at`` and is the incremental watermark), with ``numberDetections``, which
-    ``requireDetections`` (on by default) asks for on SkyPortal after 1.4.0.
+    on ``passed_at`` and is the incremental watermark), with ``numberDetections``: with
+    ``requireDetections`` on (the default) SkyPortal 1.4.0 (main at 8bd346c0d, the
+    captures' server) refuses the query without all three; the v1.4.0 tag wanted only
+    the two bounds. One detection keeps every object with a detection in the window.
     """
     if not ctx.options.gcn_event:
         return

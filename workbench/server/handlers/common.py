@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import records
 from ..queries import Localization
+from ..timeutil import parse_time
 from .base import ApiError
 
 
@@ -36,24 +37,39 @@ _LOC_SUFFIX = "when filtering by localizationDateobs or localizationName"
 
 
 def require_detection_bounds(handler, first_name: str, last_name: str) -> None:
-    """400 with SkyPortal 1.4.0's messages when a localization query lacks its bounds.
+    """400 with SkyPortal's messages when a localization query lacks its detection bounds.
 
-    The real ``/api/sources`` wants ``startDate``/``endDate`` (first and last detection)
-    with ``localizationDateobs``/``localizationName``; ``/api/candidates`` reads
-    ``firstDetectionAfter``/``lastDetectionBefore`` but its message names startDate and
-    endDate too. The bounds must be ordered and less than 10 years (3,720 days) apart.
-    As in 1.4.0 (operator precedence), a ``localizationDateobs`` needs the bounds even
-    with ``requireDetections=false``. The local server checks the bounds; it does not
-    filter by detection dates (see the server README).
+    As the captures' SkyPortal (1.4.0, main at 8bd346c0d) does: ``/api/sources`` wants
+    ``startDate``/``endDate`` (first and last detection) with ``localizationDateobs``
+    (by operator precedence, even with ``requireDetections=false``) or with
+    ``localizationName`` when ``requireDetections`` is on; ``/api/candidates``, when
+    ``requireDetections`` is on (the default), wants ``firstDetectionAfter``,
+    ``lastDetectionBefore`` and ``numberDetections``, though its message names startDate
+    and endDate. The bounds must be ordered and less than 10 years (3,720 days) apart.
+    The local server checks the bounds; it does not filter by detection dates.
     """
     dateobs, name = handler.arg("localizationDateobs"), handler.arg("localizationName")
     require = (handler.arg("requireDetections") or "true").lower() not in {"false", "0"}
-    if not (dateobs or (name and require)):
-        return
-    first, last = handler.arg(first_name), handler.arg(last_name)
-    if not first or not last:
-        raise ApiError(f"must specify startDate and endDate {_LOC_SUFFIX}")
-    start, end = handler.time_arg(first_name), handler.time_arg(last_name)
+    candidates = first_name == "firstDetectionAfter"
+    if candidates:
+        if not ((dateobs or name) and require):
+            return
+        first, last = handler.arg(first_name), handler.arg(last_name)
+        if not first or not last or handler.arg("numberDetections") is None:
+            raise ApiError(
+                "must specify startDate, endDate and numberDetections when requireDetections "
+                f"is True and {_LOC_SUFFIX}"
+            )
+    else:
+        if not (dateobs or (name and require)):
+            return
+        first, last = handler.arg(first_name), handler.arg(last_name)
+        if not first or not last:
+            raise ApiError(f"must specify startDate and endDate {_LOC_SUFFIX}")
+    try:
+        start, end = parse_time(str(first)), parse_time(str(last))
+    except ValueError as exc:
+        raise ApiError(f"{first_name} and {last_name} must be valid UTC dates") from exc
     if start > end:
         raise ApiError(f"startDate must be before endDate {_LOC_SUFFIX}")
     if (end - start) // (86_400 * 10**6) > MAX_DAYS_WITH_LOCALIZATION:
