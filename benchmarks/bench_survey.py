@@ -10,11 +10,12 @@ sky, distances uniform in volume out to 500 Mpc with a 10% uncertainty, written 
 Then for each skymap (the three real ones in ../shared/data/skymaps, else synthetic) at
 ``--cumprob`` (0.9) prints side by side:
 
-* in memory (skipped above ``--max-in-memory`` rows): reading the five columns of the whole
-  catalog into one DataFrame plus :func:`workbench.crossmatch.crossmatch_frame`, wall time and
-  this process's peak RSS (VmHWM, reset first);
-* LSDB on a LocalCluster of ``--workers`` (2) one-thread worker processes (imports warmed up first):
-  wall time, partitions read of all, peak RSS of each worker (VmHWM, reset per map);
+* in memory (skipped above ``--max-in-memory`` rows): reading the five columns of the
+  whole catalog into one DataFrame plus :func:`workbench.crossmatch.crossmatch_frame`, wall
+  and CPU time, this process's peak RSS (VmHWM, reset first);
+* LSDB on a LocalCluster of ``--workers`` (2) one-thread worker processes (imports warmed
+  up first): wall time, the workers' CPU time (the machine may be shared), partitions read
+  of all, peak RSS of each worker (VmHWM, reset per map);
 * the largest difference between the two answers, per column.
 
 Prints figures; asserts nothing.
@@ -92,6 +93,7 @@ def in_memory(path: Path, skymap: Skymap, cumprob: float) -> tuple[pd.DataFrame,
 
     gc.collect()
     _reset_peak()
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     frame = ds.dataset(path / "dataset", format="parquet", partitioning="hive").to_table(
         columns=COLUMNS
@@ -100,7 +102,7 @@ def in_memory(path: Path, skymap: Skymap, cumprob: float) -> tuple[pd.DataFrame,
     out = crossmatch_frame(skymap, frame, cumprob=cumprob, **OPTIONS)
     wall = time.perf_counter() - t0
     del frame
-    return out, wall, _peak_mb()
+    return out, wall, time.process_time() - cpu0, _peak_mb()
 
 
 def _reset_peak() -> None:
@@ -123,11 +125,13 @@ def _warm_up() -> None:
 
 def on_lsdb(path: Path, skymap: Skymap, cumprob: float, client):
     client.run(_reset_peak)
+    cpu0 = client.run(time.process_time)
     t0 = time.perf_counter()
     result = crossmatch_survey(path, skymap, cumprob=cumprob, **OPTIONS)
     out = result.compute(client)
     wall = time.perf_counter() - t0
-    return out, wall, result, sorted(client.run(_peak_mb).values())
+    cpu = sum(t - cpu0[w] for w, t in client.run(time.process_time).items())
+    return out, wall, cpu, result, sorted(client.run(_peak_mb).values())
 
 
 def largest_difference(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, float]:
@@ -166,17 +170,21 @@ def main() -> None:
         print(f"\n{rows:,} galaxies, {args.workers} workers x 1 thread, cumprob {args.cumprob}")
         for name, skymap in maps.items():
             print(f"\n{name}: {skymap.npix} pixels, 90% area {skymap.area(0.9):.0f} deg2")
-            lazy_out, lazy_wall, result, peaks = on_lsdb(path, skymap, args.cumprob, client)
+            lazy_out, lazy_wall, cpu, result, peaks = on_lsdb(path, skymap, args.cumprob, client)
             print(
-                f"  LSDB      {lazy_wall:7.1f} s, {len(lazy_out):,} rows, partitions read "
+                f"  LSDB      {lazy_wall:7.1f} s ({cpu:.1f} CPU s on the workers), "
+                f"{len(lazy_out):,} rows, partitions read "
                 f"{result.partitions_read}/{result.partitions_total}, peak RSS per worker "
                 + ", ".join(f"{p:.0f} MB" for p in peaks)
             )
             if rows > args.max_in_memory:
                 print("  in memory skipped (--max-in-memory)")
                 continue
-            mem_out, mem_wall, peak = in_memory(path, skymap, args.cumprob)
-            print(f"  in memory {mem_wall:7.1f} s, {len(mem_out):,} rows, peak RSS {peak:.0f} MB")
+            mem_out, mem_wall, cpu, peak = in_memory(path, skymap, args.cumprob)
+            print(
+                f"  in memory {mem_wall:7.1f} s ({cpu:.1f} CPU s), {len(mem_out):,} rows, "
+                f"peak RSS {peak:.0f} MB"
+            )
             diffs = largest_difference(lazy_out, mem_out)
             print("  largest difference: " + ", ".join(f"{k} {v:.3g}" for k, v in diffs.items()))
     finally:
