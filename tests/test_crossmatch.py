@@ -348,3 +348,17 @@ def test_result_to_frame():
     frame = res.to_frame()
     assert list(frame.columns) == ["probdensity", "credible_level", "searched_area", "in_region"]
     assert len(res) == 1 and bool(frame["in_region"][0])
+
+
+def test_credible_level_is_clipped_at_one_when_the_map_rounds_above_it():
+    """Issue 9: a map summing to 1 + 3.5e-9 printed credible_level 1.0000000035."""
+    from workbench.skymap_synthetic import gaussian_skymap
+
+    base = gaussian_skymap(40.0, -30.0, 3.0, max_order=7)
+    keep = base.credible_level < 0.999  # a partial map: positions far away are outside it
+    dens = base.probdensity[keep] / base.prob[keep].sum() * (1 + 3.5e-9)
+    sky = Skymap(base.uniq[keep], dens)
+    assert sky.total_prob > 1.0
+    result = crossmatch(sky, [40.0, 220.0], [-30.0, 30.0])
+    assert result.pixel[1] == -1 and result.credible_level[1] == 1.0
+    assert sky.credible_level.max() == 1.0
