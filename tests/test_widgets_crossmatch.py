@@ -97,6 +97,13 @@ def test_crossmatch_panel_exports_the_shortlist(synced, tmp_path: Path) -> None:
     expected = wb.counterparts(GW_DATEOBS, days=(0.0, 60.0), include_prior=True)
     assert len(found) > 0 and found["prior"].any()
     assert found["id"].tolist() == expected["id"].tolist()
+    # a click on a row of the counterparts table opens that object
+    assert panel.pick_source is not None
+    second = str(panel.pick_source.data["id"][-1])
+    panel.pick_source.selected.indices = [len(panel.pick_source.data["id"]) - 1]
+    assert panel.errors.messages == []
+    assert panel.counterpart.value == second and panel.viewer.obj_id == second
+    assert panel.classifier is not None and panel.classifier.state.obj_id == second
     paths = panel.export(str(tmp_path / "gw"))
     assert Path(paths["csv"]).exists() and Path(paths["html"]).stat().st_size > 100_000
     assert Path(paths["txt"]).read_text().startswith("Candidate counterparts of S190814bv")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
+import numpy as np
 import pandas as pd
 
 from workbench.errors import WorkbenchError
@@ -196,7 +197,12 @@ class CrossmatchPanel(Panel):
         self.export_button.on_click(guard(lambda _b: self.export(self.export_path.value)))
         for control in (self.weight, self.days, self.include_prior):
             control.observe(guard(lambda _c: self._options_changed()), names="value")
-        tabs = w.Tab(children=[self.tables[k] for k in TABS], titles=[k.capitalize() for k in TABS])
+        # Counterparts also as a clickable table: a click on a row opens the object.
+        self.pick_box = w.Box(layout=w.Layout(overflow="auto", max_width="100%"))
+        self.pick_source: Any = None
+        pages = [w.VBox([self.pick_box, self.tables["counterparts"]])]
+        pages += [self.tables[k] for k in WHAT]
+        tabs = w.Tab(children=pages, titles=[k.capitalize() for k in TABS])
         self.widget = w.VBox(
             [
                 self.event,
@@ -326,12 +332,12 @@ class CrossmatchPanel(Panel):
             empty="no cached galaxy inside",
             max_rows=self.max_rows,
         )
-        self.tables["counterparts"].value = html_table(
-            inside["counterparts"],
-            COUNTERPART_COLUMNS,
-            empty="no cached object first detected in the window inside the region",
-            max_rows=self.max_rows,
+        self.tables["counterparts"].value = (
+            "<i>click a row above to open the object</i>"
+            if not inside["counterparts"].empty
+            else "<i>no cached object first detected in the window inside the region</i>"
         )
+        self._pick_table(inside["counterparts"])
         for what in ("sources", "candidates"):
             self.tables[what].value = html_table(
                 inside[what],
@@ -379,6 +385,48 @@ class CrossmatchPanel(Panel):
         for table in self.tables.values():
             table.value = ""
         self.counterpart.options = []
+
+    def _pick_table(self, found: pd.DataFrame) -> None:
+        """The counterparts as a Bokeh DataTable; selecting a row opens that object."""
+        from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColumn
+
+        old = self.pick_box.children
+        self.pick_source = None
+        if found.empty:
+            self.pick_box.children = ()
+        else:
+            shown = found.head(self.max_rows * 4)
+            cols = [c for c in COUNTERPART_COLUMNS if c in shown.columns]
+            data = {c: shown[c].astype(object if c in ("id", "host_name", "first_filter",
+                                                       "prior") else float).to_numpy()
+                    for c in cols}  # fmt: skip
+            data["id"] = shown["id"].astype(str).to_numpy()
+            data["host_name"] = shown["host_name"].fillna("").astype(str).to_numpy()
+            data["prior"] = np.where(shown["prior"].to_numpy(bool), "yes", "")
+            self.pick_source = src = ColumnDataSource(data)
+            fmt = NumberFormatter(format="0.00")
+            columns = [
+                TableColumn(field=col, title=col, width=90, formatter=fmt)
+                if data[col].dtype.kind == "f"
+                else TableColumn(field=col, title=col, width=90)
+                for col in cols
+            ]
+            table = DataTable(source=src, columns=columns, width=min(1200, 95 * len(cols)),
+                              height=min(320, 30 + 26 * len(shown)), index_position=None,
+                              selectable=True)  # fmt: skip
+            src.selected.on_change("indices", self.errors.guard(self._picked))
+            self.pick_box.children = (bokeh_widget(table),)
+        for widget in old:
+            close_tree(widget)
+
+    def _picked(self, _attr: str, _old: Any, new: list[int]) -> None:
+        if not new or self.pick_source is None:
+            return
+        obj_id = str(self.pick_source.data["id"][new[0]])
+        if obj_id not in self.counterpart.options:
+            self.counterpart.options = [obj_id, *self.counterpart.options]
+        self.counterpart.value = obj_id
+        self.open_selected()
 
     def open_selected(self) -> Any:
         """Open the chosen object: light curve, spectra, cutouts and its classification."""
