@@ -464,11 +464,14 @@ def lightcurve_columns(
             _empty_columns("legend"), _empty_columns("limit_legend"), (-30.0, 1.0),
             (22.0, 14.0), title, "no photometry", now, True, None,
         )  # fmt: skip
-    df = prepare_photometry(photometry)
+    # Only the columns drawn: every other column would be copied and converted for nothing
+    # (this runs for each candidate, in a thread that shares the GIL with the kernel).
+    df = prepare_photometry(photometry[[c for c in _USED if c in photometry.columns]])
     detected = np.isfinite(df["mag"].to_numpy())
     shown, note = _limits_to_show(df, detected, True, max_limits)
-    det = _live_columns(df[detected], now, limit=False)
-    lim = _live_columns(df.iloc[shown], now, limit=True)
+    arrays = {c: df[c].to_numpy() for c in _USED if c in df.columns}
+    det = _live_columns(arrays, np.flatnonzero(detected), now, limit=False)
+    lim = _live_columns(arrays, shown, now, limit=True)
     mjd = np.concatenate([det["mjd"], lim["mjd"]])
     near = _now_is_near(mjd, now)
     lo = float(mjd.min() - now) if mjd.size else -30.0
@@ -494,15 +497,23 @@ def _empty_columns(legend: str) -> dict[str, Any]:
     return {c: [] for c in (*_LIVE_COLUMNS, legend)}
 
 
-def _live_columns(rows: pd.DataFrame, now: float, *, limit: bool) -> dict[str, Any]:
-    mjd = rows["mjd"].to_numpy(float)
-    filters = rows["filter"].to_numpy(str)
+_USED = (
+    "mjd", "filter", "mag", "magerr", "limiting_mag", "flux", "fluxerr", "zp",
+    "instrument_name", "origin",
+)  # fmt: skip
+
+
+def _live_columns(
+    arrays: dict[str, np.ndarray], rows: np.ndarray, now: float, *, limit: bool
+) -> dict[str, Any]:
+    mjd = arrays["mjd"][rows].astype(float)
+    filters = arrays["filter"][rows].astype(str)
     if limit:
-        val = rows["limiting_mag"].to_numpy(float)
+        val = arrays["limiting_mag"][rows].astype(float)
         lo = hi = val
         text = [f"> {v:.2f} (limit)" for v in val]
     else:
-        val, err = rows["mag"].to_numpy(float), rows["magerr"].to_numpy(float)
+        val, err = arrays["mag"][rows].astype(float), arrays["magerr"][rows].astype(float)
         lo, hi = val - np.nan_to_num(err), val + np.nan_to_num(err)
         text = [_pm(v, e, ".2f", ".2f") for v, e in zip(val, err, strict=True)]
     colors = {f: filter_color(f) for f in set(filters.tolist())}
@@ -517,8 +528,8 @@ def _live_columns(rows: pd.DataFrame, now: float, *, limit: bool) -> dict[str, A
         "ago": (now - mjd).tolist(),
         "filter": filters.tolist(),
         "value": text,
-        "instrument_name": rows["instrument_name"].to_numpy(str).tolist(),
-        "origin": rows["origin"].to_numpy(str).tolist(),
+        "instrument_name": arrays["instrument_name"][rows].astype(str).tolist(),
+        "origin": arrays["origin"][rows].astype(str).tolist(),
         "color": [colors[f] for f in filters],
         # Legend entries come from this column in the browser: one per filter, and one per
         # filter for its limits, so both kinds are always explained. The two sources use two
