@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_client_httpd import ScriptedServer, ok
+from test_client_httpd import ScriptedServer, err, ok
 
 from workbench.client import RateLimiter, SkyPortalClient
 from workbench.errors import ConfigError
@@ -98,3 +98,48 @@ def test_default_limit_is_5_per_second_with_burst_10():
         client = SkyPortalClient(srv.url, token=TOKEN)
         assert (client.rate_limiter.rate, client.rate_limiter.burst) == (5.0, 10)
         assert SkyPortalClient(srv.url, token=TOKEN, rate_limit=None).rate_limiter is None
+
+
+# -- no pacing without a reason (issue 12) --------------------------------------------------
+
+
+def test_the_local_server_advertises_its_limit_and_the_client_follows_it():
+    from workbench.server import LocalServer
+
+    with LocalServer(sources=5, candidates=2, seed=1) as srv:
+        client = SkyPortalClient(srv.url, token=srv.token)  # rate_limit="auto"
+        assert (client.rate_limiter.rate, client.rate_limiter.burst) == (5.0, 10)
+        client.get_sysinfo()
+        assert client.rate_limiter is None  # the server applies none: no pacing
+        health = client.local_server_identity()
+        assert health["rate_limit"] is None
+        srv.behaviour.update(rate_limit=True, rate=40.0, burst=4)
+        client.get_sysinfo()
+        assert (client.rate_limiter.rate, client.rate_limiter.burst) == (40.0, 4)
+        assert client.local_server_identity()["rate_limit"] == {"rate": 40.0, "burst": 4}
+        explicit = SkyPortalClient(srv.url, token=srv.token, rate_limit=2.0)
+        explicit.get_sysinfo()
+        assert explicit.rate_limiter.rate == 2.0  # a chosen limit is kept
+        off = SkyPortalClient(srv.url, token=srv.token, rate_limit=None)
+        off.get_sysinfo()
+        assert off.rate_limiter is None
+
+
+def test_an_unknown_server_keeps_the_production_limit_and_a_429_slows_it():
+    with ScriptedServer() as srv:  # says nothing about its limit, like a real SkyPortal
+        srv.script("GET", "/api/x", err(429, "slow down"), ok(1))
+        client = SkyPortalClient(srv.url, token=TOKEN, backoff=0.001, max_backoff=0.01)
+        assert client.get("/api/x") == 1
+        assert client.rate_limiter is not None and client.rate_limiter.rate == 2.5
+        assert client.rate_limiter.burst == 10
+
+
+def test_slow_down_has_a_floor():
+    limiter = RateLimiter(5.0, 10)
+    rates = [limiter.slow_down() for _ in range(5)]
+    assert rates == [2.5, 1.25, 0.625, 0.5, 0.5]
+
+
+def test_auto_is_the_only_word_accepted():
+    with pytest.raises(ConfigError, match="auto"):
+        SkyPortalClient("http://127.0.0.1:9", token=TOKEN, rate_limit="fast")

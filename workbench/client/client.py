@@ -26,7 +26,9 @@ class SkyPortalClient(
 
     Arguments (keyword-only after ``url``): ``token``; ``timeout`` seconds or a
     (connect, read) pair, default (5, 60); ``rate_limit`` requests/s (``None`` disables;
-    a :class:`RateLimiter` shares one budget between clients) with ``burst``;
+    a :class:`RateLimiter` shares one budget between clients; ``"auto"``, the default:
+    the production 5 r/s until the server advertises its own limit, as the project's
+    local server does, and slower after a 429 from a server that does not) with ``burst``;
     ``max_retries``, ``backoff``, ``max_backoff`` (seconds) for retries;
     ``session`` an injectable ``requests.Session``; ``config_path``; ``user_agent``.
     ``client.stats.snapshot()`` tells what it did. Errors are those of

@@ -24,6 +24,7 @@ from .._version import __version__
 from ..config import Settings, resolve_settings
 from ..errors import (
     BadRequest,
+    ConfigError,
     ConnectionFailed,
     InvalidResponse,
     SkyPortalError,
@@ -72,6 +73,11 @@ from .transport import (
 )
 
 log = logging.getLogger("workbench.client")
+
+#: The production nginx limit (requests/s); the burst is the ``burst`` argument (10).
+DEFAULT_RATE = 5.0
+#: Where the project's own local server advertises the limit it applies.
+RATE_LIMIT_HEADER = "X-Workbench-Rate-Limit"
 T = TypeVar("T")
 Timeout = float | tuple[float, float]
 DEFAULT_USER_AGENT = f"skyportal-workbench/{__version__} python-requests/{requests.__version__}"
@@ -95,7 +101,7 @@ class BaseClient:
         *,
         token: str | None = None,
         timeout: Timeout = (5, 60),
-        rate_limit: float | RateLimiter | None = 5.0,
+        rate_limit: float | RateLimiter | str | None = "auto",
         burst: int = 10,
         max_retries: int = 6,
         backoff: float = 0.5,
@@ -108,10 +114,22 @@ class BaseClient:
         self.url: str = self.settings.url  # type: ignore[assignment]  # required above
         self._auth = TokenAuth(self.settings.token)  # type: ignore[arg-type]
         self.timeout = check_timeout(timeout)
-        if isinstance(rate_limit, RateLimiter) or rate_limit is None:
+        # "auto": the production limit (5 r/s, burst 10) until the server says otherwise
+        # (the project's local server advertises its own limit, none by default, in
+        # X-Workbench-Rate-Limit); a 429 from a server that does not say slows it further.
+        self._auto_rate = rate_limit == "auto"
+        self._advertised: str | None = None
+        if self._auto_rate:
+            self.rate_limiter: RateLimiter | None = RateLimiter(DEFAULT_RATE, burst)
+        elif isinstance(rate_limit, RateLimiter) or rate_limit is None:
             self.rate_limiter = rate_limit
+        elif isinstance(rate_limit, str):
+            raise ConfigError(
+                f"rate_limit must be requests/s, a RateLimiter, None or 'auto', got {rate_limit!r}"
+            )
         else:
             self.rate_limiter = RateLimiter(rate_limit, burst)
+        self._burst = burst
         self.retry_policy = RetryPolicy(max_retries, backoff, max_backoff)
         self.stats = ClientStats()
         self._own_session = session is None
@@ -348,6 +366,23 @@ class BaseClient:
                 self._fail(exc, idempotent)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _follow_advertised_limit(self, value: str | None) -> None:
+        """Pace by the limit the server advertises (``"none"`` or ``"rate=R; burst=B"``)."""
+        if not value or value == self._advertised:
+            return
+        fields = dict(part.strip().split("=", 1) for part in value.split(";") if "=" in part)
+        try:
+            limiter = (
+                None
+                if value.strip() == "none"
+                else RateLimiter(float(fields["rate"]), int(fields.get("burst", self._burst)))
+            )
+        except (KeyError, ValueError, ConfigError):
+            return  # an unreadable advertisement: keep pacing as before
+        self._advertised = value
+        self.rate_limiter = limiter
+        log.info("the server advertises its rate limit (%s): pacing by it", value)
+
     def _fail(self, error: SkyPortalError, idempotent: bool) -> None:
         if "outcome_unknown" not in vars(error):  # the class default is False
             # a write refused with a 5xx may still have been applied
@@ -396,11 +431,17 @@ class BaseClient:
         with resp:
             status = resp.status_code
             log.debug("%s %s -> %s (%.3f s)", method, shown, status, time.monotonic() - started)
+            if self._auto_rate:
+                self._follow_advertised_limit(resp.headers.get(RATE_LIMIT_HEADER))
             try:
                 if status == 429:
                     self.stats.add(rate_limited=1)
-                    if self.rate_limiter is not None:
-                        self.rate_limiter.drain()
+                    limiter = self.rate_limiter
+                    if limiter is not None:
+                        if self._auto_rate and self._advertised is None:
+                            limiter.slow_down()  # an unknown server: pace below its limit
+                        else:
+                            limiter.drain()
                 if status >= 400 and status not in allow:
                     error = self._status_error(resp, shown, method)
                     retryable = (status in RETRY_STATUSES and (idempotent or status == 429)) or (

@@ -60,6 +60,15 @@ class RateLimiter:
             self._sleep(wait)
         return wait
 
+    def slow_down(self, factor: float = 0.5, floor: float = 0.5) -> float:
+        """Lower the rate to ``factor`` times itself (not below ``floor`` requests/s)
+        after a 429 from a server whose limit is not known; return the new rate."""
+        with self._lock:
+            self._refill()
+            self.rate = max(floor, min(self.rate, self.rate * factor))
+            self._tokens = min(self._tokens, 0.0)
+            return self.rate
+
     def drain(self) -> None:
         """Forget the saved-up burst, e.g. after a 429, so no thread keeps hammering."""
         with self._lock:

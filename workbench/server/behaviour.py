@@ -173,6 +173,12 @@ class Behaviour:
         """Whether a pagination quirk is on."""
         return bool(self.quirks.get(name, False))
 
+    def advertised_rate_limit(self) -> str:
+        """What the server tells clients in ``X-Workbench-Rate-Limit``: ``"none"``, or
+        ``"rate=5.0; burst=10"`` (requests per second, burst) when the limit is on."""
+        with self._lock:
+            return f"rate={self.rate:g}; burst={self.burst}" if self.rate_limit else "none"
+
     def to_dict(self) -> dict[str, Any]:
         """The switches as JSON-ready values."""
         with self._lock:

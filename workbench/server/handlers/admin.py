@@ -33,8 +33,11 @@ class HealthHandler(AdminHandler):
         return None
 
     async def get(self) -> None:
+        b = self.ctx.behaviour
+        limit = {"rate": b.rate, "burst": b.burst} if b.rate_limit else None
         await self.success(
-            {"ok": True, "seed": self.store.seed, "sizes": self.store.sizes}, profile="none"
+            {"ok": True, "seed": self.store.seed, "sizes": self.store.sizes, "rate_limit": limit},
+            profile="none",
         )
 
 

@@ -19,6 +19,8 @@ from ..store import Store
 from ..timeutil import parse_time
 
 MAX_PER_PAGE = 500
+#: The response header where the local server advertises its rate limit (not SkyPortal's).
+RATE_LIMIT_HEADER = "X-Workbench-Rate-Limit"
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{12}$"
@@ -63,6 +65,14 @@ class BaseHandler(tornado.web.RequestHandler):
         self.ctx = ctx
         self.store = ctx.store
         self._fault = None
+        self.set_default_headers()  # now that the switches are known
+
+    def set_default_headers(self) -> None:
+        """Every answer (errors and 429s too) says which rate limit this server applies,
+        so the workbench's client paces itself by it instead of the production default."""
+        ctx = getattr(self, "ctx", None)
+        if ctx is not None:
+            self.set_header(RATE_LIMIT_HEADER, ctx.behaviour.advertised_rate_limit())
 
     # --------------------------------------------------------------- lifecycle
     async def prepare(self) -> None:
