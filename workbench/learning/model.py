@@ -218,10 +218,10 @@ def ranking_metrics(wanted: np.ndarray, order_score: np.ndarray) -> dict[str, fl
     for k in (10, 20, 50):
         top = y[order[: min(k, len(y))]]
         out[f"precision_at_{k}"] = float(top.mean()) if len(top) else float("nan")
-    finite = np.where(
-        np.isfinite(s), s, np.nanmin(s[np.isfinite(s)]) - 1 if np.isfinite(s).any() else 0
-    )
-    out["auprc"] = float(average_precision_score(y, finite)) if y.any() else float("nan")
+    known = np.isfinite(s)
+    floor = s[known].min() - 1.0 if known.any() else 0.0  # unscored: below every score
+    ranked = np.where(known, s, floor)
+    out["auprc"] = float(average_precision_score(y, ranked)) if y.any() else float("nan")
     return out
 
 
