@@ -168,6 +168,46 @@ def test_counterparts_in_region_and_window(sky):
         counterparts(sky, objects, phot, EVENT, days=(5, 1))
 
 
+def test_counterparts_on_the_real_maps_with_clu_hosts(shared_dir):
+    """GW190814 (3D) with CLU_mini hosts, and GRB220617A's IPN map (2D only)."""
+    gw = read_skymap(shared_dir / "data/skymaps/LALInference.v1.fits.gz")
+    ranked = rank_galaxies(gw, _clu(shared_dir), cumprob=None, weight="mstar")
+    host = ranked.iloc[0]
+    when = gw.meta["dateobs"]
+    dec = float(host["dec"])
+    objects = pd.DataFrame(
+        {
+            "id": ["near_host", "far_away"],
+            "ra": [float(host["ra"]) + 5 / 3600 / np.cos(np.radians(dec)), 200.0],
+            "dec": [dec, 60.0],
+        }
+    )
+    t0 = to_mjd(when)
+    phot = pd.DataFrame(
+        {"obj_id": ["near_host"] * 3 + ["far_away"] * 2, "mjd": t0 + np.array([0.3, 1, 2, 1, 2]),
+         "mag": [20.1, 19.9, 20.3, 18.0, 18.1], "filter": "ztfr"}
+    )  # fmt: skip
+    found = counterparts(gw, objects, phot, when, galaxies=ranked)
+    assert found["id"].tolist() == ["near_host"]
+    row = found.iloc[0]
+    assert row["host_name"] == host["name"] and row["host_rank"] == 1
+    assert row["host_sep_arcsec"] == pytest.approx(5.0, abs=0.01)
+    from astropy.cosmology import Planck18
+    from scipy.optimize import brentq
+
+    z = brentq(lambda v: Planck18.luminosity_distance(v).to_value("Mpc") - host["distmpc"], 0, 1)
+    d_a = Planck18.angular_diameter_distance(z).to_value("Mpc")
+    assert row["host_offset_kpc"] == pytest.approx(np.radians(5 / 3600) * d_a * 1e3, rel=1e-3)
+    # a 2D map: no distance layers, so no 3D probability even with a redshift
+    grb = read_skymap(shared_dir / "data/skymaps/GRB220617A_IPN_map_hpx.fits.gz")
+    ra0, dec0 = grb.max_position
+    near = pd.DataFrame({"id": ["x"], "ra": [ra0], "dec": [dec0], "redshift": [0.1]})
+    later = phot.assign(obj_id="x", mjd=phot["mjd"] - t0 + to_mjd("2022-06-17T00:00:00"))
+    one = counterparts(grb, near, later, "2022-06-17T00:00:00")
+    assert one["id"].tolist() == ["x"] and np.isnan(one["probdensity_vol"].iloc[0])
+    assert one["luminosity_distance"].iloc[0] == pytest.approx(luminosity_distance([0.1])[0])
+
+
 # ---------------------------------------------------------------- events and notices
 
 
