@@ -17,7 +17,7 @@ from vetting_helpers import (
     saved_groups_on_server,
 )
 
-from widgets import VettingPanel
+from widgets import OutboxPanel, VettingPanel
 from widgets.keys import KEYS, keys_help_html, rank_matches
 from workbench.errors import WorkbenchError
 
@@ -143,6 +143,10 @@ def test_classifier_resets_and_errors_clear_and_strips_agree(online) -> None:  #
     panel.reject_button.click()
     assert panel.strip.badges.value == classifier.strip.badges.value
     assert "sent</b> 3" in classifier.strip.badges.value
+    outbox = OutboxPanel(wb)  # the outbox panel agrees too, and names the group
+    assert outbox.badges.value == panel.strip.badges.value
+    name = dict(zip(wb.groups()["id"], wb.groups()["name"], strict=True))[group]
+    assert any(f"group(s) {name}" in label for label, _id in outbox.actions.options)
 
 
 def test_names_authors_and_remembered_scan_groups(online) -> None:  # type: ignore[no-untyped-def]

@@ -87,6 +87,7 @@ def test_vetting_save_reject_skip_reach_cache_and_server(online) -> None:  # typ
     assert panel.state.current == second and first not in panel.state.queue
     panel.reject_button.click()
     panel.skip_button.click()
+    panel.flush()  # decisions are written behind the display: wait for them
     assert panel.errors.messages == []
     assert panel.state.current == queue[3] and panel.state.queue[-1] == third
 
@@ -177,6 +178,7 @@ def test_vetting_offline_queues_then_pushes_after_restart(online, tmp_path: Path
     panel.save_button.click()
     second = panel.state.current
     panel.reject_button.click()
+    panel.flush()
     assert panel.errors.messages == []
     statuses = {r["payload"]["obj_id"]: r["status"] for r in outbox_rows(offline)}
     assert statuses == {first: "pending", second: "pending"}

@@ -32,8 +32,11 @@ RETRYABLE = ("pending", "sending", "unknown")
 EDITABLE = ("rejected", "failed", "pending")
 
 
-def describe_action(row: dict[str, Any] | pd.Series) -> str:
-    """One line saying what an outbox action does, e.g. ``classify ZTF21aaqjmps as Ia``."""
+def describe_action(
+    row: dict[str, Any] | pd.Series, group_names: dict[int, str] | None = None
+) -> str:
+    """One line saying what an outbox action does, e.g. ``classify ZTF21aaqjmps as Ia``;
+    groups by name when ``group_names`` ({id: name}) knows them."""
     kind = row["kind"]
     p = json_value(row["payload"]) or {}
     obj = p.get("obj_id", "?")
@@ -46,10 +49,13 @@ def describe_action(row: dict[str, Any] | pd.Series) -> str:
     if kind == "classification_edit":
         return f"edit classification #{p.get('classification_id')}: {format_cell(p.get('changes'))}"
     if kind in ("save", "unsave"):
-        groups = ", ".join(str(g) for g in p.get("group_ids", []))
+        names = group_names or {}
+        groups = ", ".join(names.get(int(g), str(g)) for g in p.get("group_ids", []))
         return f"{kind} {obj} {'to' if kind == 'save' else 'from'} group(s) {groups}"
     if kind == "reject":
         return f"reject candidate {obj}"
+    if kind == "unreject":
+        return f"take candidate {obj} off the rejected list"
     if kind == "comment":
         text = str(p.get("text", ""))
         short = text if len(text) <= 40 else text[:37] + "..."
@@ -174,6 +180,12 @@ class OutboxPanel(Panel):
         super().__init__(wb)
         self.state = OutboxState()
         self._frame = pd.DataFrame()
+        groups = wb.groups()
+        self._group_names = (
+            {int(i): str(n) for i, n in zip(groups["id"], groups["name"], strict=True)}
+            if not groups.empty
+            else {}
+        )
         self._build()
         self.refresh()
 
@@ -230,9 +242,10 @@ class OutboxPanel(Panel):
     # -- reading -----------------------------------------------------------------------------
     def refresh(self) -> pd.DataFrame:
         """Re-read the outbox from the cache; returns the rows shown."""
-        frame = self.wb.outbox.list()
-        self.badges.value = status_badges(outbox_counts(frame))
-        shared_outbox(self.wb).refresh()  # the panels' strips show the same counts
+        shared = shared_outbox(self.wb)
+        shared.refresh()  # one read: this panel and every strip show the same counts
+        frame = shared.frame
+        self.badges.value = shared.html
         if self.state.status != "all" and not frame.empty:
             wanted = {self.state.status}
             if self.state.status == "pending":
@@ -251,11 +264,11 @@ class OutboxPanel(Panel):
         self._show_detail()
         return self._frame
 
-    @staticmethod
-    def _label(row: pd.Series) -> str:
+    def _label(self, row: pd.Series) -> str:
         tries = int(row.get("attempts") or 0)
         attempts = f", {tries} attempt{'s' if tries != 1 else ''}" if tries else ""
-        return f"#{int(row['id'])} [{row['status']}{attempts}] {describe_action(row)}"
+        what = describe_action(row, self._group_names)
+        return f"#{int(row['id'])} [{row['status']}{attempts}] {what}"
 
     def selected_action(self) -> dict[str, Any]:
         """The selected action as a dict; refused when nothing is selected."""
@@ -291,7 +304,8 @@ class OutboxPanel(Panel):
         payload = json.dumps(json_value(row["payload"]), sort_keys=True)
         self.detail.value = (
             f"<span style='color:{colour}'><b>{html.escape(str(row['status']))}</b></span> "
-            f"{html.escape(describe_action(row))}<br><code>{html.escape(payload)}</code>"
+            f"{html.escape(describe_action(row, self._group_names))}<br>"
+            f"<code>{html.escape(payload)}</code>"
             f"{error_html}"
         )
         self._enable(str(row["status"]))

@@ -21,6 +21,7 @@ import math
 import threading
 import time
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -90,7 +91,7 @@ class VettingPanel(Panel):
         *,
         group_ids: list[int] | None = None,
         min_score: float | None = None,
-        prefetch: int = 2,
+        prefetch: int = 3,
         background: bool = True,
         galaxy_radius_arcsec: float = 60.0,
         poll_seconds: float | None = 60.0,
@@ -125,6 +126,14 @@ class VettingPanel(Panel):
             wb, galaxy_radius_arcsec=galaxy_radius_arcsec, make_plot=make_plot
         )
         self.prefetcher = Prefetcher(self.loader, keep=self.prefetch + 4, background=background)
+        # with ``background``, decisions are written by one worker, in order, after the
+        # next candidate is on screen (see flush())
+        self._writer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vetting-write")
+            if background
+            else None
+        )
+        self._pending: list[Future[None]] = []
         self.view: CandidateView | None = None
         self.classifier: ClassificationPanel | None = None
         self.last_show_seconds = math.nan
@@ -156,6 +165,9 @@ class VettingPanel(Panel):
     def close(self) -> None:
         """Stop polling and preparing candidates, and close the panel's widgets."""
         self.stop_polling()
+        self.flush()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
         self.prefetcher.close()
         if self.classifier is not None:
             self.classifier.close()
@@ -309,6 +321,8 @@ class VettingPanel(Panel):
 
     def _decide(self, decision: str, groups: list[int] | None) -> str | None:
         start = time.perf_counter()
+        if self.state.current in self.decided:
+            self.flush()  # changing a decision: the old one's outbox id must be known
         with self._lock:
             obj_id = self.state.current
             if obj_id is None:
@@ -332,30 +346,63 @@ class VettingPanel(Panel):
             if revisiting:
                 self.state.forward()
             self._show_current(start)  # show first: the decision is written after
-            try:
-                action_id = self.wb.vet(obj_id, decision, group_ids=groups)
-            except WorkbenchError:
-                self.state.restore(obj_id)  # the candidate comes back: nothing was recorded
-                self._show_current()
-                raise
-            record = Decision(obj_id, decision, tuple(groups or ()), action_id)
+            record = Decision(obj_id, decision, tuple(groups or ()))
             self.decided[obj_id] = record
             self.undo_stack.append(record)
             self._touched.add(obj_id)
-        names = self._group_names(groups or ())
-        where = f" to {names}" if groups else ""
-        if decision != "skip":
-            self.journal.add(decision, obj_id, names if groups else "", action_id)
-        self.say(f"{obj_id} {VERBS[decision]}{where}" + (" (changed)" if prior else ""))
-        self.strip.refresh()
-        self._show_report()
+            names = self._group_names(groups or ())
+            entry = None
+            if decision != "skip":
+                entry = self.journal.add(decision, obj_id, names if groups else "")
+        note = f"{obj_id} {VERBS[decision]}{f' to {names}' if groups else ''}"
+        note += " (changed)" if prior else ""
+        if self._writer is None:
+            self._record(record, entry, note)
+        else:  # write behind: the kernel is free for the next key at once
+            self._pending.append(self._writer.submit(self._record, record, entry, note))
         self._prepare_ahead()
         return self.state.current
+
+    def _record(self, record: Decision, entry: dict[str, Any] | None, note: str) -> None:
+        """Write a decision to the cache and the outbox (pushed at once when online). If
+        it cannot be written, the candidate comes back and the error is shown."""
+        try:
+            record.action_id = self.wb.vet(
+                record.obj_id, record.decision, group_ids=list(record.group_ids) or None
+            )
+        except WorkbenchError as exc:
+            with self._lock:
+                if record in self.undo_stack:
+                    self.undo_stack.remove(record)
+                if self.decided.get(record.obj_id) is record:
+                    self.decided.pop(record.obj_id)
+                if entry is not None and entry in self.journal.entries:
+                    self.journal.entries.remove(entry)
+                self.state.restore(record.obj_id)  # it comes back: nothing was recorded
+                self._show_current()
+            if self._writer is None:
+                raise
+            self.errors.show(f"{type(exc).__name__}: {exc}")
+            return
+        if entry is not None:
+            entry["outbox_id"] = record.action_id
+        self.say(note)
+        if record.decision != "skip":  # a skip is local only: the outbox did not change
+            self.strip.refresh()
+            self._show_report()
+
+    def flush(self) -> None:
+        """Wait until every decision taken so far is written to the cache and the outbox
+        (decisions are written behind the display when ``background``)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
 
     def undo(self) -> str | None:
         """Undo the last decision of this session: a queued save or reject is dropped from
         the outbox, a sent one is reversed (unsave, or the listing's DELETE) through the
         outbox; the candidate comes back as the current one."""
+        self.flush()  # the decision's outbox id must be known
         with self._lock:
             if not self.undo_stack:
                 raise WorkbenchError("nothing to undo: no decision in this session yet")
@@ -548,6 +595,7 @@ class VettingPanel(Panel):
         new candidates' ids. Offline: refused with a message."""
         if getattr(self.wb, "client", None) is None:
             raise WorkbenchError("offline: no live updates (open the workbench with a server)")
+        self.flush()
         saved_before = self.wb.saved_obj_ids()
         self.wb.poll_candidates(self.state.filters.group_ids or None, self.poll_resources)
         elsewhere = (self.wb.saved_obj_ids() - saved_before) | self.wb.rejected_on_server()
@@ -591,6 +639,7 @@ class VettingPanel(Panel):
     def report(self) -> pd.DataFrame:
         """This session's saves, rejections, classifications and comments (and undos): who,
         when (UTC), what, the outbox id and its status now."""
+        self.flush()
         return self.journal.frame(self.strip.shared.frame)
 
     def report_csv(self) -> str:
@@ -602,15 +651,17 @@ class VettingPanel(Panel):
         return report_document(self.report(), f"Scan report of {self.journal.by}")
 
     def _show_report(self) -> None:
-        frame = self.report()
+        # no flush here: the decision writer itself calls this
+        frame = self.journal.frame(self.strip.shared.frame)
         self.tab_html["Scan report"].value = report_table_html(frame)
         if frame.empty:
             self.report_links.value = ""
             return
         stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M")
+        page = report_document(frame, f"Scan report of {self.journal.by}")
         self.report_links.value = (
             f"Download: {data_link(report_csv(frame), f'scan-{stamp}.csv', 'text/csv', 'CSV')}"
-            f" · {data_link(self.report_html(), f'scan-{stamp}.html', 'text/html', 'HTML')}"
+            f" · {data_link(page, f'scan-{stamp}.html', 'text/html', 'HTML')}"
         )
 
     # -- showing -----------------------------------------------------------------------------

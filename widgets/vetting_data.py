@@ -128,19 +128,30 @@ class CandidateLoader:
     def load(self, obj_id: str, row: dict[str, Any]) -> CandidateView:
         """Read (and plot) everything shown about ``obj_id``."""
         start = time.perf_counter()
-        photometry = self.wb.photometry(obj_id)
+        if hasattr(self.wb, "candidate_bundle"):  # one cache connection for all of it
+            data = self.wb.candidate_bundle(obj_id)
+        else:
+            data = {
+                "photometry": self.wb.photometry(obj_id),
+                "thumbnails": self.wb.thumbnails(obj_id),
+                "annotations": self.wb.annotations(obj_id),
+                "classifications": self.wb.classifications(obj_id),
+                "comments": self.wb.comments(obj_id),
+                "saves": pd.DataFrame(),
+            }
+        photometry = data["photometry"]
         ra, dec = float(row.get("ra", np.nan)), float(row.get("dec", np.nan))
         view = CandidateView(
             obj_id=obj_id,
             row=row,
-            thumbnails=self.wb.thumbnails(obj_id),
+            thumbnails=data["thumbnails"],
             photometry=photometry,
-            annotations=self.wb.annotations(obj_id),
-            classifications=self.wb.classifications(obj_id),
-            comments=self.wb.comments(obj_id),
+            annotations=data["annotations"],
+            classifications=data["classifications"],
+            comments=data["comments"],
             galaxies=nearby(self.galaxies, ra, dec, self.galaxy_radius_arcsec),
             localizations=self.levels.get(obj_id, []),
-            saves=self.wb.saves(obj_id) if hasattr(self.wb, "saves") else pd.DataFrame(),
+            saves=data["saves"],
         )
         if self.make_plot is not None:
             view.plot = self.make_plot(photometry, obj_id)

@@ -267,8 +267,10 @@ def build_layout(
     _filter_controls(p, group_ids, min_score, groups)
     _candidate_display(p, annotations_widget)
     _action_controls(p, save_group_ids, groups)
+    # The tabs (with the annotations' search box) stay outside: keys typed there must not
+    # act on the panel, and ipyevents takes every key while the mouse is over the area.
     p.candidate_area = w.VBox(
-        [p.header, p.badges, w.HBox([p.cutouts_html, p.plot_box]), p.tabs],
+        [p.header, p.badges, w.HBox([p.cutouts_html, p.plot_box])],
         layout=w.Layout(border="1px solid #e0e0e0", padding="4px"),
     )
     p.candidate_area.add_class("wb-candidate-area")
@@ -288,6 +290,7 @@ def build_layout(
             w.HBox([p.position, p.live_note]),
             p.candidate_area,
             w.HBox(actions),
+            p.tabs,
             w.HBox([p.comment_text, p.comment_button]),
             p.class_hint,
             p.classify_box,

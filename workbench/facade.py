@@ -14,7 +14,8 @@ logic of its own beyond choosing between them; it works offline on the cache alo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -398,18 +399,40 @@ class Workbench:
         """Where an object is saved: ``group_id``, ``group_name``, ``saved_by``,
         ``saved_at`` (UTC) and ``pending`` (a queued save), earliest first; links a queued
         unsave removes are left out."""
-        live = ", ".join(f"'{s}'" for s in ("pending", "sending", "unknown", "failed"))
-        return self.cache.sql(
-            f"""SELECT s.group_id, coalesce(g.nickname, g.name, '#' || s.group_id) AS group_name,
-                      s.saved_by, s.saved_at, s.action_id IS NOT NULL AS pending
-               FROM sources s LEFT JOIN groups g ON g.id = s.group_id
-               WHERE s.obj_id = $obj AND NOT EXISTS (
-                   SELECT 1 FROM outbox o WHERE o.kind = 'unsave' AND o.status IN ({live})
-                   AND o.payload->>'$.obj_id' = s.obj_id
-                   AND list_contains(CAST(o.payload->'$.group_ids' AS BIGINT[]), s.group_id))
-               ORDER BY s.saved_at NULLS LAST, s.group_id""",
-            {"obj": obj_id},
-        )
+        return self.cache.sql(_SAVES_SQL, {"obj": obj_id})
+
+    def candidate_bundle(self, obj_id: str) -> dict[str, Any]:
+        """What the vetting panel shows of one object, read on ONE cache connection:
+        ``photometry``, ``annotations``, ``classifications``, ``comments``, ``saves``
+        (DataFrames, as their accessors give them) and ``thumbnails`` (cached PNGs).
+
+        Each accessor opens its own connection (~20-40 ms apiece on a large cache); a
+        scanner pressing keys back to back needs the next candidates read faster than
+        that. Cutouts not cached yet are fetched by :meth:`thumbnails` when online.
+        """
+        from .cache.views import ViewsMixin
+
+        class _OneRead(ViewsMixin):  # the cache's own accessors, on one open reader
+            def __init__(self, reader: Any) -> None:
+                self._reader = reader
+
+            @contextmanager
+            def read(self) -> Iterator[Any]:
+                yield self._reader
+
+        with self.cache.read() as reader:
+            one = _OneRead(reader)
+            out: dict[str, Any] = {
+                "photometry": one.photometry_frame([obj_id]),
+                "annotations": one.annotations_frame(obj_id),
+                "classifications": one.classifications_frame([obj_id]),
+                "comments": one.comments_frame(obj_id),
+                "saves": reader.sql(_SAVES_SQL, {"obj": obj_id}),
+                "thumbnails": one.thumbnails_of(obj_id),
+            }
+        if self.client is not None and len(out["thumbnails"]) < 3:
+            out["thumbnails"] = self.thumbnails(obj_id)
+        return out
 
     def saved_obj_ids(self, group_ids: Sequence[int] | None = None) -> set[str]:
         """Objects saved (in the cache) to any of ``group_ids`` (to any group if none)."""
@@ -561,6 +584,18 @@ class Workbench:
         return rank_event_galaxies(
             self, dateobs, name, cumprob=cumprob, weight=weight, catalog=catalog
         )
+
+
+_LIVE = ", ".join(f"'{s}'" for s in ("pending", "sending", "unknown", "failed"))
+_SAVES_SQL = f"""
+    SELECT s.group_id, coalesce(g.nickname, g.name, '#' || s.group_id) AS group_name,
+           s.saved_by, s.saved_at, s.action_id IS NOT NULL AS pending
+    FROM sources s LEFT JOIN groups g ON g.id = s.group_id
+    WHERE s.obj_id = $obj AND NOT EXISTS (
+        SELECT 1 FROM outbox o WHERE o.kind = 'unsave' AND o.status IN ({_LIVE})
+        AND o.payload->>'$.obj_id' = s.obj_id
+        AND list_contains(CAST(o.payload->'$.group_ids' AS BIGINT[]), s.group_id))
+    ORDER BY s.saved_at NULLS LAST, s.group_id"""
 
 
 def _ids(obj_id: str | Sequence[str] | None) -> list[str] | None:
