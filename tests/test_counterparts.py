@@ -373,3 +373,12 @@ def test_planted_counterpart_comes_first(make_server, tmp_path):
     assert pd.read_csv(out)["id"].iloc[0] == "ZTF26planted"
     assert "ZTF26planted" in (tmp_path / "cli.txt").read_text()
     assert (tmp_path / "cli.html").stat().st_size > 100_000  # BokehJS inline
+    gal_out = tmp_path / "galaxies.csv"
+    code = main(
+        ["crossmatch", EVENT, "--galaxies", "--weight", "mstar", "--cumprob", "0.9",
+         "--out", str(gal_out), "--cache", str(tmp_path / "c.duckdb")]
+    )  # fmt: skip
+    cli_ranked = pd.read_csv(gal_out)
+    assert code == 0 and cli_ranked["rank"].tolist() == list(range(1, len(cli_ranked) + 1))
+    assert (cli_ranked["credible_level"] <= 0.9).all()  # the CLI's region is the 2D one
+    assert cli_ranked["probability"].sum() == pytest.approx(1.0)

@@ -306,7 +306,8 @@ class CrossmatchPanel(Panel):
             s.dateobs, s.name, cumprob=None, weight=s.weight
         )
         s.matched["counterparts"] = self.wb.counterparts(
-            s.dateobs, s.name, cumprob=1.0, days=s.days, include_prior=s.include_prior,
+            s.dateobs, s.name, cumprob=self.cumprob.max, days=s.days,
+            include_prior=s.include_prior,
             weight=s.weight,
         )  # fmt: skip
 
