@@ -266,7 +266,9 @@ class VettingPanel(Panel):
         if not getattr(result, "ready", False):
             return False, message or "learned order not available"
         scores = result.scores
-        self.state.learned = {str(k): float(v) for k, v in scores["p_wanted"].items()}
+        self.state.learned = {
+            str(k): float(v) for k, v in scores["p_wanted"].items() if v is not None and v == v
+        }  # NaN: not scored, ordered after the scored ones
         self._drivers = {str(k): str(v) for k, v in scores.get("drivers", pd.Series()).items()}
         return True, message
 
