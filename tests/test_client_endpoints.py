@@ -219,9 +219,7 @@ def test_the_table_covers_every_endpoint_method():
         for name, member in vars(cls).items():
             if inspect.isfunction(member) and not name.startswith("_"):
                 doc = member.__doc__ or ""
-                assert "/api/" in doc or "/_workbench/" in doc, (
-                    f"{name} documents its endpoint"
-                )
+                assert "/api/" in doc or "/_workbench/" in doc, f"{name} documents its endpoint"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row[0] for row in ROWS])
