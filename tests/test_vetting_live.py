@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from vetting_helpers import FAST, make_template, open_online
 
@@ -83,3 +84,20 @@ def test_background_poll_starts_online_and_stops_on_close(online, tmp_path: Path
     assert quiet._poller is None
     with pytest.raises(WorkbenchError, match="offline"):
         quiet.poll_once()
+
+
+def test_candidate_bundles_match_the_accessors(online) -> None:  # type: ignore[no-untyped-def]
+    _server, wb = online
+    ids = list(wb.candidates()["id"][:3])
+    bundles = wb.candidate_bundles(ids)
+    # (string columns may come back as pandas' string dtype or object: same values)
+    for obj_id in ids:
+        got = bundles[obj_id]
+        pd.testing.assert_frame_equal(got["photometry"], wb.photometry(obj_id), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            got["classifications"], wb.classifications(obj_id), check_dtype=False
+        )
+        pd.testing.assert_frame_equal(got["comments"], wb.comments(obj_id), check_dtype=False)
+        pd.testing.assert_frame_equal(got["annotations"], wb.annotations(obj_id), check_dtype=False)
+        pd.testing.assert_frame_equal(got["saves"], wb.saves(obj_id), check_dtype=False)
+        assert got["thumbnails"] == wb.thumbnails(obj_id)

@@ -271,3 +271,29 @@ def test_prefetcher_drops_a_view_read_before_a_forget() -> None:
         assert loader.loads == ["A", "A"]
     finally:
         pre.close()
+
+
+def test_prefetcher_reads_in_batches_when_the_loader_can() -> None:
+    class BatchLoader(_CountingLoader):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[list[str]] = []
+
+        def load_many(self, items: list) -> dict:
+            self.batches.append([obj_id for obj_id, _row in items])
+            return {obj_id: self.load(obj_id, row) for obj_id, row in items}
+
+    loader = BatchLoader()
+    pre = Prefetcher(loader, keep=10, background=True, batch=3)  # type: ignore[arg-type]
+    try:
+        pre.prepare([(k, {}) for k in "ABCDEF"])
+        pre.wait()
+        assert loader.batches == [["A", "B", "C"], ["D", "E", "F"]]
+        pre.prepare([(k, {}) for k in "BCDEFG"])  # one missing, far ahead: waits
+        pre.wait()
+        assert "G" not in pre and len(loader.batches) == 2
+        pre.prepare([(k, {}) for k in "GHI"])  # the next one is missing: read now
+        pre.wait()
+        assert loader.batches[-1] == ["G", "H", "I"] and all(k in pre for k in "GHI")
+    finally:
+        pre.close()

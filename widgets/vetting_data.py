@@ -139,6 +139,24 @@ class CandidateLoader:
                 "comments": self.wb.comments(obj_id),
                 "saves": pd.DataFrame(),
             }
+        return self._view(obj_id, row, data, start)
+
+    def load_many(self, items: list[tuple[str, dict[str, Any]]]) -> dict[str, CandidateView]:
+        """The views of several candidates, read on one cache connection (a prefetch batch:
+        the connection's cost, tens of ms, is paid once for all of them)."""
+        start = time.perf_counter()
+        if not hasattr(self.wb, "candidate_bundles"):
+            return {obj_id: self.load(obj_id, row) for obj_id, row in items}
+        bundles = self.wb.candidate_bundles([obj_id for obj_id, _ in items])
+        share = (time.perf_counter() - start) / max(1, len(items))
+        return {
+            obj_id: self._view(obj_id, row, bundles[obj_id], time.perf_counter() - share)
+            for obj_id, row in items
+        }
+
+    def _view(
+        self, obj_id: str, row: dict[str, Any], data: dict[str, Any], start: float
+    ) -> CandidateView:
         photometry = data["photometry"]
         ra, dec = float(row.get("ra", np.nan)), float(row.get("dec", np.nan))
         view = CandidateView(
@@ -175,8 +193,11 @@ class Prefetcher:
     order and the oldest are dropped past ``keep``.
     """
 
-    def __init__(self, loader: CandidateLoader, keep: int = 6, *, background: bool = False) -> None:
+    def __init__(
+        self, loader: CandidateLoader, keep: int = 6, *, background: bool = False, batch: int = 3
+    ) -> None:
         self.loader = loader
+        self.batch = max(1, int(batch))
         self.keep = max(3, keep)  # the view on screen, the one being stored, and one more
         self._views: OrderedDict[str, CandidateView] = OrderedDict()
         self._pending: dict[str, Future[CandidateView | None]] = {}
@@ -209,15 +230,59 @@ class Prefetcher:
         return view
 
     def prepare(self, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Load the views of these candidates unless already prepared (or being prepared)."""
-        for obj_id, row in items:
+        """Load the views of these candidates (the upcoming ones, nearest first) unless
+        already prepared (or being prepared).
+
+        In the background, with a loader that reads several at once (``load_many``), the
+        missing ones are read in batches of ``batch``: a batch waits until it is full
+        unless one of the next two candidates is missing, so keys pressed back to back
+        pay a cache connection per batch, not per candidate.
+        """
+        items = list(items)
+        missing = []
+        for index, (obj_id, row) in enumerate(items):
             with self._lock:
                 if obj_id in self._views or obj_id in self._pending:
                     continue
                 if self._executor is not None:
-                    self._pending[obj_id] = self._executor.submit(self._prepare_one, obj_id, row)
+                    missing.append((index, obj_id, row))
                     continue
             self._store(self.loader.load(obj_id, row))
+        if not missing:
+            return
+        if not hasattr(self.loader, "load_many"):
+            with self._lock:
+                for _index, obj_id, row in missing:
+                    self._pending[obj_id] = self._executor.submit(self._prepare_one, obj_id, row)
+            return
+        if len(missing) < self.batch and missing[0][0] >= 2:
+            return  # not urgent: wait for a fuller batch
+        for start in range(0, len(missing), self.batch):
+            chunk = [(obj_id, row) for _i, obj_id, row in missing[start : start + self.batch]]
+            futures: dict[str, Future[CandidateView | None]] = {o: Future() for o, _ in chunk}
+            with self._lock:
+                self._pending.update(futures)
+            self._executor.submit(self._prepare_batch, chunk, futures)
+
+    def _prepare_batch(
+        self, chunk: list[tuple[str, dict[str, Any]]], futures: dict[str, Future]
+    ) -> None:
+        generation = self._generation
+        try:
+            views = self.loader.load_many(chunk)
+        except Exception as exc:  # get() reads each again in the foreground, showing why
+            views = {}
+            for obj_id, _row in chunk:
+                self.failures[obj_id] = f"{type(exc).__name__}: {exc}"
+        for obj_id, _row in chunk:
+            view = views.get(obj_id)
+            if view is not None and generation == self._generation:
+                self._store(view)
+            else:
+                view = None  # read before a forget(): stale
+            with self._lock:
+                self._pending.pop(obj_id, None)
+            futures[obj_id].set_result(view)
 
     def _prepare_one(self, obj_id: str, row: dict[str, Any]) -> CandidateView | None:
         generation = self._generation

@@ -402,9 +402,13 @@ class Workbench:
         return self.cache.sql(_SAVES_SQL, {"obj": obj_id})
 
     def candidate_bundle(self, obj_id: str) -> dict[str, Any]:
-        """What the vetting panel shows of one object, read on ONE cache connection:
-        ``photometry``, ``annotations``, ``classifications``, ``comments``, ``saves``
-        (DataFrames, as their accessors give them) and ``thumbnails`` (cached PNGs).
+        """What the vetting panel shows of one object (see :meth:`candidate_bundles`)."""
+        return self.candidate_bundles([obj_id])[obj_id]
+
+    def candidate_bundles(self, obj_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What the vetting panel shows of each object, all read on ONE cache connection:
+        ``{obj_id: {"photometry", "annotations", "classifications", "comments", "saves"
+        (DataFrames, as their accessors give them), "thumbnails" (cached PNGs)}}``.
 
         Each accessor opens its own connection (~20-40 ms apiece on a large cache); a
         scanner pressing keys back to back needs the next candidates read faster than
@@ -420,18 +424,25 @@ class Workbench:
             def read(self) -> Iterator[Any]:
                 yield self._reader
 
+        ids = list(dict.fromkeys(str(i) for i in obj_ids))
+        out: dict[str, dict[str, Any]] = {}
         with self.cache.read() as reader:
             one = _OneRead(reader)
-            out: dict[str, Any] = {
-                "photometry": one.photometry_frame([obj_id]),
-                "annotations": one.annotations_frame(obj_id),
-                "classifications": one.classifications_frame([obj_id]),
-                "comments": one.comments_frame(obj_id),
-                "saves": reader.sql(_SAVES_SQL, {"obj": obj_id}),
-                "thumbnails": one.thumbnails_of(obj_id),
-            }
-        if self.client is not None and len(out["thumbnails"]) < 3:
-            out["thumbnails"] = self.thumbnails(obj_id)
+            photometry = one.photometry_frame(ids)
+            classifications = one.classifications_frame(ids)
+            for obj_id in ids:
+                out[obj_id] = {
+                    "photometry": _rows_of(photometry, obj_id),
+                    "classifications": _rows_of(classifications, obj_id),
+                    "annotations": one.annotations_frame(obj_id),
+                    "comments": one.comments_frame(obj_id),
+                    "saves": reader.sql(_SAVES_SQL, {"obj": obj_id}),
+                    "thumbnails": one.thumbnails_of(obj_id),
+                }
+        if self.client is not None:
+            for obj_id, data in out.items():
+                if len(data["thumbnails"]) < 3:
+                    data["thumbnails"] = self.thumbnails(obj_id)
         return out
 
     def saved_obj_ids(self, group_ids: Sequence[int] | None = None) -> set[str]:
@@ -596,6 +607,13 @@ _SAVES_SQL = f"""
         AND o.payload->>'$.obj_id' = s.obj_id
         AND list_contains(CAST(o.payload->'$.group_ids' AS BIGINT[]), s.group_id))
     ORDER BY s.saved_at NULLS LAST, s.group_id"""
+
+
+def _rows_of(frame: pd.DataFrame, obj_id: str) -> pd.DataFrame:
+    """One object's rows of a multi-object frame (index 0..n-1, as an accessor gives)."""
+    if frame.empty:
+        return frame
+    return frame[frame["obj_id"] == obj_id].reset_index(drop=True)
 
 
 def _ids(obj_id: str | Sequence[str] | None) -> list[str] | None:
