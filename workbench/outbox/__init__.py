@@ -18,6 +18,7 @@ anything is posted again. No action is lost and none is posted twice.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,9 @@ class Outbox:
     def __init__(self, cache: Any, client: Any | None = None) -> None:
         self.cache = cache
         self.client = client
+        # One push at a time: a panel's writer thread and a live poll's sync may both push,
+        # and two pushes reading the same pending action would post it twice.
+        self._push_lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"Outbox(cache={self.cache!r}, online={self.client is not None})"
@@ -86,6 +90,10 @@ class Outbox:
             raise OutboxError(
                 "no server connection: open the workbench with a URL and token to push"
             )
+        with self._push_lock:
+            return self._push(only)
+
+    def _push(self, only: list[int] | None) -> PushReport:
         report = PushReport()
         queue = self.cache.outbox_actions(RETRYABLE, ids=only)
         for i, action in enumerate(queue):
