@@ -4,7 +4,8 @@ Panels read the cache and write to the outbox through the :class:`workbench.Work
 facade; they never make HTTP requests themselves. Each displays itself in a notebook::
 
     from widgets import VettingPanel
-    VettingPanel(wb, group_ids=[3])
+    panel = VettingPanel(wb, group_ids=[3])   # keys: s r n b u c m ? (widgets.keys)
+    panel                                     # then panel.report(): the session's actions
 
 Errors raised in a panel's callbacks are shown in the panel (``panel.errors``), not lost.
 """
