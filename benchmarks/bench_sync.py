@@ -2,6 +2,9 @@
 
 In one run, side by side:
 
+0. The same script against ``workbench sync`` of sources, candidates and classifications
+   (each into an empty cache) with the server unthrottled and no latency: the ratio that
+   shows the client's own cost (target <= 1.0).
 1. The API docs' pagination script (sequential pages, sleep 1 s on 429) against a full
    ``workbench sync`` of the same sources, with the production rate limit on (5 r/s, burst
    10) and SkyPortal's measured per-page latency (~0.2 s per 500 sources). The sync also
@@ -48,12 +51,14 @@ def server_requests(proc) -> int:
     return int(r.json()["data"]["total"])
 
 
-def docs_script(url: str, token: str) -> tuple[int, float, int]:
+def docs_script(
+    url: str, token: str, path: str = "/api/sources", key: str = "sources"
+) -> tuple[int, float, int]:
     """The API docs' sample pagination script, as published (sequential; sleep on 429)."""
-    start, sources, page, total, requests_made = time.perf_counter(), [], 1, None, 0
+    start, records, page, total, requests_made = time.perf_counter(), [], 1, None, 0
     while True:
         r = requests.get(
-            f"{url}/api/sources?pageNumber={page}&numPerPage=500&totalMatches={total}",
+            f"{url}{path}?pageNumber={page}&numPerPage=500&totalMatches={total}",
             headers={"Authorization": f"token {token}"},
             timeout=120,
         )
@@ -62,11 +67,33 @@ def docs_script(url: str, token: str) -> tuple[int, float, int]:
             time.sleep(1)
             continue
         data = r.json()
-        sources.extend(data["data"]["sources"])
+        records.extend(data["data"][key])
         total = data["data"]["totalMatches"]
         page += 1
-        if len(sources) >= total:
-            return len(sources), time.perf_counter() - start, requests_made
+        if len(records) >= total or not data["data"][key]:
+            return len(records), time.perf_counter() - start, requests_made
+
+
+#: (resource, listing path, list key): the listings compared unthrottled with the script.
+UNTHROTTLED = (
+    ("sources", "/api/sources", "sources"),
+    ("candidates", "/api/candidates", "candidates"),
+    ("classifications", "/api/classification", "classifications"),
+)
+
+
+def unthrottled_ratios(proc, work: Path) -> dict[str, object]:
+    """Docs script vs ``workbench sync --resources R`` (empty cache), no limit, no latency."""
+    behave(proc, rate_limit=False, latency="none")
+    out: dict[str, object] = {}
+    for i, (name, path, key) in enumerate(UNTHROTTLED):
+        n, script_s, _ = docs_script(proc.url, proc.token, path, key)
+        _, sync_s = timed_sync(proc.url, proc.token, work / f"u{i}.duckdb", resources=[name])
+        out[f"unthrottled_{name}"] = n
+        out[f"unthrottled_{name}_script_s"] = round(script_s, 2)
+        out[f"unthrottled_{name}_sync_s"] = round(sync_s, 2)
+        out[f"unthrottled_{name}_sync_over_script"] = round(sync_s / script_s, 3)
+    return out
 
 
 def timed_sync(url: str, token: str, cache: Path, **options) -> tuple[object, float]:
@@ -95,6 +122,11 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=20_000)
     parser.add_argument("--photometry-sources", type=int, default=10_000)
     parser.add_argument("--per-source-sample", type=int, default=100)
+    parser.add_argument(
+        "--unthrottled-only",
+        action="store_true",
+        help="only the unthrottled docs-script ratios (sources, candidates, classifications)",
+    )
     args = parser.parse_args()
     out: dict[str, object] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
@@ -102,6 +134,11 @@ def main() -> None:
     with spawn_server_process(
         sources=args.sources, candidates=args.candidates, seed=1, timeout=300
     ) as proc:
+        # 0. docs script vs sync, unthrottled: the client's own cost is not hidden by pacing
+        out |= unthrottled_ratios(proc, work)
+        if args.unthrottled_only:
+            print(json.dumps(out, indent=2))
+            return
         # 1. docs script vs sync, production rate limit and realistic latency
         behave(proc, rate_limit=True, latency="realistic")
         n, script_s, script_req = docs_script(proc.url, proc.token)

@@ -15,6 +15,7 @@ import datetime as dt
 import itertools
 
 from .context import SyncContext, parse_time, to_iso, utcnow
+from .writer import WriteBehind
 
 PATH = "/api/classification"
 EARLIEST = dt.datetime(2000, 1, 1)
@@ -34,7 +35,16 @@ def sync_classifications(ctx: SyncContext) -> None:
     start = ctx.options.since or (watermark - ctx.options.overlap if watermark else EARLIEST)
     end = utcnow() + dt.timedelta(minutes=1)
     seen: set[int] = set()
-    with ctx.progress.bar("classifications") as bar:
+    batch: list[dict] = []
+
+    def commit(records: list[dict]) -> None:
+        with ctx.cache.write() as tx:
+            ctx.summary.count("classifications", tx.upsert_classifications(records))
+        bar.update(len(records))
+
+    # Windows are written behind the download and several to a transaction (the
+    # watermark moves only at the end, so a kill re-reads them all: nothing is lost).
+    with ctx.progress.bar("classifications") as bar, WriteBehind(ctx.options.write_depth) as w:
         stack = [(start, end)]
         while stack:
             lo, hi = stack.pop()
@@ -44,10 +54,13 @@ def sync_classifications(ctx: SyncContext) -> None:
                 continue
             if total > len(records):
                 records = _exhaust_window(ctx, lo, hi, total)
-            with ctx.cache.write() as tx:
-                ctx.summary.count("classifications", tx.upsert_classifications(records))
             seen.update(r["id"] for r in records)
-            bar.update(len(records))
+            batch.extend(records)
+            if len(batch) >= ctx.options.commit_rows:
+                w.submit(lambda b=batch: commit(b))
+                batch = []
+        if batch:
+            w.submit(lambda b=batch: commit(b))
     with ctx.cache.write() as tx:
         tx.set_sync_state(
             "classifications",

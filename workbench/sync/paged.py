@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import SkyPortalError
 from .context import SyncContext, parse_time, to_iso, utcnow
+from .writer import WriteBehind
 
 Upsert = Callable[[Any, list[dict]], Any]
 
@@ -92,32 +93,38 @@ def run_pass(
 
 
 def _read_pages(ctx, res, scope, pages, checkpoint, result: PassResult, bar) -> None:
-    """Commit pages a batch at a time; if the server fails mid-pass, the complete pages
-    already read are committed before the error propagates."""
+    """Commit pages a batch at a time, behind the download (see :mod:`.writer`); if the
+    server fails mid-pass, the complete pages already read are committed before the
+    error propagates."""
     batch: list[Any] = []
     rows = 0
 
-    def flush() -> None:
-        nonlocal batch, rows
-        if batch:
-            _commit_pages(ctx, res, scope, batch, checkpoint)
-            bar.update(rows)
-            batch, rows = [], 0
+    def commit(pages_: list[Any], rows_: int) -> None:
+        _commit_pages(ctx, res, scope, pages_, checkpoint)
+        bar.update(rows_)
 
-    try:
-        for page in pages:
-            if page.total is not None:
-                result.totals.add(int(page.total))
-                bar.total = page.total
-            batch.append(page)
-            rows += len(page.records)
-            result.seen.update(record["id"] for record in page.records)
-            if rows >= ctx.options.commit_rows:
-                flush()
-    except SkyPortalError:
+    with WriteBehind(depth=ctx.options.write_depth) as writer:
+
+        def flush() -> None:
+            nonlocal batch, rows
+            if batch:
+                writer.submit(lambda b=batch, n=rows: commit(b, n))
+                batch, rows = [], 0
+
+        try:
+            for page in pages:
+                if page.total is not None:
+                    result.totals.add(int(page.total))
+                    bar.total = page.total
+                batch.append(page)
+                rows += len(page.records)
+                result.seen.update(record["id"] for record in page.records)
+                if rows >= ctx.options.commit_rows:
+                    flush()
+        except SkyPortalError:
+            flush()
+            raise
         flush()
-        raise
-    flush()
 
 
 def since_of(ctx: SyncContext, res: PagedResource) -> str | None:
