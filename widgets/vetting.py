@@ -599,7 +599,9 @@ class VettingPanel(Panel):
             raise WorkbenchError("offline: no live updates (open the workbench with a server)")
         self.flush()
         saved_before = self.wb.saved_obj_ids()
-        self.wb.poll_candidates(self.state.filters.group_ids or None, self.poll_resources)
+        # unscoped, as `wb.sync()` is: a scoped pass has its own watermark, so the first
+        # one would re-read the whole scope; the panel applies its own filters
+        self.wb.poll_candidates(None, self.poll_resources)
         elsewhere = (self.wb.saved_obj_ids() - saved_before) | self.wb.rejected_on_server()
         with self._lock:
             self._candidates = self.wb.candidates()
