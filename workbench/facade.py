@@ -66,8 +66,15 @@ class Workbench:
         return f"Workbench(server={where!r}, cache={str(self.cache.path)!r})"
 
     # -- server <-> cache ---------------------------------------------------------------
-    def sync(self, resources: Sequence[str] | None = None, **options: Any) -> SyncSummary:
-        """Push queued actions, then bring the cache up to date (see :class:`SyncOptions`)."""
+    def sync(
+        self, resources: Sequence[str] | None = None, *, background: bool = False, **options: Any
+    ) -> SyncSummary:
+        """Push queued actions, then bring the cache up to date (see :class:`SyncOptions`).
+
+        With ``background=True`` (scanner first) it returns once the candidates, with
+        their photometry and cutouts, are in; the rest continues on a background thread:
+        ``summary.still_coming`` names it, ``summary.background.wait()`` waits for it.
+        """
         client = self._online("sync")
         if self.cache.outbox_actions(("pending", "sending", "unknown")):
             self.outbox.push()
@@ -76,7 +83,12 @@ class Workbench:
         for key in ("group_ids", "filter_ids"):
             if key in options:
                 options[key] = tuple(options[key])
-        return Syncer(client, self.cache).run(SyncOptions(), **options)
+        syncer = Syncer(client, self.cache)
+        if background:
+            summary = syncer.run_scanner_first(SyncOptions(), **options)
+            self.background_sync = summary.background
+            return summary
+        return syncer.run(SyncOptions(), **options)
 
     def push(self) -> PushReport:
         """Send every queued action to the server now."""

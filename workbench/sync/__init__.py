@@ -41,19 +41,21 @@ class Syncer:
         self.client = client
         self.cache = cache
 
-    def run(self, options: SyncOptions | None = None, **overrides: Any) -> SyncSummary:
+    def run(
+        self,
+        options: SyncOptions | None = None,
+        *,
+        on_resource: Callable[[str], None] | None = None,
+        **overrides: Any,
+    ) -> SyncSummary:
         """Sync the resources named in ``options`` and return what was done.
 
         Raises nothing for a resource that fails on the server's side (its error is in
         the summary; see ``summary.ok``), but does raise for errors that would fail every
-        resource alike (bad token, server unreachable, cache locked).
+        resource alike (bad token, server unreachable, cache locked). ``on_resource`` is
+        called with each resource's name when it is finished.
         """
-        options = dataclasses.replace(options or SyncOptions(), **overrides)
-        unknown = set(options.resources) - set(RESOURCE_SYNCS)
-        if unknown:
-            raise WorkbenchError(
-                f"unknown resources {sorted(unknown)}; choose from {list(ALL_RESOURCES)}"
-            )
+        options = self._options(options, overrides)
         ctx = SyncContext(self.client, self.cache, options)
         before = self.client.stats.snapshot()
         rows_before = self.cache.counts()
@@ -61,6 +63,8 @@ class Syncer:
         for name in ALL_RESOURCES:
             if name in options.resources:
                 self._run_one(ctx, name)
+                if on_resource is not None:
+                    on_resource(name)
         ctx.summary.settle_new(rows_before, self.cache.counts())
         after = self.client.stats.snapshot()
         ctx.summary.requests = after["requests"] - before["requests"]
@@ -68,6 +72,34 @@ class Syncer:
         ctx.summary.rate_limited = after["rate_limited"] - before["rate_limited"]
         ctx.summary.seconds = clock.elapsed
         return ctx.summary
+
+    def run_scanner_first(
+        self, options: SyncOptions | None = None, **overrides: Any
+    ) -> SyncSummary:
+        """Sync what the vetting panel needs now, the rest on a background thread.
+
+        Groups, taxonomies and the candidates (with their photometry and cutouts, best
+        score first) are synced before this returns; every other resource asked for
+        continues in a :class:`~workbench.sync.scanner.BackgroundSync`, found as
+        ``summary.background`` (``summary.still_coming`` names what it has not finished).
+        """
+        from .scanner import BackgroundSync, scanner_phase
+
+        options = self._options(options, overrides)
+        summary, rest = scanner_phase(self, options)
+        if rest:
+            summary.background = BackgroundSync(self, options, rest)
+        return summary
+
+    @staticmethod
+    def _options(options: SyncOptions | None, overrides: dict[str, Any]) -> SyncOptions:
+        options = dataclasses.replace(options or SyncOptions(), **overrides)
+        unknown = set(options.resources) - set(RESOURCE_SYNCS)
+        if unknown:
+            raise WorkbenchError(
+                f"unknown resources {sorted(unknown)}; choose from {list(ALL_RESOURCES)}"
+            )
+        return options
 
     def _run_one(self, ctx: SyncContext, name: str) -> None:
         from ..errors import AuthError, CacheError, ConnectionFailed

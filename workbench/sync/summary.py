@@ -42,6 +42,13 @@ class SyncSummary:
     rate_limited: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    #: a scanner-first sync's :class:`~workbench.sync.scanner.BackgroundSync`, if any
+    background: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def still_coming(self) -> tuple[str, ...]:
+        """Resources a background sync (scanner first) has not finished yet."""
+        return () if self.background is None else tuple(self.background.still_coming)
 
     def count(self, table: str, result: Any) -> None:
         self.tables.setdefault(table, TableCounts()).add(result)
@@ -100,6 +107,8 @@ class SyncSummary:
             if status != "ok":
                 lines.append(f"FAILED {resource}: {status}")
         lines.extend(self.notes)
+        if self.still_coming:
+            lines.append("still coming in the background: " + ", ".join(self.still_coming))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:  # a tidy table in notebooks
@@ -112,10 +121,15 @@ class SyncSummary:
             for r, s in self.resources.items()
             if s != "ok"
         )
+        coming = (
+            f"<p>still coming in the background: {', '.join(self.still_coming)}</p>"
+            if self.still_coming
+            else ""
+        )
         return (
             "<table><tr><th>table</th><th>new</th><th>updated</th><th>unchanged</th></tr>"
             f"{rows}</table><p>requests {self.requests}, retries {self.retries}, "
-            f"429s {self.rate_limited}, {self.seconds:.1f} s</p>{failed}"
+            f"429s {self.rate_limited}, {self.seconds:.1f} s</p>{failed}{coming}"
         )
 
 

@@ -1,0 +1,187 @@
+"""Scanner first: the vetting queue lands before everything else, the rest in the background.
+
+From an empty cache a full sync spends most of its time on what the scanner does not need
+first (every saved source's photometry, spectra, galaxies). :func:`scanner_phase` brings
+in groups, taxonomies and the candidates of the chosen groups, then each candidate's
+photometry and cutouts in vetting order (best score first), in small chunks that are
+committed as they land, so the first candidate can be shown while the others still come.
+:class:`BackgroundSync` then runs every other resource on a background thread with the
+ordinary checkpointed passes: a process killed while it runs resumes at the next sync
+exactly as a killed foreground sync does, and a completed one leaves the cache equal to
+the server's content.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+from ..errors import AuthError, CacheError, ConnectionFailed, SkyPortalError
+from .context import ALL_RESOURCES, SyncContext, SyncOptions
+from .objects import store_thumbnails, thumbnail_bytes
+from .summary import Stopwatch, SyncSummary
+
+#: What the vetting panel needs before it can show a candidate.
+SCANNER_RESOURCES = ("groups", "taxonomies", "candidates")
+#: Candidates per committed chunk of photometry + cutouts: the first chunk is small so the
+#: first candidate is complete after a few requests; later chunks amortise the commits.
+FIRST_CHUNK, CHUNK = 4, 25
+
+
+def scanner_details(ctx: SyncContext) -> None:
+    """Photometry and cutouts of the candidates, best score first, a chunk at a time.
+
+    Only candidates whose photometry is stale (or never fetched) and cutouts not cached
+    are fetched; both go concurrently through the client's rate limiter. Photometry is
+    marked synced per object, so the background pass skips what landed here.
+    """
+    order = [
+        r[0]
+        for r in ctx.cache.sql(
+            "SELECT obj_id FROM candidates ORDER BY score DESC NULLS LAST, "
+            "coalesce(passed_at, last_detected_at) DESC NULLS LAST, obj_id"
+        ).itertuples(index=False)
+    ]
+    if not order:
+        return
+    stale = set(ctx.cache.objs_needing_photometry())
+    cutouts: dict[str, list[tuple[str, str, str]]] = {}
+    for item in ctx.cache.thumbnails_to_fetch():
+        cutouts.setdefault(item[0], []).append(item)
+    todo = [obj_id for obj_id in order if obj_id in stale or obj_id in cutouts]
+    with ctx.progress.bar("candidates' detail", total=len(todo), unit="objs") as bar:
+        start, size = 0, FIRST_CHUNK
+        while start < len(todo):
+            chunk = todo[start : start + size]
+            _chunk(
+                ctx,
+                [o for o in chunk if o in stale],
+                [c for o in chunk for c in cutouts.get(o, [])],
+            )
+            bar.update(len(chunk))
+            start, size = start + size, CHUNK
+
+
+def _chunk(ctx: SyncContext, phot_ids: list[str], thumbs: list[tuple[str, str, str]]) -> None:
+    """One chunk's photometry and cutouts fetched together, then committed."""
+    jobs: list[tuple[str, Any]] = [("phot", o) for o in phot_ids] + [("thumb", t) for t in thumbs]
+
+    def fetch(job: tuple[str, Any]) -> Any:
+        kind, what = job
+        if kind == "phot":
+            return ctx.client.get(f"/api/sources/{what}/photometry")
+        return thumbnail_bytes(ctx.client, what[2])
+
+    results = [
+        r for batch in ctx.map_concurrently(fetch, jobs, batch=len(jobs) or 1) for r in batch
+    ]
+    points = {job[1]: out for job, out in results if job[0] == "phot"}
+    if points:
+        with ctx.cache.write() as tx:
+            records = [p for pts in points.values() for p in pts]
+            ctx.summary.count("photometry", tx.upsert_photometry(list(points), records))
+            tx.mark_photometry_synced(list(points))
+    images = [(job[1], out) for job, out in results if job[0] == "thumb"]
+    if images:
+        counts, skipped = store_thumbnails(ctx.cache, images)
+        ctx.summary.count("thumbnails", counts)
+        if skipped:
+            ctx.summary.notes.append(f"thumbnails: {skipped} hosted elsewhere were not fetched")
+
+
+def scanner_phase(syncer: Any, options: SyncOptions) -> tuple[SyncSummary, tuple[str, ...]]:
+    """Run the scanner's part of ``options`` now; return its summary and what is left.
+
+    The candidates' photometry and cutouts are fetched here only when ``photometry`` /
+    ``thumbnails`` are among ``options.resources``; what is left is every other resource
+    asked for, in the usual order.
+    """
+    first = tuple(r for r in SCANNER_RESOURCES if r in options.resources)
+    ctx = SyncContext(syncer.client, syncer.cache, dataclasses.replace(options, resources=first))
+    clock = Stopwatch()
+    before = syncer.client.stats.snapshot()
+    rows_before = syncer.cache.counts()
+    for name in first:
+        syncer._run_one(ctx, name)
+    if "candidates" in first and ({"photometry", "thumbnails"} & set(options.resources)):
+        _details(ctx)
+    ctx.summary.settle_new(rows_before, syncer.cache.counts())
+    after = syncer.client.stats.snapshot()
+    for key in ("requests", "retries", "rate_limited"):
+        setattr(ctx.summary, key, after[key] - before[key])
+    ctx.summary.seconds = clock.elapsed
+    rest = tuple(r for r in ALL_RESOURCES if r in options.resources and r not in first)
+    return ctx.summary, rest
+
+
+def _details(ctx: SyncContext) -> None:
+    clock = Stopwatch()
+    try:
+        scanner_details(ctx)
+    except (AuthError, CacheError, ConnectionFailed):
+        raise
+    except SkyPortalError as exc:
+        ctx.summary.resources["candidates' detail"] = str(exc)
+    else:
+        ctx.summary.resources["candidates' detail"] = "ok"
+    finally:
+        ctx.summary.resource_seconds["candidates' detail"] = clock.elapsed
+
+
+class BackgroundSync:
+    """The rest of a scanner-first sync, running on a daemon thread.
+
+    ``still_coming`` names the resources not finished yet; :meth:`wait` blocks until the
+    thread ends and returns its :class:`SyncSummary` (or raises its error). Killing the
+    process meanwhile loses nothing that was committed: the next sync resumes.
+    """
+
+    def __init__(self, syncer: Any, options: SyncOptions, resources: tuple[str, ...]) -> None:
+        self.resources = resources
+        self.summary: SyncSummary | None = None
+        self.error: BaseException | None = None
+        self._options = dataclasses.replace(options, resources=resources, progress=False)
+        self._syncer = syncer
+        self._thread = threading.Thread(target=self._run, name="sync-background", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.summary = self._syncer.run(self._options, on_resource=self._done_one)
+        except BaseException as exc:  # re-raised by wait() in the caller's thread
+            self.error = exc
+
+    _finished: tuple[str, ...] = ()
+
+    def _done_one(self, name: str) -> None:
+        self._finished = (*self._finished, name)
+
+    @property
+    def done(self) -> bool:
+        """True once every background resource has finished (or the thread failed)."""
+        return not self._thread.is_alive()
+
+    @property
+    def still_coming(self) -> tuple[str, ...]:
+        """Resources not finished yet (empty once done)."""
+        if self.done:
+            return ()
+        return tuple(r for r in self.resources if r not in self._finished)
+
+    def wait(self, timeout: float | None = None) -> SyncSummary | None:
+        """Block until the background sync ends (at most ``timeout`` seconds); return its
+        summary, or ``None`` if it is still running. Raises the error it stopped on."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return None
+        if self.error is not None:
+            raise self.error
+        return self.summary
+
+    def __repr__(self) -> str:
+        if self.done:
+            state = "failed: " + str(self.error) if self.error else "done"
+        else:
+            state = "still coming: " + ", ".join(self.still_coming)
+        return f"BackgroundSync({state})"
