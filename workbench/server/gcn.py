@@ -17,7 +17,7 @@ import numpy as np
 from . import mocmap
 from .columns import Columns
 from .refdata import INSTALLED_US
-from .sky import GW_CENTER, HEALPIX_NSIDE
+from .sky import GW_CENTER, HEALPIX_NSIDE, gw_plant
 from .timeutil import parse_time
 
 H0 = 67.66  # km/s/Mpc (Planck18)
@@ -152,17 +152,26 @@ def build_galaxies(seed: int, n: int) -> Columns:
     gra = GW_CENTER[0] + rng.normal(0, 1.0, n_gw) / np.cos(np.radians(GW_CENTER[1]))
     gdec = GW_CENTER[1] + rng.normal(0, 1.0, n_gw)
     gdist = rng.normal(267.4, 45.0, n_gw).clip(60.0, None)
+    # the first is the host of the planted counterpart (see .sky.gw_plant): near the centre,
+    # at the event's distance, massive (drawn below, then raised), so the most probable
+    plant = gw_plant(seed)
+    if n_gw:
+        gra[0], gdec[0], gdist[0] = plant.host_ra, plant.host_dec, plant.host_dist
     ra = np.concatenate([gra, ra]) % 360
     dec = np.concatenate([gdec, dec])
     dist = np.concatenate([gdist, dist])
     total = len(ra)
     mstar = 10 ** rng.normal(9.8, 0.7, total)
+    if n_gw:
+        mstar[0] = max(mstar[0], 10**10.6)
     dm = 5 * np.log10(dist * 1e5)
     magb = np.round(dm - 2.5 * np.log10(mstar / 1e10) - 20.3 + rng.normal(0, 0.3, total), 3)
     magk = np.where(
         rng.random(total) < 0.6, np.round(magb - rng.uniform(2.5, 4.0, total), 3), np.nan
     )
     z = dist * H0 / C_KMS
+    if n_gw:
+        z[0] = plant.host_z  # Planck18, as the counterpart's redshift
     names = np.array([_name(r, d) for r, d in zip(ra, dec, strict=True)], dtype=object)
     stamp = INSTALLED_US + 3_000_000_000
     return Columns(

@@ -71,6 +71,8 @@ def generate(
     ``i_band=False`` keeps to ztfg/ztfr (ZTF public data has no i band).
     """
     rng = np.random.default_rng([seed, index, 11])
+    if kind == "afterglow":
+        return _afterglow(rng, n, start, peak_mjd, peak_mag)
     nights = np.sort(rng.uniform(start, end, n))
     mjd = np.floor(nights) + 0.15 + 0.3 * rng.random(n)  # night-time at Palomar
     mjd = np.sort(mjd)
@@ -81,6 +83,43 @@ def generate(
     fluxerr = 10 ** (-0.4 * (limit - ZP)) / DETECTION_SNR
     fluxerr = np.hypot(fluxerr, 0.01 * true_flux)  # 1% calibration floor
     flux = true_flux + rng.normal(0.0, 1.0, n) * fluxerr
+    return LightCurve(mjd=mjd, band=band, flux=flux, fluxerr=fluxerr)
+
+
+def _afterglow(
+    rng: np.random.Generator, n: int, start: float, first_mjd: float, first_mag: float
+) -> LightCurve:
+    """A fast-fading (kilonova-/afterglow-like) transient as a survey sees it.
+
+    Two pre-event visits, on the night of MJD ``start`` and two nights later (5-sigma
+    limits ~20.6 and ~21.3: the last one deeper than the first detection), then g and r
+    every night from its first detection at ``first_mjd`` (r = ``first_mag``, g 0.05-0.2
+    mag bluer) while it fades linearly in magnitude: r 0.35-0.6 mag/day, g 0.15-0.35
+    mag/day faster (reddening, as a kilonova does). ``n`` points: 4 pre-event, then
+    pairs; the source gives no flux before the night of its first detection.
+    """
+    nights = max((n - 4) // 2, 0)
+    night0 = np.floor(start)
+    pre = np.repeat(night0 + np.array([0.0, 2.0]), 2) + np.array([0.0, 0.02, 0.0, 0.02])
+    pre += np.repeat(rng.uniform(0.15, 0.4, 2), 2)  # night-time at Palomar
+    post_night = np.floor(first_mjd) + np.arange(nights, dtype=float)
+    post = np.repeat(post_night, 2) + np.tile([0.0, 0.02], nights)
+    post += np.repeat(np.r_[first_mjd % 1.0, rng.uniform(0.18, 0.4, nights - 1)], 2)[: 2 * nights]
+    mjd = np.r_[pre, post][:n]
+    band = np.tile([1, 0], len(mjd) // 2 + 1)[: len(mjd)]  # r first, then g (FILTERS index)
+    limit = np.r_[
+        rng.normal([20.6, 20.6, 21.3, 21.3], 0.08),
+        np.clip(rng.normal(20.9, 0.15, 2 * nights), 20.5, 21.3),
+    ][: len(mjd)]
+    rate_r = rng.uniform(0.35, 0.6)
+    rate = np.where(band == 0, rate_r + rng.uniform(0.15, 0.35), rate_r)
+    color = np.where(band == 0, -rng.uniform(0.05, 0.2), 0.0)
+    on = mjd >= np.floor(first_mjd)
+    model = first_mag + color + rate * (mjd - first_mjd)
+    true_flux = np.where(on, 10 ** (-0.4 * (model - ZP)), 0.0)
+    fluxerr = 10 ** (-0.4 * (limit - ZP)) / DETECTION_SNR
+    fluxerr = np.hypot(fluxerr, 0.01 * true_flux)
+    flux = true_flux + np.clip(rng.normal(0.0, 1.0, len(mjd)), -2.0, 2.0) * fluxerr
     return LightCurve(mjd=mjd, band=band, flux=flux, fluxerr=fluxerr)
 
 

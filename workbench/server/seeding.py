@@ -19,6 +19,7 @@ CLASS_BY_KIND = {
     "agn": ["AGN", "QSO"],
     "tde": ["Tidal Disruption Event"],
     "bogus": ["bogus"],
+    "afterglow": ["GRB"],  # the GW event's planted counterpart (tdtax has no kilonova)
 }
 
 

@@ -19,10 +19,15 @@ from .columns import Columns
 from .timeutil import US_PER_DAY, mjd_to_us, parse_time, us_to_mjd
 
 ANCHOR_US = parse_time("2026-11-01T00:00:00")  # "now" of the seed; data spreads before it
-KINDS = ["Ia", "II", "Ibc", "periodic", "agn", "tde", "bogus"]
+# "afterglow" (a fast-fading, kilonova-/afterglow-like transient) is never drawn at random:
+# it is the GW event's planted counterpart only, so KIND_P covers the first seven kinds.
+KINDS = ["Ia", "II", "Ibc", "periodic", "agn", "tde", "bogus", "afterglow"]
 KIND_P = [0.37, 0.24, 0.08, 0.15, 0.08, 0.03, 0.05]
 HEALPIX_NSIDE = 2**29  # SkyPortal's Obj.healpix: NESTED index at order 29
 GW_CENTER = (12.83, -25.20)  # the 2019-08-14 GW event of the captures
+GW_DATEOBS = "2019-08-14T21:10:39"
+GW_DISTANCE = (267.4, 51.6)  # its luminosity distance, mean and sigma (Mpc)
+GW_SIGMA = 1.2  # its angular Gaussian width (degrees)
 GROUP_CAPACITY = 16
 
 # (id, ra, dec, redshift, kind, created, origin, alias, altdata, peak_mjd, peak_mag,
@@ -146,7 +151,7 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
     n_unsaved = n_gen_cand - n_cand_src
     n = N_NAMED + n_gen_src + n_unsaved
 
-    kind = rng.choice(len(KINDS), size=n, p=KIND_P).astype(np.int8)
+    kind = rng.choice(len(KIND_P), size=n, p=KIND_P).astype(np.int8)
     ra = rng.uniform(0.0, 360.0, n)
     dec = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-30.0)), 1.0, n)))
     created = ANCHOR_US - rng.integers(US_PER_DAY, 730 * US_PER_DAY, n)
@@ -155,7 +160,8 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
     extragalactic = np.isin(kind, [0, 1, 2, 4, 5])
     z = np.where(kind == 4, rng.uniform(0.05, 0.9, n), rng.uniform(0.008, 0.12, n))
     z = np.where(extragalactic & (rng.random(n) < 0.7), np.round(z, 4), np.nan)
-    _place_gw_counterparts(ra, dec, z, kind, created, n_gen_src)
+    plant = gw_plant(seed)
+    _place_gw_counterparts(plant, ra, dec, z, kind, created, n_gen_src)
     later = rng.random(n) < 0.3
     modified = created + np.where(later, rng.integers(0, 60 * US_PER_DAY, n), 0)
     modified = np.minimum(modified, ANCHOR_US)
@@ -172,6 +178,9 @@ def build_sky(seed: int, n_sources: int, n_candidates: int) -> Sky:
     lc_end = np.maximum(lc_end, created_mjd + 0.5)  # at least the discovery night
     n_phot = np.clip((lc_end - lc_start) / rng.uniform(1.0, 3.0, n), 8, 400).astype(np.int64)
     n_phot[unsaved] = np.minimum(n_phot[unsaved], 40)
+    _shape_gw_light_curves(
+        plant, created, (peak_mjd, peak_mag, lc_start, lc_end, n_phot), n_gen_src
+    )
     # the candidate stream and its hidden truth come from their own generator, so that the
     # rest of the sky does not move when the stream's model changes
     crng = np.random.default_rng([seed, 17])
@@ -272,17 +281,122 @@ def _ztf_names(rng: np.random.Generator, created: np.ndarray) -> np.ndarray:
     return out
 
 
-def _place_gw_counterparts(ra, dec, z, kind, created, n_gen_src) -> None:
-    """Put a few generated sources inside the GW event's localization (a counterpart first)."""
+@dataclass(frozen=True)
+class GwPlant:
+    """Where the GW event's planted counterpart and its host lie (deterministic per seed).
+
+    Positions in degrees, distance in Mpc (luminosity), ``first_mjd`` the counterpart's
+    first detection (MJD, 1.3-2.6 days after the event), ``first_mag`` its r magnitude then.
+    """
+
+    event_mjd: float
+    host_ra: float
+    host_dec: float
+    host_dist: float
+    host_z: float
+    ra: float
+    dec: float
+    first_mjd: float
+    first_mag: float
+
+
+def _redshift_of(dist_mpc: float) -> float:
+    """Planck18 redshift of a luminosity distance (Mpc), from the server's cached grid."""
+    from .cosmo import _grid
+
+    z, dl, _ = _grid()
+    return float(np.interp(dist_mpc, dl, z))
+
+
+def gw_plant(seed: int) -> GwPlant:
+    """The counterpart planted in the GW event's localization, and its host galaxy.
+
+    The host lies well inside the 90% region (within ~0.4 deg of the centre, the map's
+    sigma being 1.2 deg) at a distance within ~2% of the event's mean, so it is the most
+    probable galaxy around; the counterpart is 2-8 arcsec (about 2.5-10 kpc) from it.
+    """
+    rng = np.random.default_rng([seed, 29])
+    cos_dec = np.cos(np.radians(GW_CENTER[1]))
+    host_ra = GW_CENTER[0] + rng.normal(0.0, 0.15) / cos_dec
+    host_dec = GW_CENTER[1] + rng.normal(0.0, 0.15)
+    host_dist = GW_DISTANCE[0] * (1.0 + rng.normal(0.0, 0.01))
+    sep = rng.uniform(2.0, 8.0) / 3600.0  # degrees
+    angle = rng.uniform(0.0, 2 * np.pi)
+    event_mjd = float(us_to_mjd(parse_time(GW_DATEOBS)))
+    # ZTF observes Palomar at night: MJD fraction 0.15-0.45; the event came at 0.88, so the
+    # first night after it starts ~0.27 d later. Detected on the 2nd or 3rd night after.
+    night = np.floor(event_mjd) + int(rng.integers(2, 4))
+    return GwPlant(
+        event_mjd=event_mjd,
+        host_ra=float(host_ra),
+        host_dec=float(host_dec),
+        host_dist=float(host_dist),
+        host_z=round(_redshift_of(host_dist), 5),
+        ra=float(host_ra + sep * np.cos(angle) / cos_dec),
+        dec=float(host_dec + sep * np.sin(angle)),
+        first_mjd=float(night + rng.uniform(0.18, 0.4)),
+        first_mag=float(rng.uniform(18.9, 19.4)),
+    )
+
+
+def _place_gw_counterparts(plant, ra, dec, z, kind, created, n_gen_src) -> None:
+    """Put three generated sources inside the GW event's 90% region: the counterpart and
+    two impostors a scanner has to rule out.
+
+    0. the counterpart: a fast-fading "afterglow" 2-8 arcsec from its host, first seen
+       1.3-2.6 days after the event, redshift of its host (distance consistent);
+    1. a SN Ia already rising 6-12 days before the event (excluded as "prior");
+    2. a SN II first seen 4-9 days after the event, farther out in the region (credible
+       level 0.45-0.75), nearby (z ~ 0.012, ~50 Mpc: inconsistent with the event's
+       distance) and far from the catalog's galaxies in the volume.
+    """
     rng = np.random.default_rng([7, n_gen_src])
-    event_us = parse_time("2019-08-14T21:10:39")
+    event_us = parse_time(GW_DATEOBS)
+    cos_dec = np.cos(np.radians(GW_CENTER[1]))
     for j in range(min(3, n_gen_src)):
         i = N_NAMED + j
-        ra[i] = GW_CENTER[0] + rng.normal(0.0, 0.8) / np.cos(np.radians(GW_CENTER[1]))
-        dec[i] = GW_CENTER[1] + rng.normal(0.0, 0.8)
-        created[i] = event_us + (j + 1) * US_PER_DAY // 2
         if j == 0:
-            kind[i], z[i] = KINDS.index("Ibc"), 0.0587
+            ra[i], dec[i] = plant.ra, plant.dec
+            kind[i], z[i] = KINDS.index("afterglow"), plant.host_z
+            created[i] = mjd_to_us(plant.first_mjd)  # the first alert is the first detection
+            continue
+        # a radius at the wanted 2D credible level of a Gaussian map: r = sigma sqrt(-2 ln(1-cl))
+        level = rng.uniform(0.2, 0.6) if j == 1 else rng.uniform(0.45, 0.75)
+        radius = GW_SIGMA * np.sqrt(-2.0 * np.log(1.0 - level))
+        angle = rng.uniform(0.0, 2 * np.pi)
+        ra[i] = GW_CENTER[0] + radius * np.cos(angle) / cos_dec
+        dec[i] = GW_CENTER[1] + radius * np.sin(angle)
+        if j == 1:
+            kind[i], z[i] = KINDS.index("Ia"), np.nan
+            created[i] = event_us - int(rng.integers(6 * US_PER_DAY, 12 * US_PER_DAY))
+        else:
+            kind[i], z[i] = KINDS.index("II"), round(float(rng.uniform(0.010, 0.014)), 4)
+            created[i] = event_us + int(rng.integers(4 * US_PER_DAY, 9 * US_PER_DAY))
+
+
+def _shape_gw_light_curves(plant, created, curve, n_gen_src) -> None:
+    """Light-curve parameters of the planted GW sources (see :func:`_place_gw_counterparts`).
+
+    The counterpart's curve is laid out by :func:`.lightcurve.generate` ("afterglow"): two
+    pre-event visits (the last one deeper than the first detection), then g and r nightly
+    while it fades; ``lc_start`` is the first pre-event visit, ``peak_mjd`` the first
+    detection. The SN II is observed from the night after the event only, so its first
+    detection cannot precede the event.
+    """
+    peak_mjd, peak_mag, lc_start, lc_end, n_phot = curve
+    if n_gen_src >= 1:
+        i = N_NAMED
+        lc_start[i] = np.floor(plant.event_mjd) - 2.0 + 0.3
+        peak_mjd[i] = plant.first_mjd
+        peak_mag[i] = plant.first_mag
+        lc_end[i] = plant.first_mjd + AFTERGLOW_NIGHTS
+        n_phot[i] = 2 * (2 + AFTERGLOW_NIGHTS)
+    if n_gen_src >= 3:
+        i = N_NAMED + 2
+        lc_start[i] = max(lc_start[i], np.floor(plant.event_mjd) + 1.0)
+
+
+AFTERGLOW_NIGHTS = 7  # nights of g+r follow-up of the counterpart after its first detection
 
 
 def _saves(rng, n, n_gen_src, created):
@@ -467,13 +581,16 @@ def mjd_now() -> float:
 
 __all__ = [
     "ANCHOR_US",
+    "GW_DATEOBS",
     "KINDS",
     "NAMED",
     "N_NAMED",
     "STREAM_WINDOW_DAYS",
+    "GwPlant",
     "Sky",
     "Stream",
     "build_sky",
+    "gw_plant",
     "mjd_now",
     "mjd_to_us",
 ]
