@@ -1,5 +1,9 @@
 """``workbench demo``: the local server, a synced cache, and JupyterLab on the notebooks.
 
+The sync is scanner first: JupyterLab opens once the candidates (with their photometry
+and cutouts) are in, while saved sources, their photometry, spectra and the rest keep
+syncing in the background (the terminal says when that is done).
+
 The server runs in a child process (so the sync and JupyterLab talk to it over real HTTP,
 as they would to Fritz); its made-up token travels only through environment variables
 (to the server, then to JupyterLab as ``SKYPORTAL_URL``/``SKYPORTAL_TOKEN``/
@@ -22,10 +26,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import WorkbenchError
 
@@ -68,9 +74,13 @@ def run(args: argparse.Namespace) -> int:
                 f"({args.sources} sources, {args.candidates} candidates)",
                 flush=True,
             )
-            _sync(server.url, server.token, args.cache)
+            background = _sync(server.url, server.token, args.cache)
             if args.no_lab:
+                _finish(background)
                 return 0
+            # JupyterLab opens while the rest syncs; a kernel's wb.sync() waits its turn
+            # on the cache's lock, and a demo stopped meanwhile resumes at the next run
+            _report_when_done(background)
             return _run_lab(args, env)
 
 
@@ -134,13 +144,39 @@ def _port_or_free(port: int, what: str) -> int:
     return other
 
 
-def _sync(url: str, token: str, cache: str) -> None:
+def _sync(url: str, token: str, cache: str) -> Any:
+    """Scanner first: the candidates (with photometry and cutouts) now; returns the
+    background sync of the rest (or ``None`` when nothing is left)."""
     from ..facade import Workbench
 
     # (the Cache makes the cache's folder, or says clearly why it cannot)
     # the demo's own server is on loopback with no rate limit: no need to pace the client
-    summary = Workbench.open(url=url, token=token, cache=cache, rate_limit=None).sync()
+    wb = Workbench.open(url=url, token=token, cache=cache, rate_limit=None)
+    summary = wb.sync(background=True)
     print(summary, flush=True)
+    return summary.background
+
+
+def _finish(background: Any) -> None:
+    """Wait for the background sync and print what it did."""
+    if background is not None:
+        print(background.wait(), flush=True)
+
+
+def _report_when_done(background: Any) -> None:
+    """Say on the terminal when the background sync has finished (or why it stopped)."""
+    if background is None:
+        return
+
+    def report() -> None:
+        try:
+            summary = background.wait()
+        except Exception as exc:  # shown, not raised: JupyterLab keeps running
+            print(f"demo: the background sync stopped: {exc}; run `workbench sync`", flush=True)
+            return
+        print(f"demo: background sync finished\n{summary}", flush=True)
+
+    threading.Thread(target=report, name="demo-sync-report", daemon=True).start()
 
 
 def _die_with_parent_hook():
