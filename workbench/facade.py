@@ -348,14 +348,18 @@ class Workbench:
         if decision == "save" and not group_ids:
             raise OutboxError("saving a candidate needs at least one group id")
         action_id = None
-        if decision == "save":
-            action_id = self.save(obj_id, group_ids or [])
-        elif decision == "reject":
-            action_id = self.reject(obj_id)
+        # one transaction for the action and the decision (a vetting click writes once)
         with self.cache.write() as tx:
+            if decision == "save":
+                payload = self._authored({"obj_id": obj_id, "group_ids": list(group_ids or [])})
+                action_id = self.outbox.add_in(tx, "save", payload)
+            elif decision == "reject":
+                action_id = self.outbox.add_in(tx, "reject", {"obj_id": obj_id})
             tx.record_vetting(
                 obj_id, decision, group_ids=list(group_ids or []), note=note, action_id=action_id
             )
+        if action_id is not None and self.client is not None:
+            self.outbox.push(only=[action_id])
         return action_id
 
     def undo_vet(self, obj_id: str, action_id: int | None = None) -> int | None:

@@ -71,13 +71,20 @@ class Outbox:
         Returns the action's id. A push that fails leaves the action queued (see
         :meth:`list`); it never raises for a server that is down.
         """
-        if kind not in KINDS:
-            raise OutboxError(f"unknown action kind {kind!r}; known: {sorted(KINDS)}")
         with self.cache.write() as tx:
-            action_id = tx.enqueue(kind, payload)
-            tx.apply_local(kind, payload, action_id)
+            action_id = self.add_in(tx, kind, payload)
         if push and self.client is not None:
             self.push(only=[action_id])
+        return action_id
+
+    @staticmethod
+    def add_in(tx: Any, kind: str, payload: dict[str, Any]) -> int:
+        """Queue an action with its local effect inside the caller's write transaction
+        (with other writes that must happen with it, or not at all); not pushed."""
+        if kind not in KINDS:
+            raise OutboxError(f"unknown action kind {kind!r}; known: {sorted(KINDS)}")
+        action_id = tx.enqueue(kind, payload)
+        tx.apply_local(kind, payload, action_id)
         return action_id
 
     def list(self, status: str | None = None) -> pd.DataFrame:
