@@ -13,6 +13,8 @@ import pytest
 import requests
 from sync_helpers import QUIET, cached_ids, open_wb, server_ids
 
+from workbench.sync.scanner import READY
+
 pytestmark = pytest.mark.slow
 
 
@@ -21,26 +23,36 @@ def server_photometry_ids(srv, obj_id: str) -> set[int]:
     return {p["id"] for p in r.json()["data"]}
 
 
+def no_missing_cutouts(wb, obj_ids: list[str]) -> bool:
+    missing = wb.sql(
+        "SELECT obj_id FROM thumbnails WHERE png IS NULL AND public_url IS NOT NULL "
+        "AND obj_id IN (SELECT unnest(?))",
+        [obj_ids],
+    )
+    return missing.empty
+
+
 def test_candidates_land_first_and_the_background_completes(make_server, tmp_path):
-    srv = make_server(sources=60, candidates=12, seed=41)
+    srv = make_server(sources=60, candidates=25, seed=41)
     wb = open_wb(srv, tmp_path / "c.duckdb")
     summary = wb.sync(background=True, **QUIET)
     assert summary.ok
-    # the scanner's part is in when sync() returns
+    # the scanner's part is in when sync() returns: every candidate, and the first
+    # READY in vetting order (best score first) with their photometry and cutouts
     candidates = cached_ids(wb, "SELECT obj_id FROM candidates")
     assert candidates == server_ids(srv, "/api/candidates", "candidates")
-    for obj_id in sorted(candidates):
+    first = list(wb.candidates()["id"])[:READY]
+    for obj_id in first:
         assert set(wb.photometry(obj_id)["id"]) == server_photometry_ids(srv, obj_id)
-    missing = wb.sql(
-        "SELECT t.obj_id FROM thumbnails t JOIN candidates c USING (obj_id) "
-        "WHERE t.png IS NULL AND t.public_url IS NOT NULL"
-    )
-    assert missing.empty
+    assert no_missing_cutouts(wb, first)
     # the rest, in the background, to exactly the server's content
     assert summary.background is not None
     rest = summary.background.wait(timeout=300)
     assert rest is not None and rest.ok, rest
     assert summary.background.still_coming == ()
+    for obj_id in sorted(candidates):  # the rest of the queue came in the background
+        assert set(wb.photometry(obj_id)["id"]) == server_photometry_ids(srv, obj_id)
+    assert no_missing_cutouts(wb, sorted(candidates))
     assert cached_ids(wb, "SELECT DISTINCT obj_id FROM sources") == server_ids(
         srv, "/api/sources", "sources"
     )
