@@ -168,6 +168,9 @@ def sync_gcn_events(ctx: SyncContext) -> None:
             upsert=lambda tx, records: tx.upsert_gcn_events(records),
         )
         run_pass(ctx, res, full=True)
+        from .event_details import sync_event_details  # FAR, classes, distances: issue 10
+
+        sync_event_details(ctx)
     _sync_localizations(ctx)
 
 
