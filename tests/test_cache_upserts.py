@@ -349,3 +349,24 @@ def test_delete_rows_cascades(cache, live):
     assert counts["localization_pixels"] == 0
     with pytest.raises(CacheError, match="unknown table"), cache.write() as tx:
         tx.delete_rows("objs; DROP TABLE objs", ["A"])
+
+
+def test_photometry_raw_holds_only_what_no_typed_column_holds(cache):
+    """Lean cache: a point's raw JSON drops the keys its typed columns hold as sent; a
+    value the cache converted (a flux at zp 25 rescaled to 23.9) stays as the server sent
+    it; a change to any key is still seen (the hash covers the whole record)."""
+    flux_point = {"id": 2, "obj_id": "A", "mjd": 60001.0, "flux": 100.0, "fluxerr": 5.0,
+                  "zp": 25.0, "magsys": "ab", "filter": "ztfr", "instrument_id": 1}
+    with cache.write() as tx:
+        tx.upsert_photometry("A", [point(1, "A", exotic=True), flux_point])
+    raws = {i: json.loads(r) for i, r in cache.sql("SELECT id, raw FROM photometry").values}
+    assert "exotic" in raws[1]
+    assert not {"id", "obj_id", "mjd", "mag", "filter", "instrument_id"} & set(raws[1])
+    assert raws[2]["flux"] == 100.0 and raws[2]["zp"] == 25.0  # as sent, not as stored
+    assert not {"id", "obj_id", "mjd", "filter"} & set(raws[2])
+    with cache.write() as tx:
+        same = tx.upsert_photometry("A", [point(1, "A", exotic=True), flux_point])
+        moved = tx.upsert_photometry("A", [point(1, "A", exotic=True),
+                                           {**flux_point, "filter": "ztfg"}])
+    assert same.unchanged == 2 and moved.updated == 1
+    assert cache.sql("SELECT filter FROM photometry WHERE id = 2")["filter"][0] == "ztfg"

@@ -32,7 +32,9 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=_DUMPS_OPTS)
     except TypeError as exc:
-        raise CacheError(f"A record cannot be stored as JSON: {exc}; pass plain JSON values.") from exc
+        raise CacheError(
+            f"A record cannot be stored as JSON: {exc}; pass plain JSON values."
+        ) from exc
 
 
 def hash64(data: bytes) -> int:
@@ -92,8 +94,15 @@ def _coerce(kind: str, value: Any) -> Any:
     raise CacheError(f"cannot convert {value!r}")
 
 
-_ARROW = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
-          "floats": pa.list_(pa.float64()), "blob": pa.binary(), "hash": pa.uint64()}
+_ARROW = {
+    "str": pa.string(),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "floats": pa.list_(pa.float64()),
+    "blob": pa.binary(),
+    "hash": pa.uint64(),
+}
 
 
 def column_array(col: Col, values: list, table: str) -> pa.Array:
@@ -102,8 +111,13 @@ def column_array(col: Col, values: list, table: str) -> pa.Array:
         if col.kind == "ts":
             return _ts_array(values)
         if col.kind == "json":
-            return pa.array([None if v is None else orjson.dumps(v, option=_DUMPS_OPTS).decode()
-                             for v in values], pa.string())
+            return pa.array(
+                [
+                    None if v is None else orjson.dumps(v, option=_DUMPS_OPTS).decode()
+                    for v in values
+                ],
+                pa.string(),
+            )
         try:
             return pa.array(values, _ARROW[col.kind])
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
@@ -170,9 +184,13 @@ def dedupe(page: Page) -> Page:
         return page
     keep = sorted(last.values())
     pick: Callable[[list], list] = lambda xs: [xs[i] for i in keep]  # noqa: E731
-    return Page(page.spec, pick(page.raws), {k: pick(v) for k, v in page.values.items()},
-                pick(page.carry) if page.carry else None,
-                pick(page.extra_hash) if page.extra_hash else None)
+    return Page(
+        page.spec,
+        pick(page.raws),
+        {k: pick(v) for k, v in page.values.items()},
+        pick(page.carry) if page.carry else None,
+        pick(page.extra_hash) if page.extra_hash else None,
+    )
 
 
 def to_arrow(page: Page) -> pa.Table:
@@ -182,21 +200,54 @@ def to_arrow(page: Page) -> pa.Table:
     blobs = [dumps(r) for r in page.raws]
     hashes = [hash64(b) for b in blobs]
     if page.extra_hash:
-        hashes = [hash64(h.to_bytes(8, "little") + e.to_bytes(8, "little"))
-                  for h, e in zip(hashes, page.extra_hash, strict=True)]
-    arrays["raw"] = pa.array([b.decode() for b in blobs], pa.string())
+        hashes = [
+            hash64(h.to_bytes(8, "little") + e.to_bytes(8, "little"))
+            for h, e in zip(hashes, page.extra_hash, strict=True)
+        ]
+    arrays["raw"] = pa.array(
+        _lean_raws(page) if spec.lean else [b.decode() for b in blobs], pa.string()
+    )
     arrays["raw_hash"] = pa.array(hashes, pa.uint64())
     if spec.carry:
         arrays["_carry"] = pa.array(page.carry or [False] * len(blobs), pa.bool_())
     return pa.table(arrays)
 
 
+def _lean_raws(page: Page) -> list[str]:
+    """Each record's JSON without the keys a typed column already holds (photometry: ~100
+    points a source, so the full JSON next to the typed columns doubled the table).
+
+    A key is left out when its column was built from this very value, or when a derived
+    column (``page.values``) came out equal to it; a value the row builder changed (say a
+    flux rescaled to zp 23.9) stays in ``raw`` as the server sent it.
+    """
+    typed = {c.name for c in page.spec.cols}
+    derived = page.values
+    out = []
+    for i, record in enumerate(page.raws):
+        rest = {}
+        for key, value in record.items():
+            if key in typed:
+                if key not in derived:
+                    continue
+                held = derived[key][i]
+                if held is value or (value is not None and held == value):
+                    continue
+            rest[key] = value
+        out.append(dumps(rest).decode())
+    return out
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def load_stored(con: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Iterable[tuple],
-                extra: tuple[str, ...] = ()) -> dict[tuple, tuple]:
+def load_stored(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    keys: Iterable[tuple],
+    extra: tuple[str, ...] = (),
+) -> dict[tuple, tuple]:
     """Stored ``(raw, *extra)`` of the rows with these keys (for merging partial records)."""
     keys = list(keys)
     if not keys:
@@ -209,19 +260,29 @@ def load_stored(con: duckdb.DuckDBPyConnection, spec: TableSpec, keys: Iterable[
         # text keys: a literal IN list probes the primary-key index (measured 2-4x faster
         # than a join on a large table, whose scan reads every stored raw JSON)
         for i in range(0, len(values), 1000):
-            chunk = values[i:i + 1000]
-            rows += con.execute(f"SELECT {cols} FROM {spec.name} WHERE {_q(first)} IN "
-                                f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+            chunk = values[i : i + 1000]
+            rows += con.execute(
+                f"SELECT {cols} FROM {spec.name} WHERE {_q(first)} IN "
+                f"({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
     else:
-        rows = con.execute(f"SELECT {cols} FROM {spec.name} WHERE {_q(first)} IN "
-                           f"(SELECT unnest(?))", [values]).fetchall()
+        rows = con.execute(
+            f"SELECT {cols} FROM {spec.name} WHERE {_q(first)} IN (SELECT unnest(?))", [values]
+        ).fetchall()
     n = len(spec.keys)
     wanted = set(keys)
     return {tuple(r[:n]): r[n:] for r in rows if tuple(r[:n]) in wanted}
 
 
-def merge_page(con: duckdb.DuckDBPyConnection, page: Page, *, now: datetime,
-               scope: tuple[str, list] | None = None, track: str | None = None) -> Outcome:
+def merge_page(
+    con: duckdb.DuckDBPyConnection,
+    page: Page,
+    *,
+    now: datetime,
+    scope: tuple[str, list] | None = None,
+    track: str | None = None,
+) -> Outcome:
     """Write one page into its table; count new/updated/unchanged rows.
 
     Rows whose ``raw_hash`` equals the stored one are left alone; new and changed rows are
@@ -234,13 +295,17 @@ def merge_page(con: duckdb.DuckDBPyConnection, page: Page, *, now: datetime,
     out = Outcome()
     if page.raws:
         _stage(con, spec, to_arrow(page))
-        changed = (f"list(DISTINCT {_q(track)}) FILTER (WHERE _old IS DISTINCT FROM raw_hash)"
-                   if track else "NULL")
+        changed = (
+            f"list(DISTINCT {_q(track)}) FILTER (WHERE _old IS DISTINCT FROM raw_hash)"
+            if track
+            else "NULL"
+        )
         out.new, out.updated, out.unchanged, touched = con.execute(
             "SELECT count(*) FILTER (WHERE _old IS NULL),"
             " count(*) FILTER (WHERE _old IS NOT NULL AND _old <> raw_hash),"
             f" count(*) FILTER (WHERE _old = raw_hash), {changed}"
-            " FROM _wb_stage").fetchall()[0]
+            " FROM _wb_stage"
+        ).fetchall()[0]
         out.changed.update(touched or ())
         if out.new or out.updated:
             _write_changed(con, spec, out, now)
@@ -257,13 +322,15 @@ def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, table: pa.Table) -> 
             # a stored row without a hash (an image put before its metadata) still exists
             f"CREATE OR REPLACE TEMP TABLE _wb_stage AS SELECT s.*, CASE WHEN "
             f"t.{_q(spec.keys[0])} IS NOT NULL THEN coalesce(t.raw_hash, 0) END AS _old "
-            f"FROM _wb_in s LEFT JOIN {spec.name} t ON {on}")
+            f"FROM _wb_in s LEFT JOIN {spec.name} t ON {on}"
+        )
     finally:
         con.unregister("_wb_in")
 
 
-def _write_changed(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Outcome,
-                   now: datetime) -> None:
+def _write_changed(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Outcome, now: datetime
+) -> None:
     names = spec.names
     select = [f"s.{_q(c)}" for c in names]
     join_old = ""
@@ -272,11 +339,17 @@ def _write_changed(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Outcome
         kept = ", ".join(f"t.{_q(c)}" for c in (*spec.keys, *spec.carry))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _wb_old AS SELECT {kept} FROM {spec.name} t "
-            f"JOIN _wb_stage s ON {on} WHERE s._carry")
-        select = [f"CASE WHEN s._carry THEN o.{_q(c)} ELSE s.{_q(c)} END" if c in spec.carry
-                  else f"s.{_q(c)}" for c in names]
+            f"JOIN _wb_stage s ON {on} WHERE s._carry"
+        )
+        select = [
+            f"CASE WHEN s._carry THEN o.{_q(c)} ELSE s.{_q(c)} END"
+            if c in spec.carry
+            else f"s.{_q(c)}"
+            for c in names
+        ]
         join_old = "LEFT JOIN _wb_old o ON " + " AND ".join(
-            f"s.{_q(k)} = o.{_q(k)}" for k in spec.keys)
+            f"s.{_q(k)} = o.{_q(k)}" for k in spec.keys
+        )
     cols = [*names, "cached_at"]
     select.append("$now")
     if spec.local_rows:  # the server's version of a row replaces a queued local one
@@ -285,11 +358,19 @@ def _write_changed(con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Outcome
     con.execute(
         f"INSERT OR REPLACE INTO {spec.name} ({', '.join(_q(c) for c in cols)}) "
         f"SELECT {', '.join(select)} FROM _wb_stage s {join_old} "
-        f"WHERE s._old IS NULL OR s._old <> s.raw_hash", {"now": now})
+        f"WHERE s._old IS NULL OR s._old <> s.raw_hash",
+        {"now": now},
+    )
 
 
-def _delete_outside(con: duckdb.DuckDBPyConnection, spec: TableSpec, page: Page,
-                    scope: tuple[str, list], track: str | None, changed: set) -> int:
+def _delete_outside(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    page: Page,
+    scope: tuple[str, list],
+    track: str | None,
+    changed: set,
+) -> int:
     column, values = scope
     keep = ""
     if page.raws:
@@ -300,7 +381,8 @@ def _delete_outside(con: duckdb.DuckDBPyConnection, spec: TableSpec, page: Page,
     returning = f" RETURNING {_q(track)}" if track else ""
     rows = con.execute(
         f"DELETE FROM {spec.name} t WHERE {_q(column)} IN (SELECT unnest(?)){keep}{returning}",
-        [list(values)]).fetchall()
+        [list(values)],
+    ).fetchall()
     if track:
         changed.update(r[0] for r in rows)
         return len(rows)
