@@ -29,21 +29,48 @@ def live(shared_dir):
 
 
 def group(gid, saved_at="2026-01-02T03:04:05.123456", **extra):
-    return {"id": gid, "name": f"G{gid}", "saved_at": saved_at, "active": True,
-            "requested": False, "saved_by": {"id": 7, "username": "alice"}, **extra}
+    return {
+        "id": gid,
+        "name": f"G{gid}",
+        "saved_at": saved_at,
+        "active": True,
+        "requested": False,
+        "saved_by": {"id": 7, "username": "alice"},
+        **extra,
+    }
 
 
 def source(obj_id, ra=10.0, dec=-5.0, groups=(1,), **extra):
-    return {"id": obj_id, "ra": ra, "dec": dec, "redshift": None, "alias": ["SN x"],
-            "created_at": "2026-01-01T00:00:00", "modified": "2026-01-01T00:00:00",
-            "groups": [group(g) for g in groups], "classifications": [], **extra}
+    return {
+        "id": obj_id,
+        "ra": ra,
+        "dec": dec,
+        "redshift": None,
+        "alias": ["SN x"],
+        "created_at": "2026-01-01T00:00:00",
+        "modified": "2026-01-01T00:00:00",
+        "groups": [group(g) for g in groups],
+        "classifications": [],
+        **extra,
+    }
 
 
 def point(pid, obj_id="ZTFa", mag=18.5, **extra):
-    return {"id": pid, "obj_id": obj_id, "mjd": 59000.0 + pid, "mag": mag, "magerr": 0.1,
-            "limiting_mag": 20.0, "magsys": "ab", "filter": "ztfg", "instrument_id": 1,
-            "instrument_name": "ZTF", "origin": "None", "created_at": "2026-01-01T00:00:00",
-            **extra}
+    return {
+        "id": pid,
+        "obj_id": obj_id,
+        "mjd": 59000.0 + pid,
+        "mag": mag,
+        "magerr": 0.1,
+        "limiting_mag": 20.0,
+        "magsys": "ab",
+        "filter": "ztfg",
+        "instrument_id": 1,
+        "instrument_name": "ZTF",
+        "origin": "None",
+        "created_at": "2026-01-01T00:00:00",
+        **extra,
+    }
 
 
 def test_sources_from_captures_count_and_keep_raw(cache, live):
@@ -61,11 +88,14 @@ def test_sources_from_captures_count_and_keep_raw(cache, live):
     raw = json.loads(row["raw"])
     assert raw["internal_key"] == "3be32b62-19ec-4ba8-b3bc-34f4fbce10f8"
     assert "groups" not in raw  # the links live in `sources`
-    links = cache.sql("SELECT group_id, saved_by FROM sources WHERE obj_id = 'TIC_114807149' "
-                      "ORDER BY group_id")
+    links = cache.sql(
+        "SELECT group_id, saved_by FROM sources WHERE obj_id = 'TIC_114807149' ORDER BY group_id"
+    )
     assert links["group_id"].tolist() == [1, 2]
     assert set(links["saved_by"]) == {"provisioned-admin"}
-    assert str(cache.sql("SELECT created_at FROM objs LIMIT 1").dtypes.iloc[0]).startswith("datetime64")
+    assert str(cache.sql("SELECT created_at FROM objs LIMIT 1").dtypes.iloc[0]).startswith(
+        "datetime64"
+    )
 
 
 def test_unsave_is_seen_group_links_replaced(cache):
@@ -75,7 +105,9 @@ def test_unsave_is_seen_group_links_replaced(cache):
         result = tx.upsert_sources([source("A", groups=(3,)), source("B", groups=(1,))])
     assert result == UpsertResult(updated=1, unchanged=1)
     assert cache.sql("SELECT obj_id, group_id FROM sources ORDER BY 1, 2").values.tolist() == [
-        ["A", 3], ["B", 1]]
+        ["A", 3],
+        ["B", 1],
+    ]
 
 
 def test_full_source_embeds_and_partial_views_merge(cache, live):
@@ -86,8 +118,11 @@ def test_full_source_embeds_and_partial_views_merge(cache, live):
     assert counts["photometry"] == len(full["photometry"]) == 87
     assert counts["comments"] == 3 and counts["annotations"] == 1 and counts["thumbnails"] == 3
     # a list row of the same source lacks photstats/ebv: the stored fields stay
-    listed = {k: v for k, v in full.items()
-              if k not in ("photstats", "ebv", "photometry", "thumbnails", "comments")}
+    listed = {
+        k: v
+        for k, v in full.items()
+        if k not in ("photstats", "ebv", "photometry", "thumbnails", "comments")
+    }
     with cache.write() as tx:
         assert tx.upsert_sources([listed]) == UpsertResult(unchanged=1)
     raw = json.loads(cache.sql("SELECT raw FROM objs")["raw"][0])
@@ -99,8 +134,14 @@ def test_full_source_embeds_and_partial_views_merge(cache, live):
 
 
 def test_complete_collection_missing_key_means_none(cache):
-    comment = {"id": 5, "obj_id": "A", "text": "hi", "author": {"username": "bob"},
-               "created_at": "2026-01-01T00:00:00", "groups": [{"id": 3}, {"id": 1}]}
+    comment = {
+        "id": 5,
+        "obj_id": "A",
+        "text": "hi",
+        "author": {"username": "bob"},
+        "created_at": "2026-01-01T00:00:00",
+        "groups": [{"id": 3}, {"id": 1}],
+    }
     with cache.write() as tx:
         tx.upsert_sources([source("A", comments=[comment])])
     row = cache.sql("SELECT author, group_ids FROM comments").iloc[0]
@@ -133,13 +174,31 @@ def test_candidates_from_captures(cache, live):
 
 
 def test_candidate_score_and_filters_from_built_records(cache):
-    ann = [{"id": 2, "origin": "kowalski", "data": {"acai_h": 0.2, "drb": 0.97}},
-           {"id": 1, "origin": "aaa", "data": {"braai": 0.5, "drb": "high"}}]
-    records = [{"id": "C1", "ra": 1.0, "dec": 2.0, "annotations": ann, "filter_ids": [4, 2, 4],
-                "passed_at": "2026-05-01T10:00:00+02:00", "passing_group_ids": [1, 1],
-                "saved_groups": [], "is_source": False},
-               {"id": "C2", "ra": 3.0, "dec": 4.0, "score": 0.3, "filter_id": 9,
-                "passed_at": "2026-05-02T00:00:00"}]
+    ann = [
+        {"id": 2, "origin": "kowalski", "data": {"acai_h": 0.2, "drb": 0.97}},
+        {"id": 1, "origin": "aaa", "data": {"braai": 0.5, "drb": "high"}},
+    ]
+    records = [
+        {
+            "id": "C1",
+            "ra": 1.0,
+            "dec": 2.0,
+            "annotations": ann,
+            "filter_ids": [4, 2, 4],
+            "passed_at": "2026-05-01T10:00:00+02:00",
+            "passing_group_ids": [1, 1],
+            "saved_groups": [],
+            "is_source": False,
+        },
+        {
+            "id": "C2",
+            "ra": 3.0,
+            "dec": 4.0,
+            "score": 0.3,
+            "filter_id": 9,
+            "passed_at": "2026-05-02T00:00:00",
+        },
+    ]
     with cache.write() as tx:
         assert tx.upsert_candidates(records).new == 2
     c = cache.sql("SELECT * FROM candidates ORDER BY obj_id")
@@ -178,8 +237,9 @@ def test_photometry_mag_and_flux_captures_give_the_same_cache(tmp_path, live):
         frames.append(c.sql("SELECT * FROM photometry ORDER BY id"))
     m, f = frames
     for col in ("mag", "magerr", "limiting_mag", "flux", "fluxerr"):
-        np.testing.assert_allclose(m[col].to_numpy(float), f[col].to_numpy(float), rtol=1e-12,
-                                   equal_nan=True, err_msg=col)
+        np.testing.assert_allclose(
+            m[col].to_numpy(float), f[col].to_numpy(float), rtol=1e-12, equal_nan=True, err_msg=col
+        )
     assert m["mag"].isna().sum() == 48 and (m["zp"] == 23.9).all()
     by_id = {r["id"]: r for r in fluxes}
     row = m[m["mag"].notna()].iloc[0]
@@ -187,10 +247,26 @@ def test_photometry_mag_and_flux_captures_give_the_same_cache(tmp_path, live):
 
 
 def test_photometry_flux_records_rescaled_to_zp_23_9(cache):
-    rec = {"id": 1, "obj_id": "A", "mjd": 59000.0, "flux": 1000.0, "fluxerr": 10.0, "zp": 25.0,
-           "magsys": "ab", "filter": "ztfr"}
-    vega = {"id": 2, "obj_id": "A", "mjd": 59001.0, "mag": 18.0, "magerr": 0.1,
-            "limiting_mag": 20.0, "magsys": "vega", "filter": "ztfr"}
+    rec = {
+        "id": 1,
+        "obj_id": "A",
+        "mjd": 59000.0,
+        "flux": 1000.0,
+        "fluxerr": 10.0,
+        "zp": 25.0,
+        "magsys": "ab",
+        "filter": "ztfr",
+    }
+    vega = {
+        "id": 2,
+        "obj_id": "A",
+        "mjd": 59001.0,
+        "mag": 18.0,
+        "magerr": 0.1,
+        "limiting_mag": 20.0,
+        "magsys": "vega",
+        "filter": "ztfr",
+    }
     with cache.write() as tx:
         tx.upsert_photometry("A", [rec, vega])
     p = cache.sql("SELECT * FROM photometry ORDER BY id")
@@ -220,8 +296,12 @@ def test_spectra_arrays_kept_or_cleared(cache, live):
 
 def test_classifications_comments_annotations_replace_for(cache, live):
     with cache.write() as tx:
-        assert tx.upsert_classifications(
-            live("GET_api_classification_page1_after_POST.json")["classifications"]).new == 2
+        assert (
+            tx.upsert_classifications(
+                live("GET_api_classification_page1_after_POST.json")["classifications"]
+            ).new
+            == 2
+        )
         per_obj = live("GET_api_sources_ZTF18aabcvnq_classifications.json")
         assert tx.upsert_classifications(per_obj, replace_for="ZTF18aabcvnq").total == 2
         assert tx.upsert_comments(live("GET_api_sources_ZTF21aaqjmps_comments.json")).new == 3
@@ -277,10 +357,12 @@ def test_taxonomies_galaxies_events_localizations(cache, live):
         two_d = {k: v for k, v in loc.items() if not k.startswith("dist")}
         assert tx.put_localization(loc["dateobs"], loc["localization_name"], two_d).updated == 1
     assert cache.sql("SELECT count(distmu) n FROM localization_pixels")["n"][0] == 0
-    for bad, match in (({**loc, "probdensity": loc["probdensity"][:-1]}, "length"),
-                       ({**loc, "uniq": [0] * len(loc["uniq"])}, "NUNIQ"),
-                       ({k: v for k, v in loc.items() if k != "distnorm"}, "together"),
-                       ({"dateobs": loc["dateobs"]}, "uniq")):
+    for bad, match in (
+        ({**loc, "probdensity": loc["probdensity"][:-1]}, "length"),
+        ({**loc, "uniq": [0] * len(loc["uniq"])}, "NUNIQ"),
+        ({k: v for k, v in loc.items() if k != "distnorm"}, "together"),
+        ({"dateobs": loc["dateobs"]}, "uniq"),
+    ):
         with pytest.raises(SkymapError, match=match), cache.write() as tx:
             tx.put_localization(loc["dateobs"], "bad", bad)
     with pytest.raises(CacheError, match="catalog_name"), cache.write() as tx:
@@ -312,13 +394,16 @@ def test_unknown_fields_are_kept_in_raw_json(cache):
     assert json.loads(cache.sql("SELECT raw FROM photometry")["raw"][0])["exotic"] is True
 
 
-@pytest.mark.parametrize("bad, match", [
-    ({"sources": []}, "not the whole envelope"),
-    ([{"ra": 1.0}], "has no 'id'"),
-    (["ZTF1"], "not a JSON object"),
-    ([{"id": "A", "ra": "north"}], "objs.ra"),
-    ([{"id": "A", "created_at": "last week"}], "objs.created_at"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"sources": []}, "not the whole envelope"),
+        ([{"ra": 1.0}], "has no 'id'"),
+        (["ZTF1"], "not a JSON object"),
+        ([{"id": "A", "ra": "north"}], "objs.ra"),
+        ([{"id": "A", "created_at": "last week"}], "objs.created_at"),
+    ],
+)
 def test_bad_records_are_refused_clearly_and_roll_back(cache, bad, match):
     with pytest.raises(CacheError, match=match), cache.write() as tx:
         tx.upsert_sources([source("OK")])
@@ -341,8 +426,7 @@ def test_delete_rows_cascades(cache, live):
         tx.put_localization(loc["dateobs"], loc["localization_name"], loc)
     with cache.write() as tx:
         assert tx.delete_rows("objs", ["A", "nope"]) == 1
-        assert tx.delete_rows("localizations",
-                              [(loc["dateobs"], loc["localization_name"])]) == 1
+        assert tx.delete_rows("localizations", [(loc["dateobs"], loc["localization_name"])]) == 1
         assert tx.delete_rows("sources", [{"obj_id": "B", "group_id": 1}]) == 1
     counts = cache.counts()
     assert counts["objs"] == 1 and counts["photometry"] == 0 and counts["sources"] == 0
@@ -355,8 +439,17 @@ def test_photometry_raw_holds_only_what_no_typed_column_holds(cache):
     """Lean cache: a point's raw JSON drops the keys its typed columns hold as sent; a
     value the cache converted (a flux at zp 25 rescaled to 23.9) stays as the server sent
     it; a change to any key is still seen (the hash covers the whole record)."""
-    flux_point = {"id": 2, "obj_id": "A", "mjd": 60001.0, "flux": 100.0, "fluxerr": 5.0,
-                  "zp": 25.0, "magsys": "ab", "filter": "ztfr", "instrument_id": 1}
+    flux_point = {
+        "id": 2,
+        "obj_id": "A",
+        "mjd": 60001.0,
+        "flux": 100.0,
+        "fluxerr": 5.0,
+        "zp": 25.0,
+        "magsys": "ab",
+        "filter": "ztfr",
+        "instrument_id": 1,
+    }
     with cache.write() as tx:
         tx.upsert_photometry("A", [point(1, "A", exotic=True), flux_point])
     raws = {i: json.loads(r) for i, r in cache.sql("SELECT id, raw FROM photometry").values}
@@ -366,7 +459,8 @@ def test_photometry_raw_holds_only_what_no_typed_column_holds(cache):
     assert not {"id", "obj_id", "mjd", "filter"} & set(raws[2])
     with cache.write() as tx:
         same = tx.upsert_photometry("A", [point(1, "A", exotic=True), flux_point])
-        moved = tx.upsert_photometry("A", [point(1, "A", exotic=True),
-                                           {**flux_point, "filter": "ztfg"}])
+        moved = tx.upsert_photometry(
+            "A", [point(1, "A", exotic=True), {**flux_point, "filter": "ztfg"}]
+        )
     assert same.unchanged == 2 and moved.updated == 1
     assert cache.sql("SELECT filter FROM photometry WHERE id = 2")["filter"][0] == "ztfg"
