@@ -265,6 +265,11 @@ def describe_event(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _known(value: Any) -> bool:
+    """False for None and NaN (a figure the map does not give)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def cached_event_table(wb: Any) -> pd.DataFrame:
     """:func:`event_table` of every GCN event in a Workbench's cache (offline), with the
     figures of each event's latest cached localization."""
@@ -285,10 +290,26 @@ def cached_event_table(wb: Any) -> pd.DataFrame:
             names = orjson.loads(names)
         record["localizations"] = [{"localization_name": n} for n in names or []]
 
+    # SkyPortal's own figures of each localization (distmean/diststd Mpc, area_90 deg²), from
+    # the single-event record the sync fetches: they stand in where the map is not cached.
+    props: dict[tuple[str, str], dict[str, Any]] = {}
+    locs = wb.sql(
+        "SELECT strftime(dateobs, '%Y-%m-%dT%H:%M:%S') AS key, localization_name, raw "
+        "FROM localizations"
+    )
+    for key, name, text in zip(locs["key"], locs["localization_name"], locs["raw"], strict=True):
+        for prop in (orjson.loads(text) if text else {}).get("properties") or []:
+            if isinstance(prop, dict) and isinstance(prop.get("data"), dict):
+                props.setdefault((key, name), {}).update(prop["data"])
+
     def summary(dateobs: str, name: str) -> dict[str, Any] | None:
+        figures = dict(props.get((dateobs, name), {}))
         try:
-            return wb.skymap(dateobs, name).summary()
+            computed = wb.skymap(dateobs, name).summary()
         except WorkbenchError:
-            return None
+            computed = None
+        # the map's exact figures first; SkyPortal's fill what the map lacks
+        figures.update({k: v for k, v in (computed or {}).items() if _known(v)})
+        return figures or None
 
     return event_table(records, summary)

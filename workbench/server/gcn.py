@@ -17,7 +17,7 @@ import numpy as np
 from . import mocmap
 from .columns import Columns
 from .refdata import INSTALLED_US
-from .sky import GW_CENTER, HEALPIX_NSIDE, gw_plant
+from .sky import GW_CENTER, GW_DISTANCE, GW_SIGMA, HEALPIX_NSIDE, gw_plant
 from .timeutil import parse_time
 
 H0 = 67.66  # km/s/Mpc (Planck18)
@@ -153,7 +153,7 @@ def build_galaxies(seed: int, n: int) -> Columns:
     gdec = GW_CENTER[1] + rng.normal(0, 1.0, n_gw)
     gdist = rng.normal(267.4, 45.0, n_gw).clip(60.0, None)
     # the first is the host of the planted counterpart (see .sky.gw_plant): near the centre,
-    # at the event's distance, massive (drawn below, then raised), so the most probable
+    # at the event's distance, massive, so the most probable galaxy around
     plant = gw_plant(seed)
     if n_gw:
         gra[0], gdec[0], gdist[0] = plant.host_ra, plant.host_dec, plant.host_dist
@@ -163,7 +163,8 @@ def build_galaxies(seed: int, n: int) -> Columns:
     total = len(ra)
     mstar = 10 ** rng.normal(9.8, 0.7, total)
     if n_gw:
-        mstar[0] = max(mstar[0], 10**10.6)
+        mstar[0] = 10**HOST_LOG_MSTAR
+        _second_to_the_host(ra, dec, dist, mstar)
     dm = 5 * np.log10(dist * 1e5)
     magb = np.round(dm - 2.5 * np.log10(mstar / 1e10) - 20.3 + rng.normal(0, 0.3, total), 3)
     magk = np.where(
@@ -174,7 +175,7 @@ def build_galaxies(seed: int, n: int) -> Columns:
         z[0] = plant.host_z  # Planck18, as the counterpart's redshift
     names = np.array([_name(r, d) for r, d in zip(ra, dec, strict=True)], dtype=object)
     stamp = INSTALLED_US + 3_000_000_000
-    return Columns(
+    out = Columns(
         {
             "id": np.arange(1, total + 1, dtype=np.int64),
             "name": names,
@@ -196,6 +197,33 @@ def build_galaxies(seed: int, n: int) -> Columns:
             "created": np.full(total, stamp, dtype=np.int64),
         }
     )
+    if n_gw:  # the host's mass, redshift and distance are known (its distance from its
+        # redshift, so no separate uncertainty, which would spread its 3D probability)
+        out["mstar"][0] = mstar[0]
+        out["redshift"][0] = plant.host_z
+        out["distmpc_unc"][0] = np.nan
+    return out
+
+
+HOST_LOG_MSTAR = 11.2  # log10 solar masses of the planted counterpart's host
+
+
+def _second_to_the_host(ra, dec, dist, mstar) -> None:
+    """Keep the planted host (index 0) the most probable galaxy within 1.5 deg of it, with
+    or without a stellar-mass weight: a galaxy whose 3D probability (the map's Gaussian
+    profile in angle and in distance, to 10%; a galaxy's distance uncertainty only lowers
+    its probability, so it is left out here) would rival it is moved 1.75 sigma away in
+    distance (a fore- or background galaxy) and kept under half the host's mass. Rare:
+    the host sits 0.03-0.1 deg from the centre at the event's distance."""
+    cos_dec = np.cos(np.radians(GW_CENTER[1]))
+    mean, sd = GW_DISTANCE
+    theta = np.hypot((ra - GW_CENTER[0]) * cos_dec, dec - GW_CENTER[1])
+    score = np.exp(-0.5 * (theta / GW_SIGMA) ** 2 - 0.5 * ((dist - mean) / sd) ** 2)
+    near = np.hypot((ra - ra[0]) * cos_dec, dec - dec[0]) < 1.5
+    near[0] = False
+    rival = near & ((score >= 0.9 * score[0]) | (score * mstar >= 0.9 * score[0] * mstar[0]))
+    dist[rival] = np.where(dist[rival] >= mean, mean + 1.75 * sd, mean - 1.75 * sd)
+    mstar[rival] = np.minimum(mstar[rival], 0.5 * mstar[0])
 
 
 def _name(ra: float, dec: float) -> str:

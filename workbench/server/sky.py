@@ -311,15 +311,17 @@ def _redshift_of(dist_mpc: float) -> float:
 def gw_plant(seed: int) -> GwPlant:
     """The counterpart planted in the GW event's localization, and its host galaxy.
 
-    The host lies well inside the 90% region (within ~0.4 deg of the centre, the map's
-    sigma being 1.2 deg) at a distance within ~2% of the event's mean, so it is the most
-    probable galaxy around; the counterpart is 2-8 arcsec (about 2.5-10 kpc) from it.
+    The host lies at the heart of the 90% region (0.03-0.1 deg from the centre, the map's
+    sigma being 1.2 deg) at the event's mean distance (to 0.3%), so it is the most probable
+    galaxy around (see :func:`.gcn.build_galaxies`); the counterpart is 2-8 arcsec (about
+    2.5-10 kpc) from it.
     """
     rng = np.random.default_rng([seed, 29])
     cos_dec = np.cos(np.radians(GW_CENTER[1]))
-    host_ra = GW_CENTER[0] + rng.normal(0.0, 0.15) / cos_dec
-    host_dec = GW_CENTER[1] + rng.normal(0.0, 0.15)
-    host_dist = GW_DISTANCE[0] * (1.0 + rng.normal(0.0, 0.01))
+    offset, towards = rng.uniform(0.03, 0.1), rng.uniform(0.0, 2 * np.pi)  # degrees, radians
+    host_ra = GW_CENTER[0] + offset * np.cos(towards) / cos_dec
+    host_dec = GW_CENTER[1] + offset * np.sin(towards)
+    host_dist = GW_DISTANCE[0] * (1.0 + rng.normal(0.0, 0.003))
     sep = rng.uniform(2.0, 8.0) / 3600.0  # degrees
     angle = rng.uniform(0.0, 2 * np.pi)
     event_mjd = float(us_to_mjd(parse_time(GW_DATEOBS)))
