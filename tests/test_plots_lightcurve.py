@@ -322,6 +322,8 @@ def test_light_curve_pane_prepares_in_a_thread_and_shows_in_place() -> None:
     assert pane.widget is widget and pane.sources["det"] is det  # same widget, same source
     assert sorted(det.data["mjd"]) == [59001.5, 59002.0, 59003.0]
     assert pane.sources["view"].data["title"] == ["ZTF21abc"]
+    # in a widget, the points travel inside the view row: one message for the whole update
+    assert pane.sources["view"].data["det"] == [det.data]
     assert pane.span is not None and pane.span.last_mjd == 59003.0
     pane.show(pane.prepare(None, title="nothing"))
     assert pane.span is None and pane.sources["view"].data["note"] == ["no photometry"]

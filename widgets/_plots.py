@@ -135,7 +135,8 @@ class LightCurvePane:
         """Show prepared columns (from :meth:`prepare`) in the pane's figure, in place."""
         if prepared is self.shown:
             return
-        update_live_lightcurve(self.sources, prepared)
+        # One message to the browser for the whole update (see update_live_lightcurve).
+        update_live_lightcurve(self.sources, prepared, setter=self.widget)
         self.shown = prepared
 
     @property

@@ -590,6 +590,8 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
         "data",
         CustomJS(
             args={
+                "det": det,
+                "lim": lim,
                 "xr": fig.x_range,
                 "yr": fig.y_range,
                 "title": fig.title,
@@ -608,7 +610,7 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
     return fig, sources
 
 
-_VIEW_COLUMNS = ("x0", "x1", "y0", "y1", "title", "note", "now_visible", "now")
+_VIEW_COLUMNS = ("x0", "x1", "y0", "y1", "title", "note", "now_visible", "now", "det", "lim")
 # Runs in the browser when the view source changes: one redraw for ranges, title and note.
 _APPLY_VIEW_JS = """
 // data arrives as a Map from a patch, as a plain object from an embedded document
@@ -617,6 +619,12 @@ const col = (k) => (data instanceof Map ? data.get(k) : data[k]);
 const first = (k) => { const c = col(k); return c != null && c.length ? c[0] : null; };
 const x0 = first("x0");
 if (x0 === null) { return; }
+// The points may come inside the row (one message from the kernel for the whole update).
+const plain = (m) => (m instanceof Map ? Object.fromEntries(m) : m);
+const points = [[det, first("det")], [lim, first("lim")]];
+for (const [source, columns] of points) {
+    if (columns != null) { source.setv({data: plain(columns)}, {check_eq: false}); }
+}
 xr.setv({start: x0, end: first("x1"), reset_start: x0, reset_end: first("x1")});
 yr.setv({start: first("y0"), end: first("y1"), reset_start: first("y0"), reset_end: first("y1")});
 if (title.text !== first("title")) { title.text = first("title"); }
@@ -629,15 +637,28 @@ if (Math.abs(shown - first("now")) > 1e-3) { formatter.args = new Map([["now", f
 """
 
 
-def update_live_lightcurve(sources: PlotSources, columns: LightCurveColumns) -> None:
-    """Show ``columns`` in a figure from :func:`live_lightcurve_figure`: the points, then
-    one row with ranges, title and note, which the figure's ``CustomJS`` applies in the
-    browser (outside a browser, :attr:`PlotSources.models` ``['columns']`` tells what is
-    shown)."""
-    sources["det"].data = columns.det
-    sources["lim"].data = columns.lim
+def update_live_lightcurve(
+    sources: PlotSources, columns: LightCurveColumns, *, setter: Any = None
+) -> None:
+    """Show ``columns`` in a figure from :func:`live_lightcurve_figure`.
+
+    Without ``setter``: the points, then one row with ranges, title and note, which the
+    figure's ``CustomJS`` applies in the browser. With ``setter`` (the ``BokehModel``
+    showing the figure): the points travel INSIDE that row, one message in all, and the
+    CustomJS puts them into the point sources in the browser; the Python-side sources are
+    updated as if by the browser (``setter``: not sent back), so both sides agree.
+    :attr:`PlotSources.models` ``['columns']`` tells what is shown.
+    """
+    row: dict[str, list[Any]] = {}
+    for name, data in (("det", columns.det), ("lim", columns.lim)):
+        if setter is None:
+            sources[name].data = data
+        else:
+            descriptor = sources[name].lookup("data")
+            descriptor._set(sources[name], descriptor._get(sources[name]), data, setter=setter)
+            row[name] = [data]
     # Last: its change applies the ranges once both point sets are in place.
-    sources["view"].data = {
+    sources["view"].data = row | {
         "x0": [columns.x_range[0]],
         "x1": [columns.x_range[1]],
         "y0": [columns.y_range[0]],
