@@ -96,6 +96,78 @@ def unthrottled_ratios(proc, work: Path) -> dict[str, object]:
     return out
 
 
+def first_candidate(proc, work: Path, *, rate_limit: bool) -> dict[str, object]:
+    """Empty cache, demo-sized server: seconds until the first candidate in vetting order
+    has its photometry and cutouts (polled), until ``sync(background=True)`` returns, and
+    until the background is done; the old blocking ``sync()`` for comparison."""
+    import threading
+
+    behave(proc, rate_limit=rate_limit, latency="realistic")
+    tag = "limited" if rate_limit else "unlimited"
+    wb = Workbench.open(url=proc.url, token=proc.token, cache=work / f"f-{tag}.duckdb")
+    start = time.perf_counter()
+    box: dict[str, object] = {}
+    thread = threading.Thread(
+        target=lambda: box.update(s=wb.sync(background=True, progress=False)), daemon=True
+    )
+    thread.start()
+    first_s = None
+    while first_s is None:
+        if _first_ready(wb):
+            first_s = time.perf_counter() - start
+        else:
+            time.sleep(0.1)
+    thread.join()
+    returned_s = time.perf_counter() - start
+    box["s"].background.wait()
+    done_s = time.perf_counter() - start
+    _, blocking_s = timed_sync(proc.url, proc.token, work / f"g-{tag}.duckdb")
+    return {
+        f"first_candidate_{tag}_s": round(first_s, 1),
+        f"scanner_first_returns_{tag}_s": round(returned_s, 1),
+        f"scanner_first_all_{tag}_s": round(done_s, 1),
+        f"blocking_sync_{tag}_s": round(blocking_s, 1),
+    }
+
+
+def _first_ready(wb) -> bool:
+    """The first candidate in vetting order has synced photometry and every cutout."""
+    try:
+        frame = wb.candidates()
+        if frame.empty:
+            return False
+        obj = frame["id"].iloc[0]
+        row = wb.sql(
+            "SELECT (SELECT count(*) FROM obj_sync WHERE obj_id = $o) AS phot, "
+            "(SELECT count(*) FROM thumbnails WHERE obj_id = $o AND png IS NULL) AS missing, "
+            "(SELECT count(*) FROM thumbnails WHERE obj_id = $o) AS thumbs",
+            {"o": obj},
+        ).iloc[0]
+        return bool(row["phot"] and row["thumbs"] and not row["missing"])
+    except Exception:  # the cache may not have its tables yet
+        return False
+
+
+def cache_bytes(path: Path, wb) -> dict[str, object]:
+    """Cache file bytes per source and per photometry point, after a CHECKPOINT."""
+    import duckdb
+
+    counts = wb.cache.counts()
+    con = duckdb.connect(str(path))
+    con.execute("CHECKPOINT")
+    size = con.execute("SELECT sum(total_blocks * block_size) FROM pragma_database_size()")
+    blocks = size.fetchone()[0]
+    con.close()
+    objs = max(1, counts.get("objs", 0))
+    return {
+        "cache_objs": counts.get("objs", 0),
+        "cache_photometry_points": counts.get("photometry", 0),
+        "cache_bytes_per_source": round(path.stat().st_size / objs),
+        "cache_used_block_bytes_per_source": round((blocks or 0) / objs),
+        "photometry_points_per_source": round(counts.get("photometry", 0) / objs, 1),
+    }
+
+
 def timed_sync(url: str, token: str, cache: Path, **options) -> tuple[object, float]:
     wb = Workbench.open(url=url, token=token, cache=cache, **options.pop("client", {}))
     start = time.perf_counter()
@@ -123,6 +195,11 @@ def main() -> None:
     parser.add_argument("--photometry-sources", type=int, default=10_000)
     parser.add_argument("--per-source-sample", type=int, default=100)
     parser.add_argument(
+        "--first-candidate-only",
+        action="store_true",
+        help="only the scanner-first timings and cache size (demo-sized server)",
+    )
+    parser.add_argument(
         "--unthrottled-only",
         action="store_true",
         help="only the unthrottled docs-script ratios (sources, candidates, classifications)",
@@ -130,6 +207,14 @@ def main() -> None:
     args = parser.parse_args()
     out: dict[str, object] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    if args.first_candidate_only:
+        with spawn_server_process(sources=2000, candidates=300, seed=1, timeout=300) as proc:
+            out |= first_candidate(proc, work, rate_limit=False)
+            wb = Workbench.open(url=proc.url, token=proc.token, cache=work / "f-unlimited.duckdb")
+            out |= cache_bytes(work / "f-unlimited.duckdb", wb)
+            out |= first_candidate(proc, work, rate_limit=True)
+        print(json.dumps(out, indent=2))
+        return
 
     with spawn_server_process(
         sources=args.sources, candidates=args.candidates, seed=1, timeout=300

@@ -355,8 +355,10 @@ def _write_changed(
     if spec.local_rows:  # the server's version of a row replaces a queued local one
         cols.append("action_id")
         select.append("NULL")
+    # only new rows: a plain INSERT skips the conflict check of INSERT OR REPLACE
+    verb = "INSERT OR REPLACE" if out.updated else "INSERT"
     con.execute(
-        f"INSERT OR REPLACE INTO {spec.name} ({', '.join(_q(c) for c in cols)}) "
+        f"{verb} INTO {spec.name} ({', '.join(_q(c) for c in cols)}) "
         f"SELECT {', '.join(select)} FROM _wb_stage s {join_old} "
         f"WHERE s._old IS NULL OR s._old <> s.raw_hash",
         {"now": now},

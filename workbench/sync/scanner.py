@@ -2,9 +2,9 @@
 
 From an empty cache a full sync spends most of its time on what the scanner does not need
 first (every saved source's photometry, spectra, galaxies). :func:`scanner_phase` brings
-in groups, taxonomies and the candidates of the chosen groups, then each candidate's
-photometry and cutouts in vetting order (best score first), in small chunks that are
-committed as they land, so the first candidate can be shown while the others still come.
+in groups, taxonomies and the candidates of the chosen groups, then the photometry and
+cutouts of the first :data:`READY` candidates in vetting order (best score first), in
+small chunks committed as they land, so the first candidate can be shown within seconds.
 :class:`BackgroundSync` then runs every other resource on a background thread with the
 ordinary checkpointed passes: a process killed while it runs resumes at the next sync
 exactly as a killed foreground sync does, and a completed one leaves the cache equal to
@@ -28,8 +28,10 @@ SCANNER_RESOURCES = ("groups", "taxonomies", "candidates")
 #: first candidate is complete after a few requests; later chunks amortise the commits.
 FIRST_CHUNK, CHUNK = 4, 25
 #: Candidates complete (photometry and cutouts) before ``sync(background=True)`` returns:
-#: more than the vetting panel prefetches (6 ahead); the others follow first thing in the
-#: background. At the production 5 requests/s a candidate costs ~0.8 s (4 requests).
+#: more than the vetting panel prefetches (6 ahead). At the production 5 requests/s a
+#: candidate costs ~0.8 s (4 requests). The others get theirs from the background's usual
+#: passes: photometry in bulk by date window (a request per ~20,000 points, where one per
+#: candidate took 300 requests for the demo's queue) and cutouts up to ``thumbnail_limit``.
 READY = 10
 #: The name under which the candidates' photometry and cutouts are reported.
 DETAIL = "candidates' detail"
@@ -114,16 +116,15 @@ def scanner_phase(syncer: Any, options: SyncOptions) -> tuple[SyncSummary, tuple
     rows_before = syncer.cache.counts()
     for name in first:
         syncer._run_one(ctx, name)
-    left = 0
     if "candidates" in first and ({"photometry", "thumbnails"} & set(options.resources)):
-        left = _details(ctx, READY)
+        _details(ctx, READY)
     ctx.summary.settle_new(rows_before, syncer.cache.counts())
     after = syncer.client.stats.snapshot()
     for key in ("requests", "retries", "rate_limited"):
         setattr(ctx.summary, key, after[key] - before[key])
     ctx.summary.seconds = clock.elapsed
     rest = tuple(r for r in ALL_RESOURCES if r in options.resources and r not in first)
-    return ctx.summary, ((DETAIL,) if left else ()) + rest
+    return ctx.summary, rest
 
 
 def _details(ctx: SyncContext, limit: int | None) -> int:
@@ -143,15 +144,6 @@ def _details(ctx: SyncContext, limit: int | None) -> int:
     return left
 
 
-def _merge(into: SyncSummary, part: SyncSummary) -> None:
-    """Add a part's counts, statuses and notes to a summary."""
-    for table, counts in part.tables.items():
-        into.count(table, counts)
-    into.resources = {**part.resources, **into.resources}
-    into.resource_seconds = {**part.resource_seconds, **into.resource_seconds}
-    into.notes = [*part.notes, *into.notes]
-
-
 class BackgroundSync:
     """The rest of a scanner-first sync, running on a daemon thread.
 
@@ -164,23 +156,14 @@ class BackgroundSync:
         self.resources = resources
         self.summary: SyncSummary | None = None
         self.error: BaseException | None = None
-        self._options = dataclasses.replace(
-            options, resources=tuple(r for r in resources if r != DETAIL), progress=False
-        )
+        self._options = dataclasses.replace(options, resources=resources, progress=False)
         self._syncer = syncer
         self._thread = threading.Thread(target=self._run, name="sync-background", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            detail = None
-            if DETAIL in self.resources:  # the rest of the vetting queue comes first
-                detail = SyncContext(self._syncer.client, self._syncer.cache, self._options)
-                _details(detail, None)
-                self._done_one(DETAIL)
             self.summary = self._syncer.run(self._options, on_resource=self._done_one)
-            if detail is not None:
-                _merge(self.summary, detail.summary)
         except BaseException as exc:  # re-raised by wait() in the caller's thread
             self.error = exc
 
