@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from workbench.facade import Workbench
@@ -80,3 +81,28 @@ def test_local_single_event_carries_what_skyportal_does(server, shared_dir) -> N
     wanted = set(real_loc["properties"][0]["data"])  # distmean, diststd, area_90, ...
     assert wanted <= set(local_loc["properties"][0]["data"])
     assert all("content" not in n for n in local["gcn_notices"])  # excludeNoticeContent
+
+
+def test_events_fall_back_on_skyportal_figures_without_the_map(make_server, tmp_path) -> None:
+    """Where a localization's pixels are not in the cache, the distance and 90% area are
+    SkyPortal's own (the localization's properties the detail record carries)."""
+    from workbench.errors import SkymapError
+    from workbench.events import cached_event_table
+
+    srv = make_server(sources=10, candidates=5, seed=2)
+    wb = Workbench.open(srv.url, srv.token, tmp_path / "c.duckdb", **FAST)
+    wb.sync(["gcn_events"])
+
+    class NoMaps:  # the same cache, as if no localization's pixels had been fetched
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(wb, name)
+
+        def skymap(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise SkymapError("no localization in the cache")
+
+    gw = cached_event_table(NoMaps()).set_index("dateobs").loc[GW]
+    assert gw["distmean"] == pytest.approx(267.4) and gw["diststd"] == pytest.approx(51.6)
+    assert 10 < gw["area_90"] < 40 and np.isnan(gw["area_50"])  # SkyPortal has no area_50
+    with_maps = wb.events().set_index("dateobs").loc[GW]
+    assert with_maps["area_50"] > 0  # the map, when cached, gives every figure
+    wb.cache.close()

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import NotFound
 from .context import SyncContext
 
 __all__ = ["DETAIL_KEYS", "LOCALIZATION_DETAIL_KEYS", "event_fingerprint", "sync_event_details"]
@@ -125,7 +126,13 @@ def sync_event_details(ctx: SyncContext, listed: list[dict[str, Any]] | None = N
         return
     with ctx.progress.bar("gcn event details", total=len(todo), unit="events") as bar:
         for key, fingerprint in todo:
-            record = ctx.client.get(f"/api/gcn_event/{key}", {"excludeNoticeContent": "true"})
+            try:
+                record = ctx.client.get(f"/api/gcn_event/{key}", {"excludeNoticeContent": "true"})
+            except NotFound:
+                # deleted since the listing: its row goes with the next listing pass
+                ctx.summary.notes.append(f"gcn event {key}: listed but not found; skipped")
+                bar.update()
+                continue
             seen[key] = fingerprint
             with ctx.cache.write() as tx:
                 ctx.summary.count(RESOURCE, tx.upsert_gcn_events([_detail_part(record)]))
