@@ -8,7 +8,10 @@ localizations into one row per event, newest first.
 What a row holds comes from the best source available, in this order: the event's
 ``properties`` (SkyPortal stores the notice's classification there), the content of its
 notices (the full event record carries it), then its tags (``"NSBH"``, ``"GRB"``,
-``"< 1 per 100 years"``). Values absent from all of them are NaN, never guessed.
+``"< 1 per 100 years"``). Values absent from all of them are NaN, never guessed. The event
+listing carries only tags; a plain sync adds each event's ``properties`` and its
+localizations' (SkyPortal's distance and 90% area) from the single-event record (see
+:mod:`workbench.sync.event_details`); the cached map's own figures come first.
 
 Units: ``far`` in Hz (false alarms per second) and ``far_per_year`` (``far_is_bound``: only
 an upper bound is known, from a tag such as ``"< 1 per 100 years"``); ``source_class`` the
