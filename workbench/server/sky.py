@@ -357,8 +357,9 @@ def _place_gw_counterparts(plant, ra, dec, z, kind, created, n_gen_src) -> None:
     0. the counterpart: a fast-fading "afterglow" 2-8 arcsec from its host, first seen
        1.3-2.6 days after the event, redshift of its host (distance consistent);
     1. a SN Ia already rising 6-12 days before the event (excluded as "prior");
-    2. a SN II first seen 4-9 days after the event, farther out in the region (credible
-       level 0.45-0.75), nearby (z ~ 0.012, ~50 Mpc: inconsistent with the event's
+    2. a SN II rising after the event (observed from the night after it, its first alert
+       4-9 days after), slowly (~0.01-0.1 mag/day), farther out in the region (credible
+       level 0.45-0.75), nearby (z ~ 0.012, ~55 Mpc: inconsistent with the event's
        distance) and far from the catalog's galaxies in the volume.
     """
     rng = np.random.default_rng([7, n_gen_src])
