@@ -120,3 +120,16 @@ def test_killed_during_the_background_phase_then_resumed(make_server, tmp_path):
     assert cached_ids(wb, "SELECT id FROM classifications") == server_ids(
         srv, "/api/classification", "classifications"
     )
+
+
+def test_a_second_sync_waits_for_the_background_one(make_server, tmp_path):
+    """Two passes over one listing's checkpoints would interleave: the second waits."""
+    srv = make_server(sources=40, candidates=5, seed=44, latency="realistic")
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    first = wb.sync(background=True, **QUIET)
+    again = wb.sync(**QUIET)
+    assert first.background.done and again.ok
+    assert first.background.wait().ok
+    assert cached_ids(wb, "SELECT DISTINCT obj_id FROM sources") == server_ids(
+        srv, "/api/sources", "sources"
+    )

@@ -18,6 +18,7 @@ from .context import ALL_RESOURCES, SyncContext, SyncOptions
 from .listings import sync_candidates, sync_gcn_events, sync_sources
 from .objects import sync_photometry, sync_spectra, sync_thumbnails
 from .reference import sync_galaxies, sync_groups, sync_taxonomies
+from .scanner import BackgroundSync, scanner_phase, wait_for_background
 from .summary import Stopwatch, SyncSummary
 
 RESOURCE_SYNCS: dict[str, Callable[[SyncContext], None]] = {
@@ -56,6 +57,7 @@ class Syncer:
         called with each resource's name when it is finished.
         """
         options = self._options(options, overrides)
+        wait_for_background(self.cache)  # a scanner-first sync's rest must finish first
         ctx = SyncContext(self.client, self.cache, options)
         before = self.client.stats.snapshot()
         rows_before = self.cache.counts()
@@ -83,9 +85,8 @@ class Syncer:
         continues in a :class:`~workbench.sync.scanner.BackgroundSync`, found as
         ``summary.background`` (``summary.still_coming`` names what it has not finished).
         """
-        from .scanner import BackgroundSync, scanner_phase
-
         options = self._options(options, overrides)
+        wait_for_background(self.cache)
         summary, rest = scanner_phase(self, options)
         if rest:
             summary.background = BackgroundSync(self, options, rest)

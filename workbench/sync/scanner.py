@@ -144,6 +144,21 @@ def _details(ctx: SyncContext, limit: int | None) -> int:
     return left
 
 
+#: Background syncs running in this process, by cache file: another sync of the same
+#: cache waits for it (two passes over one listing's checkpoints would interleave).
+_ACTIVE: dict[str, BackgroundSync] = {}
+_ACTIVE_LOCK = threading.Lock()
+
+
+def wait_for_background(cache: Any) -> None:
+    """Block until a background sync of ``cache`` running in this process has finished
+    (returns at once from that sync's own thread, or when there is none)."""
+    with _ACTIVE_LOCK:
+        running = _ACTIVE.get(str(getattr(cache, "path", id(cache))))
+    if running is not None and threading.current_thread() is not running._thread:
+        running._thread.join()
+
+
 class BackgroundSync:
     """The rest of a scanner-first sync, running on a daemon thread.
 
@@ -159,6 +174,10 @@ class BackgroundSync:
         self._options = dataclasses.replace(options, resources=resources, progress=False)
         self._syncer = syncer
         self._thread = threading.Thread(target=self._run, name="sync-background", daemon=True)
+        self._key = str(getattr(syncer.cache, "path", id(syncer.cache)))
+        wait_for_background(syncer.cache)  # one background sync of a cache at a time
+        with _ACTIVE_LOCK:
+            _ACTIVE[self._key] = self
         self._thread.start()
 
     def _run(self) -> None:
@@ -166,6 +185,10 @@ class BackgroundSync:
             self.summary = self._syncer.run(self._options, on_resource=self._done_one)
         except BaseException as exc:  # re-raised by wait() in the caller's thread
             self.error = exc
+        finally:
+            with _ACTIVE_LOCK:
+                if _ACTIVE.get(self._key) is self:
+                    del _ACTIVE[self._key]
 
     _finished: tuple[str, ...] = ()
 
