@@ -7,7 +7,10 @@ Against the local server, unthrottled and without simulated latency, in one proc
 * ``decode``: ``orjson.loads`` of the body;
 * ``upsert``: the cache write of the page's records, split into ``arrow`` (typed columns),
   ``json`` (canonical raw JSON), ``hash`` (64-bit digests), ``merge`` (stored JSON read back
-  and merged for partial views), ``duckdb`` (staging, compare, INSERT) and ``other``.
+  and merged for partial views), ``duckdb`` (staging, compare, INSERT) and ``other`` (the
+  transaction itself and the record splitting in Python);
+* ``empty_transaction``: an empty ``cache.write()`` (lock, connect, commit, close), the
+  part of ``other`` that a sync pays once per batch of ``commit_rows`` rows, not per page.
 
 The split is measured by wrapping the bulk layer's functions with timers (a few
 microseconds a call), one page at a time with nothing overlapping, so the parts add up.
@@ -83,6 +86,10 @@ def profile(url: str, token: str, path: str, key: str, upsert: str, cache: Cache
         for name in ("arrow", "json", "hash", "merge", "duckdb"):
             parts[name].append(SPENT.get(name, 0.0))
         parts["other"].append(total - sum(SPENT.values()))
+        start = time.perf_counter()
+        with cache.write():  # the fixed cost of a transaction: lock, connect, commit, close
+            pass
+        parts["empty_transaction"].append(time.perf_counter() - start)
         rows += len(records)
         if page * 500 >= data["totalMatches"] or not records:
             break
