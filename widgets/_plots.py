@@ -139,6 +139,36 @@ class LightCurvePane:
         update_live_lightcurve(self.sources, prepared, setter=self.widget)
         self.shown = prepared
 
+    def sync_bundle(self) -> None:
+        """Put what is shown into the widget's initial document, for a browser view that
+        is created later (a panel displayed after its first object was shown): updates
+        sent before a view exists are not replayed, and the ranges and title are applied by
+        a CustomJS only on a change. Costs one full serialisation: call it once, when the
+        panel is built, not per object."""
+        columns = self.shown
+        if columns is not None:
+            models = self.sources.models
+            fig = models["figure"]
+            quiet = (
+                (fig.x_range, "start", columns.x_range[0]),
+                (fig.x_range, "end", columns.x_range[1]),
+                (fig.x_range, "reset_start", columns.x_range[0]),
+                (fig.x_range, "reset_end", columns.x_range[1]),
+                (fig.y_range, "start", columns.y_range[0]),
+                (fig.y_range, "end", columns.y_range[1]),
+                (fig.y_range, "reset_start", columns.y_range[0]),
+                (fig.y_range, "reset_end", columns.y_range[1]),
+                (fig.title, "text", columns.title),
+                (models["note"], "text", columns.note),
+                (models["now"], "visible", bool(columns.now_visible)),
+                (models["formatter"], "args", {"now": columns.now}),
+            )
+            for model, name, value in quiet:
+                # set as by the browser (setter): the bundle below carries it, no patch is sent
+                descriptor = model.lookup(name)
+                descriptor._set(model, descriptor._get(model), value, setter=self.widget)
+        self.widget.update_from_model(self.figure)
+
     @property
     def span(self) -> DetectionSpan | None:
         """First and last detection (MJD, days ago) of the object shown, or None."""

@@ -66,7 +66,7 @@ def cutouts_html(
     kinds = [*CUTOUT_KINDS, *(k for k in thumbnails if k not in CUTOUT_KINDS)]
     cells = [_cell(kind, thumbnails.get(kind), size, float(pixel_scale_arcsec)) for kind in kinds]
     return (
-        "<div class='wb-cutouts' style='display:flex;gap:8px;flex-wrap:nowrap;"
+        "<div class='wb-cutouts' style='display:flex;gap:8px;flex-wrap:wrap;"
         f"align-items:flex-start'>{''.join(cells)}</div>"
     )
 
@@ -86,7 +86,7 @@ def _cell(kind: str, data: bytes | None, size: int, scale: float) -> str:
         encoded = base64.b64encode(data).decode("ascii")
         body = (
             f"<div style='{box}'>"
-            f"<img class='wb-cutout-img' alt='{label} cutout' src='data:{_mime(data)};base64,"
+            f"<img class='wb-cutout-img' decoding='sync' alt='{label} cutout' src='data:{_mime(data)};base64,"
             f"{encoded}' style='width:{size}px;height:{size}px;image-rendering:pixelated;"
             "display:block'/>"
             f"{_overlay(size, width_px, scale)}</div>"

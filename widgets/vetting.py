@@ -53,8 +53,34 @@ try:  # the richer cutouts (crosshair, N/E arrows, scale bar), when present
 except ImportError:  # pragma: no cover - until widgets/cutouts.py lands
     _cutouts_html = None
 
+# Tabs of a candidate shown by a key or click are filled this long (seconds) after it:
+# a scanner pressing "n" again before then never pays for them.
+DEFERRED_SECONDS = 0.12
+LIGHTCURVE_WIDTH_PX = 640
 POLL_RESOURCES = ("sources", "candidates", "photometry", "thumbnails")
 VERBS = {"save": "saved", "reject": "rejected", "skip": "skipped"}
+
+
+def _deferring_loop() -> Any:
+    """The kernel's running asyncio loop when the message being handled is a widget
+    message (comm_msg) on the main thread; None otherwise (a cell, a thread, no kernel)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        import asyncio
+
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        kernel = getattr(shell, "kernel", None)
+        if kernel is None:
+            return None
+        header = (kernel.get_parent() or {}).get("header") or {}
+        if header.get("msg_type") != "comm_msg":
+            return None
+        return asyncio.get_running_loop()
+    except (ImportError, RuntimeError):
+        return None
 
 
 def _lightcurve_pane() -> Any:
@@ -62,7 +88,9 @@ def _lightcurve_pane() -> Any:
         from ._plots import LightCurvePane  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return LightCurvePane()
+    # About as wide as the three cutouts' row (3 x 220 px and gaps): below them in a notebook of
+    # usual width, beside them where the panel is wide enough (the row wraps).
+    return LightCurvePane(width=LIGHTCURVE_WIDTH_PX, height=300)
 
 
 def _annotations_table() -> Any:
@@ -137,6 +165,9 @@ class VettingPanel(Panel):
         self.view: CandidateView | None = None
         self.classifier: ClassificationPanel | None = None
         self.last_show_seconds = math.nan
+        self._shown_serial = (
+            0  # counts candidates shown: a deferred tab fill for an old one is dropped
+        )
         self._candidates = wb.candidates()
         save_ids = self._initial_save_groups(ids)
         build_layout(
@@ -154,6 +185,8 @@ class VettingPanel(Panel):
         self._requeue()
         if order != "score":
             self.order.value = order
+        if self.lightcurve is not None:
+            self.lightcurve.sync_bundle()  # the first candidate's curve, for the first view
         self._show_report()
         self.poll_seconds = poll_seconds
         self.poll_resources = tuple(poll_resources)
@@ -689,21 +722,27 @@ class VettingPanel(Panel):
         view = self.prefetcher.get(obj_id, self.state.row(obj_id))
         self.view = view
         self.prefetcher.pinned = obj_id
+        self._shown_serial += 1
         learned = None
         if self.state.order == "learned" and obj_id in self.state.learned:
             learned = (self.state.learned[obj_id], self._drivers.get(obj_id, ""))
+        # The light curve goes first: BokehJS takes longest to apply its update, and it is
+        # drawn in the same frame as the header and cutouts that follow it. Each line below
+        # is one message to the browser (none when the value did not change).
+        if self.lightcurve is not None:
+            self.lightcurve.show(view.plot)
+        else:
+            self.plot_box.children = (view.plot,) if view.plot is not None else ()
         self.header.value = header_html(view, learned=learned) + self._decision_note(obj_id)
         self.cutouts_html.value = (
             _cutouts_html(view.thumbnails)
             if _cutouts_html is not None
             else fallback_cutouts_html(view.thumbnails)
         )
-        if self.lightcurve is not None:
-            self.lightcurve.show(view.plot)
-        else:
-            self.plot_box.children = (view.plot,) if view.plot is not None else ()
         self.badges.value = badges_html(view, self._taxonomy_names)
-        self._fill_tabs(view)
+        # The tabs below the candidate area: after it is drawn when a key or click asked
+        # (see _after_drawn), so the browser paints the candidate before their tables.
+        self._after_drawn(self._fill_tabs_if_current, self._shown_serial)
         if self.classifier is not None and self.classify_box.layout.display != "none":
             self.classifier.set_object(obj_id)
         if self.key_mode == "classify":
@@ -711,6 +750,30 @@ class VettingPanel(Panel):
         self.last_show_seconds = time.perf_counter() - start
         if shown is not None and shown.obj_id != obj_id and shown.obj_id not in self.state.rows:
             self.prefetcher.forget(shown.obj_id)  # decided and gone from the queue
+
+    def _after_drawn(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` now, or, while the kernel handles a widget message (a key or a
+        click in the browser), on the kernel's event loop ``DEFERRED_SECONDS`` later: its
+        widget updates then reach the browser after the candidate's own, which are painted
+        first. A cell that calls the panel (a notebook, a test) gets everything at once."""
+        loop = _deferring_loop()
+        if loop is None:
+            fn(*args)
+            return
+
+        def run() -> None:
+            # not errors.guard: its success would clear an error another action showed
+            try:
+                fn(*args)
+            except Exception as exc:
+                self.errors.show(f"{type(exc).__name__}: {exc}")
+
+        loop.call_later(DEFERRED_SECONDS, run)
+
+    def _fill_tabs_if_current(self, serial: int) -> None:
+        with self._lock:
+            if serial == self._shown_serial and self.view is not None:
+                self._fill_tabs(self.view)
 
     def _decision_note(self, obj_id: str) -> str:
         record = self.decided.get(obj_id)

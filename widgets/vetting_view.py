@@ -253,6 +253,11 @@ def report_document(frame: pd.DataFrame, title: str) -> str:
     )
 
 
+# Rows of controls wrap onto a second line in a narrow notebook instead of being cut off.
+def _wrap() -> w.Layout:
+    return w.Layout(flex_flow="row wrap")
+
+
 def build_layout(
     panel: VettingCallbacks,
     group_ids: tuple[int, ...],
@@ -270,7 +275,15 @@ def build_layout(
     # The tabs (with the annotations' search box) stay outside: keys typed there must not
     # act on the panel, and ipyevents takes every key while the mouse is over the area.
     p.candidate_area = w.VBox(
-        [p.header, p.badges, w.HBox([p.cutouts_html, p.plot_box])],
+        [
+            p.header,
+            p.badges,
+            # wraps: the light curve goes below the cutouts when both do not fit side by side
+            w.HBox(
+                [p.cutouts_html, p.plot_box],
+                layout=w.Layout(flex_flow="row wrap", align_items="flex-start", gap="8px"),
+            ),
+        ],
         layout=w.Layout(border="1px solid #e0e0e0", padding="4px"),
     )
     p.candidate_area.add_class("wb-candidate-area")
@@ -285,11 +298,15 @@ def build_layout(
     ]
     p.widget = w.VBox(
         [
-            w.HBox([p.group_filter, p.min_score, p.unvetted, p.order, p.refresh_button]),
+            w.HBox(
+                [p.group_filter, p.min_score, p.unvetted, p.order, p.refresh_button], layout=_wrap()
+            ),
             p.save_groups,
             w.HBox([p.position, p.live_note]),
             p.candidate_area,
-            w.HBox(actions),
+            w.HBox(
+                actions, layout=_wrap()
+            ),  # wrapped, not shrunk to "Reject ..." in a narrow notebook
             p.tabs,
             w.HBox([p.comment_text, p.comment_button]),
             p.class_hint,
@@ -322,10 +339,13 @@ def _filter_controls(
         placeholder="any",
         value="" if min_score is None else f"{min_score:g}",
         continuous_update=False,
+        layout=w.Layout(width="190px"),
     )
     p.unvetted = w.Checkbox(description="unvetted only", value=True, indent=False)
     p.order = w.Dropdown(options=ORDER_OPTIONS, value="score", layout=w.Layout(width="150px"))
-    p.refresh_button = w.Button(description="Refresh", icon="refresh")
+    p.refresh_button = w.Button(
+        description="Refresh", icon="refresh", layout=w.Layout(width="auto")
+    )
     p.refresh_button.on_click(guard(lambda _b: p.refresh()))
     p.group_filter.observe(guard(lambda c: p.set_filters(group_ids=c["new"])), names="value")
     p.min_score.observe(
@@ -380,7 +400,10 @@ def _action_controls(
         "comment_button": ("Comment (m)", "comment", "", lambda: p.comment()),
     }
     for attr, (label, icon, style, action) in buttons.items():
-        button = w.Button(description=label, icon=icon, button_style=style)
+        # as wide as its label (not ipywidgets' fixed 148 px): the row fits or wraps, uncut
+        button = w.Button(
+            description=label, icon=icon, button_style=style, layout=w.Layout(width="auto")
+        )
         button.on_click(guard(lambda _b, act=action: act()))
         setattr(p, attr, button)
     p.comment_text = w.Textarea(placeholder="a comment on this candidate", rows=2)
