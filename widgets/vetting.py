@@ -36,6 +36,7 @@ from .scan_report import ScanJournal, report_csv
 from .vetting_data import CandidateLoader, CandidateView, Prefetcher
 from .vetting_state import FINAL_DECISIONS, ORDERS, Decision, VettingFilters, VettingState
 from .vetting_view import (
+    TABS,
     annotations_html,
     badges_html,
     build_layout,
@@ -165,9 +166,9 @@ class VettingPanel(Panel):
         self.view: CandidateView | None = None
         self.classifier: ClassificationPanel | None = None
         self.last_show_seconds = math.nan
-        self._shown_serial = (
-            0  # counts candidates shown: a deferred tab fill for an old one is dropped
-        )
+        # counts candidates shown: a deferred tab fill for an earlier one is dropped
+        self._shown_serial = 0
+        self._stale_tabs: set[str] = set()  # tabs not yet filled for the candidate shown
         self._candidates = wb.candidates()
         save_ids = self._initial_save_groups(ids)
         build_layout(
@@ -179,6 +180,7 @@ class VettingPanel(Panel):
         )
         if self.lightcurve is not None:
             self.plot_box.children = (self.lightcurve.widget,)
+        self.tabs.observe(self._tab_opened, names="selected_index")
         self.keys_event = attach_keys(self.candidate_area, self.errors.guard(self.handle_key))
         if order not in ORDERS:
             raise WorkbenchError(f"order must be one of {ORDERS}, not {order!r}")
@@ -726,23 +728,29 @@ class VettingPanel(Panel):
         learned = None
         if self.state.order == "learned" and obj_id in self.state.learned:
             learned = (self.state.learned[obj_id], self._drivers.get(obj_id, ""))
-        # The light curve goes first: BokehJS takes longest to apply its update, and it is
-        # drawn in the same frame as the header and cutouts that follow it. Each line below
+        # Header and cutouts first: the browser applies them in a few milliseconds and
+        # decodes the images while BokehJS applies the light curve's update, which takes
+        # longest (sent first, it held the header back by tens of ms in Chromium). Each line
         # is one message to the browser (none when the value did not change).
-        if self.lightcurve is not None:
-            self.lightcurve.show(view.plot)
-        else:
-            self.plot_box.children = (view.plot,) if view.plot is not None else ()
         self.header.value = header_html(view, learned=learned) + self._decision_note(obj_id)
         self.cutouts_html.value = (
             _cutouts_html(view.thumbnails)
             if _cutouts_html is not None
             else fallback_cutouts_html(view.thumbnails)
         )
+        if self.lightcurve is not None:
+            self.lightcurve.show(view.plot)
+        else:
+            self.plot_box.children = (view.plot,) if view.plot is not None else ()
         self.badges.value = badges_html(view, self._taxonomy_names)
-        # The tabs below the candidate area: after it is drawn when a key or click asked
-        # (see _after_drawn), so the browser paints the candidate before their tables.
-        self._after_drawn(self._fill_tabs_if_current, self._shown_serial)
+        # The tabs below the candidate area: all of them now when a cell asked; when a key
+        # or click asked, only the open one and after the candidate is drawn (_later).
+        loop = _deferring_loop()
+        if loop is None:
+            self._fill_tabs(view)
+        else:
+            self._stale_tabs = {name for name in TABS if name != "Scan report"}
+            self._later(loop, self._fill_tabs_if_current, self._shown_serial)
         if self.classifier is not None and self.classify_box.layout.display != "none":
             self.classifier.set_object(obj_id)
         if self.key_mode == "classify":
@@ -751,15 +759,10 @@ class VettingPanel(Panel):
         if shown is not None and shown.obj_id != obj_id and shown.obj_id not in self.state.rows:
             self.prefetcher.forget(shown.obj_id)  # decided and gone from the queue
 
-    def _after_drawn(self, fn: Any, *args: Any) -> None:
-        """Run ``fn(*args)`` now, or, while the kernel handles a widget message (a key or a
-        click in the browser), on the kernel's event loop ``DEFERRED_SECONDS`` later: its
-        widget updates then reach the browser after the candidate's own, which are painted
-        first. A cell that calls the panel (a notebook, a test) gets everything at once."""
-        loop = _deferring_loop()
-        if loop is None:
-            fn(*args)
-            return
+    def _later(self, loop: Any, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` on the kernel's event loop ``DEFERRED_SECONDS`` from now: its
+        widget updates reach the browser after the candidate's own, which are painted
+        first, and a scanner who pressed the next key by then skips them."""
 
         def run() -> None:
             # not errors.guard: its success would clear an error another action showed
@@ -773,7 +776,9 @@ class VettingPanel(Panel):
     def _fill_tabs_if_current(self, serial: int) -> None:
         with self._lock:
             if serial == self._shown_serial and self.view is not None:
-                self._fill_tabs(self.view)
+                # only the open tab: the others when they are opened (_tab_opened)
+                index = self.tabs.selected_index
+                self._fill_tabs(self.view, (TABS[index],) if index is not None else ())
 
     def _decision_note(self, obj_id: str) -> str:
         record = self.decided.get(obj_id)
@@ -787,27 +792,68 @@ class VettingPanel(Panel):
             " <small>(s/r changes it, u undoes the last)</small>"
         )
 
-    def _fill_tabs(self, view: CandidateView) -> None:
-        if self.annotations_table is not None:
-            self.annotations_table.show(view.annotations)
-        else:
-            self.tab_html["Annotations"].value = annotations_html(view.annotations)
-        self.tab_html["Classifications"].value = html_table(
-            with_taxonomy_names(view.classifications, self._taxonomy_names),
-            ("classification", "probability", "taxonomy", "author_name", "created_at", "pending"),
-            empty="no classification",
-        )
-        self.tab_html["Comments"].value = html_table(
-            view.comments, ("author", "text", "created_at", "pending"), empty="no comment"
-        )
-        self.tab_html["Galaxies"].value = html_table(
-            view.galaxies,
-            ("name", "sep_arcsec", "distmpc", "redshift", "catalog_name"),
-            empty=f"no catalog galaxy within {self.loader.galaxy_radius_arcsec:g} arcsec",
-        )
-        self.tab_html["Localizations"].value = localizations_html(
-            view.localizations, self.loader.notes
-        )
+    def _fill_tabs(self, view: CandidateView, names: tuple[str, ...] | None = None) -> None:
+        """Fill the candidate's tabs (``names``; None: all of them)."""
+        fills = {
+            "Annotations": lambda: (
+                self.annotations_table.show(view.annotations)
+                if self.annotations_table is not None
+                else setattr(
+                    self.tab_html["Annotations"], "value", annotations_html(view.annotations)
+                )
+            ),
+            "Classifications": lambda: setattr(
+                self.tab_html["Classifications"],
+                "value",
+                html_table(
+                    with_taxonomy_names(view.classifications, self._taxonomy_names),
+                    (
+                        "classification",
+                        "probability",
+                        "taxonomy",
+                        "author_name",
+                        "created_at",
+                        "pending",
+                    ),
+                    empty="no classification",
+                ),
+            ),
+            "Comments": lambda: setattr(
+                self.tab_html["Comments"],
+                "value",
+                html_table(
+                    view.comments, ("author", "text", "created_at", "pending"), empty="no comment"
+                ),
+            ),
+            "Galaxies": lambda: setattr(
+                self.tab_html["Galaxies"],
+                "value",
+                html_table(
+                    view.galaxies,
+                    ("name", "sep_arcsec", "distmpc", "redshift", "catalog_name"),
+                    empty=f"no catalog galaxy within {self.loader.galaxy_radius_arcsec:g} arcsec",
+                ),
+            ),
+            "Localizations": lambda: setattr(
+                self.tab_html["Localizations"],
+                "value",
+                localizations_html(view.localizations, self.loader.notes),
+            ),
+        }
+        for name in fills if names is None else names:
+            if name in fills:
+                fills[name]()
+        self._stale_tabs = set() if names is None else self._stale_tabs - set(names)
+
+    def _tab_opened(self, change: dict[str, Any]) -> None:
+        # a tab left unfilled by a deferred fill (see _fill_tabs_if_current) is filled when opened
+        index = change.get("new")
+        if index is None or not 0 <= index < len(TABS):
+            return
+        name = TABS[index]
+        with self._lock:
+            if name in self._stale_tabs and self.view is not None:
+                self._fill_tabs(self.view, (name,))
 
     def _group_names(self, group_ids: Any) -> str:
         names = {gid: label for label, gid in self.save_groups.options}
