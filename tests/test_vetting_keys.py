@@ -206,3 +206,40 @@ def test_learned_order_falls_back_to_score_with_a_message(online) -> None:  # ty
     assert known == sorted(known, reverse=True)
     with pytest.raises(WorkbenchError, match="order must be one of"):
         panel.set_order("random")
+
+
+def test_after_a_key_only_the_open_tab_is_filled_then_each_tab_when_opened(  # type: ignore[no-untyped-def]
+    online, monkeypatch
+) -> None:
+    import asyncio
+
+    import widgets.vetting as vetting
+    from widgets.vetting_view import TABS
+
+    _server, wb = online
+    panel = VettingPanel(wb, group_ids=[a_group(wb)], poll_seconds=None, background=False)
+    marker = "<i>the previous candidate's comments</i>"
+    panel.tab_html["Comments"].value = marker
+    first = panel.state.current
+
+    async def press_n_in_a_kernel() -> tuple[str, str]:
+        # in a kernel, a key arrives as a widget message with the kernel's loop running
+        loop = asyncio.get_running_loop()
+        monkeypatch.setattr(vetting, "_deferring_loop", lambda: loop)
+        panel.handle_key("n")
+        right_after = panel.tab_html["Comments"].value
+        await asyncio.sleep(vetting.DEFERRED_SECONDS + 0.2)  # the loop runs the deferred fill
+        return right_after, panel.tab_html["Comments"].value
+
+    right_after, later = asyncio.run(press_n_in_a_kernel())
+    assert panel.state.current != first
+    assert right_after == marker  # nothing below the candidate was sent with it
+    assert later == marker  # the Comments tab is not open: left for when it is
+    assert "Comments" in panel._stale_tabs
+    panel.tabs.selected_index = TABS.index("Comments")
+    assert marker not in panel.tab_html["Comments"].value
+    assert (
+        "comment" in panel.tab_html["Comments"].value
+        or "<table" in panel.tab_html["Comments"].value
+    )
+    assert "Comments" not in panel._stale_tabs
