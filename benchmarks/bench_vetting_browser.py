@@ -15,6 +15,11 @@ candidate is drawn) and a scanner who looks (presses 1.5 s apart). Prints figure
 nothing.
 
     .venv/bin/python benchmarks/bench_vetting_browser.py [--candidates 100000] [--presses 40]
+
+The 100,000-candidate cache is synced afresh each run (5-10 min here); ``--candidates 5000``
+syncs in about 10 s and shows the same per-candidate costs, for iterating. The panel's
+tabs (annotations, comments...) are not timed: after a key they are filled 0.12 s after
+the candidate is drawn, the open one only.
 """
 
 from __future__ import annotations

@@ -260,6 +260,15 @@ OBJ_ID = "document.querySelector('.wb-vetting .wb-obj-id')?.textContent?.trim() 
 STATUS = """() => [...document.querySelectorAll(
     '.wb-vetting .wb-status, .wb-vetting .wb-class-hint, .wb-vetting textarea'
 )].map(e => e.value ?? e.textContent).join(' | ')"""
+# Points in the light curve's BokehJS detections source (-1: no light curve in the page).
+LC_POINTS = """() => {
+    for (const view of (window.Bokeh?.index?.roots ?? [])) {
+        const det = view.model.document?.get_model_by_name('det');
+        if (det) { const x = det.data instanceof Map ? det.data.get('x') : det.data.x;
+                   return x ? x.length : 0; }
+    }
+    return -1;
+}"""
 CELL_TYPES = """() => {
     const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
     return Array.from({length: cells.length}, (_, i) => cells.get(i).type);
@@ -374,6 +383,9 @@ def test_keys_drive_the_panel_and_never_reach_jupyterlab(
                 return current()
 
             a = _wait(current, "the first candidate's id in the header")
+            # the first candidate's light curve is drawn before any key (it was sent before
+            # the figure had a view in the page: it must be in the figure's first document)
+            page.wait_for_function(f"() => ({LC_POINTS})() > 0", timeout=30_000)
             press("s")  # save A to the panel's group
             b = next_after(a)
             _wait(lambda: gid in _saved_to(key_server, a), f"{a} saved to group {gid}")

@@ -95,10 +95,11 @@ def header_html(
     now = mjd_now() if now_mjd is None else now_mjd
     if span is not None:
         first, last, n = span
-        parts.append(
-            f"first det. MJD {first:.2f} ({_ago(first, now)}) · last det. MJD {last:.2f} "
-            f"({_ago(last, now)}) · {n} det."
-        )
+        parts += [
+            f"first det. MJD {first:.2f} ({_ago(first, now)})",
+            f"last det. MJD {last:.2f} ({_ago(last, now)})",
+            f"{n} det.",
+        ]
     elif row.get("last_detected_at") is not None and not _missing(row.get("last_detected_at")):
         parts.append(f"last detected {html.escape(format_cell(row['last_detected_at']))}")
     inside = [level for _, level in view.localizations if level <= INSIDE_LEVEL]
@@ -112,7 +113,9 @@ def header_html(
             f"<span class='wb-learned' style='color:#1565c0'>p_wanted {p:.2f}"
             f"{' · ' + html.escape(drivers) if drivers else ''}</span>"
         )
-    return " · ".join(parts)
+    # Each item wraps as a whole: a narrow notebook breaks the line between items, never
+    # inside "first det. MJD ... (... ago)".
+    return " · ".join(f"<span style='white-space:nowrap'>{part}</span>" for part in parts)
 
 
 def _missing(value: Any) -> bool:
