@@ -4,11 +4,15 @@
 setup:
 	@bash scripts/setup.sh
 
+# Ctrl-C or SIGTERM (make passes it on) stops JupyterLab and the server;
+# DEMO_ARGS passes options, e.g. make demo DEMO_ARGS="--sources 500 --lab-port 8890".
 demo: setup
-	.venv/bin/workbench demo
+	.venv/bin/workbench demo $(DEMO_ARGS)
 
+# The formatter is part of the test: a file ruff would reformat fails it, as in CI.
 test: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/python -m pytest
 	if ls notebooks/*.ipynb >/dev/null 2>&1; then .venv/bin/python -m pytest --nbval-lax notebooks; fi
 
