@@ -27,7 +27,7 @@ N = 20_000
 
 @pytest.fixture(scope="module")
 def client():
-    c = local_client(processes=False, memory_limit="1GiB")
+    c = local_client(processes=False)
     yield c
     c.close()
     c.cluster.close()

@@ -34,7 +34,7 @@ def wb(server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client():
-    c = local_client(processes=False, memory_limit="1GiB")
+    c = local_client(processes=False)
     yield c
     c.close()
     c.cluster.close()

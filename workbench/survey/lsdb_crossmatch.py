@@ -318,13 +318,18 @@ def local_client(
     """A ``dask.distributed`` Client on a LocalCluster of ``n_workers`` workers of
     ``threads_per_worker`` threads each (memory per worker capped at ``memory_limit``;
     ``processes=False`` keeps them in this process, quicker to start for small jobs).
-    Close it (``client.close(); client.cluster.close()``) or use it in a ``with`` block."""
+    Close it (``client.close(); client.cluster.close()``) or use it in a ``with`` block.
+
+    In-process workers get no memory limit: Dask measures a worker's memory as its
+    process's, so inside a large host process (a notebook kernel, a test run) a limit
+    would pause every worker before its first task and the computation would never end.
+    """
     from dask.distributed import Client, LocalCluster
 
     cluster = LocalCluster(
         n_workers=n_workers,
         threads_per_worker=threads_per_worker,
-        memory_limit=memory_limit,
+        memory_limit=memory_limit if processes else 0,
         processes=processes,
         dashboard_address=None,
     )
