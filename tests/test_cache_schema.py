@@ -10,9 +10,17 @@ from workbench.cache import migrations as mig
 from workbench.cache.tables import SPECS
 from workbench.errors import CacheError, SchemaError
 
-_DUCK_TYPES = {"str": "VARCHAR", "float": "DOUBLE", "int": ("BIGINT", "INTEGER"),
-               "bool": "BOOLEAN", "ts": "TIMESTAMP", "json": "JSON", "floats": "DOUBLE[]",
-               "blob": "BLOB", "hash": "UBIGINT"}
+_DUCK_TYPES = {
+    "str": "VARCHAR",
+    "float": "DOUBLE",
+    "int": ("BIGINT", "INTEGER"),
+    "bool": "BOOLEAN",
+    "ts": "TIMESTAMP",
+    "json": "JSON",
+    "floats": "DOUBLE[]",
+    "blob": "BLOB",
+    "hash": "UBIGINT",
+}
 
 
 def make_v1(path):
@@ -22,16 +30,23 @@ def make_v1(path):
     con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     con.execute("INSERT INTO meta_migrations VALUES (1, '0001_initial', now(), '0.0.1')")
     for obj_id, score in (("A", None), ("B", 0.4), ("C", None)):
-        con.execute("INSERT INTO objs (id, ra, dec, score, raw, raw_hash, cached_at) "
-                    "VALUES (?, 1.5, 2.5, ?, '{}', 1, now())", [obj_id, score])
-        con.execute("INSERT INTO candidates (obj_id, raw, raw_hash, cached_at) "
-                    "VALUES (?, '{}', 1, now())", [obj_id])
+        con.execute(
+            "INSERT INTO objs (id, ra, dec, score, raw, raw_hash, cached_at) "
+            "VALUES (?, 1.5, 2.5, ?, '{}', 1, now())",
+            [obj_id, score],
+        )
+        con.execute(
+            "INSERT INTO candidates (obj_id, raw, raw_hash, cached_at) VALUES (?, '{}', 1, now())",
+            [obj_id],
+        )
     con.execute("""INSERT INTO annotations (id, obj_id, origin, data, raw, raw_hash, cached_at)
         VALUES (1, 'A', 'kowalski', '{"acai_h": 0.1, "drb": 0.93}', '{}', 1, now()),
                (2, 'A', 'aaa', '{"braai": 0.5}', '{}', 1, now()),
                (3, 'C', 'x', '{"drb": true, "rb": "0.9"}', '{}', 1, now())""")
-    con.execute("INSERT INTO outbox (kind, payload, created_at, updated_at) "
-                "VALUES ('reject', '{\"obj_id\": \"A\"}', now(), now())")
+    con.execute(
+        "INSERT INTO outbox (kind, payload, created_at, updated_at) "
+        "VALUES ('reject', '{\"obj_id\": \"A\"}', now(), now())"
+    )
     con.close()
 
 

@@ -20,8 +20,14 @@ def cache(tmp_path):
 
 
 def classification(cid, obj_id="A", name="Ia"):
-    return {"id": cid, "obj_id": obj_id, "classification": name, "taxonomy_id": 1,
-            "probability": 0.9, "created_at": "2026-01-01T00:00:00"}
+    return {
+        "id": cid,
+        "obj_id": obj_id,
+        "classification": name,
+        "taxonomy_id": 1,
+        "probability": 0.9,
+        "created_at": "2026-01-01T00:00:00",
+    }
 
 
 def test_enqueue_and_local_effect_commit_together_or_not_at_all(cache):
@@ -41,8 +47,10 @@ def test_enqueue_and_local_effect_commit_together_or_not_at_all(cache):
     assert len(cache.outbox()) == 1 and cache.counts()["classifications"] == 1
     with pytest.raises(CacheError, match="rolled back"), cache.write() as tx:
         tx.enqueue("reject", {"obj_id": "C"})
-        tx.execute("INSERT INTO vetting (id, obj_id, decision, decided_at) VALUES (1, 'C', "
-                   "'save', now()), (1, 'C', 'save', now())")  # duplicate key
+        tx.execute(
+            "INSERT INTO vetting (id, obj_id, decision, decided_at) VALUES (1, 'C', "
+            "'save', now()), (1, 'C', 'save', now())"
+        )  # duplicate key
     assert len(cache.outbox()) == 1 and cache.counts()["vetting"] == 0
 
 
@@ -55,8 +63,12 @@ def test_update_action_statuses_and_redacted_errors(cache):
     with cache.write() as tx:
         tx.update_action(first, status="sending", attempts=1)
         tx.update_action(first, status="sent", remote_id=42, last_error=None)
-        tx.update_action(second, status="failed", attempts=2,
-                         last_error=f"500 from http://h/api?token={token} with {token}")
+        tx.update_action(
+            second,
+            status="failed",
+            attempts=2,
+            last_error=f"500 from http://h/api?token={token} with {token}",
+        )
     box = cache.outbox().set_index("id")
     assert box.loc[first, "status"] == "sent" and box.loc[first, "remote_id"] == "42"
     assert box.loc[first, "attempts"] == 1
@@ -73,10 +85,13 @@ def test_update_action_statuses_and_redacted_errors(cache):
 def test_enqueue_refuses_bad_payloads_and_tokens(cache):
     token = "0a1b2c3d-1111-2222-3333-444455556666"
     register_secret(token)
-    for kind, payload, match in (("", {}, "kind"), ("save", ["A"], "JSON object"),
-                                 ("save", {"when": object()}, "not JSON"),
-                                 ("comment", {"text": f"my token is {token}"}, "API token"),
-                                 ("save", {"note": token.upper().lower()}, "API token")):
+    for kind, payload, match in (
+        ("", {}, "kind"),
+        ("save", ["A"], "JSON object"),
+        ("save", {"when": object()}, "not JSON"),
+        ("comment", {"text": f"my token is {token}"}, "API token"),
+        ("save", {"note": token.upper().lower()}, "API token"),
+    ):
         with pytest.raises(OutboxError, match=match), cache.write() as tx:
             tx.enqueue(kind, payload)
     assert cache.counts()["outbox"] == 0
@@ -88,8 +103,16 @@ def test_enqueue_refuses_bad_payloads_and_tokens(cache):
 def test_sync_state_checkpoints(cache):
     assert cache.sync_state("sources") is None
     with cache.write() as tx:
-        tx.set_sync_state("sources", "g3", watermark="2026-01-02T03:04:05+01:00", last_page=1,
-                          status="running", pass_id="p1", counts={"new": 3}, query_id="q-1")
+        tx.set_sync_state(
+            "sources",
+            "g3",
+            watermark="2026-01-02T03:04:05+01:00",
+            last_page=1,
+            status="running",
+            pass_id="p1",
+            counts={"new": 3},
+            query_id="q-1",
+        )
         assert tx.get_sync_state("sources", "g3")["last_page"] == 1
     with cache.write() as tx:
         tx.set_sync_state("sources", "g3", last_page=2, error="boom")
@@ -178,7 +201,9 @@ def test_threads_read_while_another_thread_writes(cache):
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(3)]
+    threads = [threading.Thread(target=writer)] + [
+        threading.Thread(target=reader) for _ in range(3)
+    ]
     for t in threads:
         t.start()
     time.sleep(1.5)
@@ -193,8 +218,18 @@ def test_the_write_ahead_log_is_folded_in_once_it_grows(cache):
     wal = cache.path.with_name(cache.path.name + ".wal")
 
     def write(first, n):
-        points = [{"id": first + k, "obj_id": "A", "mjd": 59000.0 + k, "mag": 18.0,
-                   "magerr": 0.1, "filter": "ztfg", "magsys": "ab"} for k in range(n)]
+        points = [
+            {
+                "id": first + k,
+                "obj_id": "A",
+                "mjd": 59000.0 + k,
+                "mag": 18.0,
+                "magerr": 0.1,
+                "filter": "ztfg",
+                "magsys": "ab",
+            }
+            for k in range(n)
+        ]
         with cache.write() as tx:
             tx.upsert_photometry([], points)
         return wal.stat().st_size if wal.exists() else 0

@@ -22,13 +22,25 @@ def group(gid, saved_at="2026-01-02T03:04:05"):
 
 
 def source(obj_id, groups=(1,), modified="2026-01-01T00:00:00", **extra):
-    return {"id": obj_id, "ra": 10.0, "dec": -5.0, "modified": modified,
-            "groups": [group(g) for g in groups], **extra}
+    return {
+        "id": obj_id,
+        "ra": 10.0,
+        "dec": -5.0,
+        "modified": modified,
+        "groups": [group(g) for g in groups],
+        **extra,
+    }
 
 
 def classification(cid, obj_id="A", name="Ia"):
-    return {"id": cid, "obj_id": obj_id, "classification": name, "taxonomy_id": 1,
-            "probability": 0.5, "created_at": "2026-01-01T00:00:00"}
+    return {
+        "id": cid,
+        "obj_id": obj_id,
+        "classification": name,
+        "taxonomy_id": 1,
+        "probability": 0.5,
+        "created_at": "2026-01-01T00:00:00",
+    }
 
 
 def queue(cache, kind, payload):
@@ -128,8 +140,13 @@ def test_comment_and_spectrum_actions(cache):
     with cache.write() as tx:
         tx.confirm_local("comment", note, action, 9)
     assert cache.comments_frame("A")["id"].tolist() == [9]
-    spec = {"obj_id": "A", "wavelengths": [4000.0, 5000.0], "fluxes": [1.0, 2.0],
-            "observed_at": "2026-01-01T00:00:00", "units": "erg/s/cm/cm/AA"}
+    spec = {
+        "obj_id": "A",
+        "wavelengths": [4000.0, 5000.0],
+        "fluxes": [1.0, 2.0],
+        "observed_at": "2026-01-01T00:00:00",
+        "units": "erg/s/cm/cm/AA",
+    }
     action = queue(cache, "spectrum", spec)
     frame = cache.spectra_frame("A")
     assert frame["id"].tolist() == [-action] and list(frame["wavelengths"][0]) == [4000.0, 5000.0]
@@ -143,10 +160,12 @@ def test_comment_and_spectrum_actions(cache):
 
 def test_retain_deletes_what_the_server_no_longer_lists(cache):
     with cache.write() as tx:
-        tx.upsert_sources([source("A", groups=(1, 3)), source("B", groups=(3,)),
-                           source("C", groups=(1,))])
-        tx.upsert_candidates([{"id": "A", "passing_group_ids": [3]},
-                              {"id": "C", "passing_group_ids": [1]}])
+        tx.upsert_sources(
+            [source("A", groups=(1, 3)), source("B", groups=(3,)), source("C", groups=(1,))]
+        )
+        tx.upsert_candidates(
+            [{"id": "A", "passing_group_ids": [3]}, {"id": "C", "passing_group_ids": [1]}]
+        )
         tx.upsert_classifications([classification(1), classification(2)])
     queue(cache, "save", {"obj_id": "B", "group_ids": [1]})
     with cache.write() as tx:
@@ -155,7 +174,11 @@ def test_retain_deletes_what_the_server_no_longer_lists(cache):
         assert tx.retain("candidates", [], group_ids=[3]) == 1
         assert tx.retain("classifications", [2]) == 1
     assert cache.sql("SELECT obj_id, group_id FROM sources ORDER BY 1, 2").values.tolist() == [
-        ["A", 1], ["A", 3], ["B", 1], ["C", 1]]
+        ["A", 1],
+        ["A", 3],
+        ["B", 1],
+        ["C", 1],
+    ]
     assert cache.sql("SELECT obj_id FROM candidates")["obj_id"].tolist() == ["C"]
     with pytest.raises(CacheError, match="unknown resource"), cache.write() as tx:
         tx.retain("photometry", [])
@@ -174,27 +197,59 @@ def test_photometry_markers(cache):
 
 
 def test_fetch_lists_for_spectra_thumbnails_and_localizations(cache):
-    spectrum = {"id": 1, "obj_id": "A", "modified": "2026-01-01T00:00:00.123456",
-                "wavelengths": [1.0], "fluxes": [2.0]}
+    spectrum = {
+        "id": 1,
+        "obj_id": "A",
+        "modified": "2026-01-01T00:00:00.123456",
+        "wavelengths": [1.0],
+        "fluxes": [2.0],
+    }
     with cache.write() as tx:
         tx.upsert_spectra([spectrum, {"id": 2, "obj_id": "A", "modified": "2026-01-01T00:00:00"}])
-        tx.upsert_candidates([
-            {"id": "OLD", "passed_at": "2026-01-01T00:00:00",
-             "thumbnails": [{"type": t, "public_url": f"/t/old_{t}.png"} for t in ("new", "ref")]},
-            {"id": "NEW", "passed_at": "2026-03-01T00:00:00",
-             "thumbnails": [{"type": "new", "public_url": "/t/new_new.png"}]}])
+        tx.upsert_candidates(
+            [
+                {
+                    "id": "OLD",
+                    "passed_at": "2026-01-01T00:00:00",
+                    "thumbnails": [
+                        {"type": t, "public_url": f"/t/old_{t}.png"} for t in ("new", "ref")
+                    ],
+                },
+                {
+                    "id": "NEW",
+                    "passed_at": "2026-03-01T00:00:00",
+                    "thumbnails": [{"type": "new", "public_url": "/t/new_new.png"}],
+                },
+            ]
+        )
         tx.put_thumbnail("OLD", "ref", "http://h/t/old_ref.png", b"\x89PNG\r\n\x1a\nxx")
-        tx.upsert_gcn_events([{"dateobs": "2019-08-14T21:10:39", "modified": "2026-01-01T00:00:00",
-                               "localizations": [{"localization_name": "a", "id": 1,
-                                                  "modified": "2026-01-01T00:00:00"}]}])
+        tx.upsert_gcn_events(
+            [
+                {
+                    "dateobs": "2019-08-14T21:10:39",
+                    "modified": "2026-01-01T00:00:00",
+                    "localizations": [
+                        {"localization_name": "a", "id": 1, "modified": "2026-01-01T00:00:00"}
+                    ],
+                }
+            ]
+        )
     assert cache.spectra_versions() == {1: "2026-01-01T00:00:00.123456"}
-    assert cache.thumbnails_to_fetch() == [("NEW", "new", "/t/new_new.png"),
-                                           ("OLD", "new", "/t/old_new.png")]
+    assert cache.thumbnails_to_fetch() == [
+        ("NEW", "new", "/t/new_new.png"),
+        ("OLD", "new", "/t/old_new.png"),
+    ]
     assert cache.thumbnails_to_fetch(limit=1) == [("NEW", "new", "/t/new_new.png")]
     assert cache.thumbnails_of("OLD") == {"ref": b"\x89PNG\r\n\x1a\nxx"}
     assert cache.localizations_to_fetch() == [("2019-08-14T21:10:39", "a")]
-    pixels = {"uniq": [16, 17, 18], "probdensity": [0.1, 0.2, 0.3], "modified": "2026-01-01T00:00:00",
-              "distmu": [10.0, None, 30.0], "distsigma": [1.0, 1.0, 1.0], "distnorm": [1e-3] * 3}
+    pixels = {
+        "uniq": [16, 17, 18],
+        "probdensity": [0.1, 0.2, 0.3],
+        "modified": "2026-01-01T00:00:00",
+        "distmu": [10.0, None, 30.0],
+        "distsigma": [1.0, 1.0, 1.0],
+        "distnorm": [1e-3] * 3,
+    }
     with cache.write() as tx:
         tx.put_localization("2019-08-14T21:10:39", "a", pixels)
     assert cache.localizations_to_fetch("2019-08-14T21:10:39") == []
@@ -203,18 +258,31 @@ def test_fetch_lists_for_spectra_thumbnails_and_localizations(cache):
     assert loc["localization_name"] == "a"
     assert cache.localization("2019-08-14T21:10:39", "b") is None
     with cache.write() as tx:  # the event says the map changed since
-        tx.upsert_gcn_events([{"dateobs": "2019-08-14T21:10:39", "localizations": [
-            {"localization_name": "a", "modified": "2026-02-01T00:00:00"}]}])
+        tx.upsert_gcn_events(
+            [
+                {
+                    "dateobs": "2019-08-14T21:10:39",
+                    "localizations": [
+                        {"localization_name": "a", "modified": "2026-02-01T00:00:00"}
+                    ],
+                }
+            ]
+        )
     assert cache.localizations_to_fetch() == [("2019-08-14T21:10:39", "a")]
-    np.testing.assert_array_equal(cache.localization("2019-08-14T21:10:39")["probdensity"],
-                                  [0.1, 0.2, 0.3])
+    np.testing.assert_array_equal(
+        cache.localization("2019-08-14T21:10:39")["probdensity"], [0.1, 0.2, 0.3]
+    )
 
 
 def test_candidates_frame_orders_by_score_with_vetting(cache):
     with cache.write() as tx:
-        tx.upsert_candidates([{"id": "A", "ra": 1.0, "dec": 2.0, "score": 0.2},
-                              {"id": "B", "ra": 3.0, "dec": 4.0, "score": 0.9},
-                              {"id": "C", "ra": 5.0, "dec": 6.0}])
+        tx.upsert_candidates(
+            [
+                {"id": "A", "ra": 1.0, "dec": 2.0, "score": 0.2},
+                {"id": "B", "ra": 3.0, "dec": 4.0, "score": 0.9},
+                {"id": "C", "ra": 5.0, "dec": 6.0},
+            ]
+        )
         tx.record_vetting("B", "reject")
         tx.record_vetting("A", "save", group_ids=[3])
         tx.record_vetting("A", "undo")

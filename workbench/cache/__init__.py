@@ -16,5 +16,12 @@ from .store import Cache, Reader
 from .transaction import OUTBOX_STATUSES, VETTING_DECISIONS, Transaction
 from .upserts import UpsertResult
 
-__all__ = ["OUTBOX_STATUSES", "SCHEMA_VERSION", "VETTING_DECISIONS", "Cache", "Reader",
-           "Transaction", "UpsertResult"]
+__all__ = [
+    "OUTBOX_STATUSES",
+    "SCHEMA_VERSION",
+    "VETTING_DECISIONS",
+    "Cache",
+    "Reader",
+    "Transaction",
+    "UpsertResult",
+]

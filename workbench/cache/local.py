@@ -20,12 +20,26 @@ import orjson
 from ..errors import CacheError, OutboxError
 from .bulk import dumps, hash64, utc_naive
 
-KINDS = ("classification", "classification_edit", "classification_delete", "save", "unsave",
-         "reject", "unreject", "comment", "spectrum")
+KINDS = (
+    "classification",
+    "classification_edit",
+    "classification_delete",
+    "save",
+    "unsave",
+    "reject",
+    "unreject",
+    "comment",
+    "spectrum",
+)
 # Outbox statuses of an action that is meant to reach the server and has not yet.
 LIVE_STATUSES = ("pending", "sending", "unknown", "failed")
-_EDITABLE = {"classification": "VARCHAR", "probability": "DOUBLE", "taxonomy_id": "BIGINT",
-             "ml": "BOOLEAN", "origin": "VARCHAR"}
+_EDITABLE = {
+    "classification": "VARCHAR",
+    "probability": "DOUBLE",
+    "taxonomy_id": "BIGINT",
+    "ml": "BOOLEAN",
+    "origin": "VARCHAR",
+}
 _TAGGED = ("classifications", "comments", "spectra")
 
 
@@ -46,7 +60,9 @@ class LocalMixin:
     def apply_local(self, kind: str, payload: Mapping[str, Any], action_id: int) -> None:
         """Show a queued action in the cache (call it in the transaction that enqueued it)."""
         if kind not in KINDS:
-            raise OutboxError(f"no local effect is defined for action kind {kind!r}; one of {KINDS}")
+            raise OutboxError(
+                f"no local effect is defined for action kind {kind!r}; one of {KINDS}"
+            )
         con, now = self._con, self._now
         raw, h = self._raw(payload)
         if kind == "classification":
@@ -56,17 +72,32 @@ class LocalMixin:
                 "probability, ml, origin, author_id, author_name, created_at, modified, raw, "
                 "raw_hash, cached_at, action_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [-action_id, payload["obj_id"], payload["classification"],
-                 payload.get("taxonomy_id"), payload.get("probability"),
-                 bool(payload.get("ml", False)), payload.get("origin"),
-                 payload.get("author_id"), payload.get("author"), now, now, raw, h, now,
-                 action_id])
+                [
+                    -action_id,
+                    payload["obj_id"],
+                    payload["classification"],
+                    payload.get("taxonomy_id"),
+                    payload.get("probability"),
+                    bool(payload.get("ml", False)),
+                    payload.get("origin"),
+                    payload.get("author_id"),
+                    payload.get("author"),
+                    now,
+                    now,
+                    raw,
+                    h,
+                    now,
+                    action_id,
+                ],
+            )
         elif kind == "classification_edit":
             _need(payload, kind, "classification_id", "changes")
             changes = {k: v for k, v in dict(payload["changes"]).items() if k in _EDITABLE}
             sets = [f"{k} = CAST(? AS {_EDITABLE[k]})" for k in changes]
-            con.execute(f"UPDATE classifications SET {', '.join([*sets, 'action_id = ?'])} "
-                        f"WHERE id = ?", [*changes.values(), action_id, payload["classification_id"]])
+            con.execute(
+                f"UPDATE classifications SET {', '.join([*sets, 'action_id = ?'])} WHERE id = ?",
+                [*changes.values(), action_id, payload["classification_id"]],
+            )
         elif kind == "save":
             _need(payload, kind, "obj_id", "group_ids")
             for gid in payload["group_ids"]:
@@ -75,8 +106,20 @@ class LocalMixin:
                     "active, raw, raw_hash, cached_at, action_id) "
                     "SELECT ?, ?, ?, ?, ?, true, ?, ?, ?, ? WHERE NOT EXISTS "
                     "(SELECT 1 FROM sources WHERE obj_id = ? AND group_id = ?)",
-                    [payload["obj_id"], int(gid), now, payload.get("author_id"),
-                     payload.get("author"), raw, h, now, action_id, payload["obj_id"], int(gid)])
+                    [
+                        payload["obj_id"],
+                        int(gid),
+                        now,
+                        payload.get("author_id"),
+                        payload.get("author"),
+                        raw,
+                        h,
+                        now,
+                        action_id,
+                        payload["obj_id"],
+                        int(gid),
+                    ],
+                )
         elif kind == "comment":
             _need(payload, kind, "resource_id", "text")
             if payload.get("resource", "sources") == "sources":
@@ -85,25 +128,52 @@ class LocalMixin:
                     "INSERT INTO comments (id, obj_id, text, author, author_id, group_ids, "
                     "created_at, modified, raw, raw_hash, cached_at, action_id) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [-action_id, payload["resource_id"], payload["text"], payload.get("author"),
-                     payload.get("author_id"),
-                     None if groups is None else orjson.dumps(sorted(groups)).decode(),
-                     now, now, raw, h, now, action_id])
+                    [
+                        -action_id,
+                        payload["resource_id"],
+                        payload["text"],
+                        payload.get("author"),
+                        payload.get("author_id"),
+                        None if groups is None else orjson.dumps(sorted(groups)).decode(),
+                        now,
+                        now,
+                        raw,
+                        h,
+                        now,
+                        action_id,
+                    ],
+                )
         elif kind == "spectrum":
             _need(payload, kind, "obj_id", "wavelengths", "fluxes")
-            meta = {k: v for k, v in payload.items() if k not in ("wavelengths", "fluxes", "errors")}
+            meta = {
+                k: v for k, v in payload.items() if k not in ("wavelengths", "fluxes", "errors")
+            }
             mraw, mh = self._raw(meta)
             con.execute(
                 "INSERT INTO spectra (id, obj_id, observed_at, instrument_id, type, label, "
                 "units, origin, wavelengths, fluxes, errors, created_at, modified, raw, "
                 "raw_hash, cached_at, action_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "?, ?, ?, ?)",
-                [-action_id, payload["obj_id"], utc_naive(payload.get("observed_at")),
-                 payload.get("instrument_id"), payload.get("type"), payload.get("label"),
-                 payload.get("units"), payload.get("origin"), list(payload["wavelengths"]),
-                 list(payload["fluxes"]),
-                 None if payload.get("errors") is None else list(payload["errors"]),
-                 now, now, mraw, mh, now, action_id])
+                [
+                    -action_id,
+                    payload["obj_id"],
+                    utc_naive(payload.get("observed_at")),
+                    payload.get("instrument_id"),
+                    payload.get("type"),
+                    payload.get("label"),
+                    payload.get("units"),
+                    payload.get("origin"),
+                    list(payload["wavelengths"]),
+                    list(payload["fluxes"]),
+                    None if payload.get("errors") is None else list(payload["errors"]),
+                    now,
+                    now,
+                    mraw,
+                    mh,
+                    now,
+                    action_id,
+                ],
+            )
         # unsave, classification_delete, reject, unreject: hidden at read time while live
 
     def revert_local(self, kind: str, payload: Mapping[str, Any], action_id: int) -> None:
@@ -113,43 +183,55 @@ class LocalMixin:
         if kind == "classification_edit":
             # the stored raw JSON is still the server's version: restore the typed columns
             sets = ", ".join(f"{k} = CAST(raw->>'$.{k}' AS {t})" for k, t in _EDITABLE.items())
-            self._con.execute(f"UPDATE classifications SET {sets}, action_id = NULL "
-                              f"WHERE action_id = ?", [action_id])
+            self._con.execute(
+                f"UPDATE classifications SET {sets}, action_id = NULL WHERE action_id = ?",
+                [action_id],
+            )
             return
         for table in (*_TAGGED, "sources"):
             self._con.execute(f"DELETE FROM {table} WHERE action_id = ?", [action_id])
 
-    def confirm_local(self, kind: str, payload: Mapping[str, Any], action_id: int,
-                      remote_id: Any = None) -> None:
+    def confirm_local(
+        self, kind: str, payload: Mapping[str, Any], action_id: int, remote_id: Any = None
+    ) -> None:
         """The server has the action: make its local effect an ordinary cached row (with the
         server's id when known), or carry out a removal it made."""
         if kind not in KINDS:
             raise OutboxError(f"no local effect is defined for action kind {kind!r}")
         con = self._con
         if kind in ("classification", "comment", "spectrum"):
-            table = {"classification": "classifications", "comment": "comments",
-                     "spectrum": "spectra"}[kind]
+            table = {
+                "classification": "classifications",
+                "comment": "comments",
+                "spectrum": "spectra",
+            }[kind]
             new_id = _as_id(remote_id)
-            taken = new_id is not None and con.execute(
-                f"SELECT 1 FROM {table} WHERE id = ?", [new_id]).fetchall()
+            taken = (
+                new_id is not None
+                and con.execute(f"SELECT 1 FROM {table} WHERE id = ?", [new_id]).fetchall()
+            )
             if new_id is None or taken:  # the next sync brings (or brought) the server's row
                 con.execute(f"DELETE FROM {table} WHERE action_id = ?", [action_id])
             else:
-                con.execute(f"UPDATE {table} SET id = ?, action_id = NULL WHERE action_id = ?",
-                            [new_id, action_id])
+                con.execute(
+                    f"UPDATE {table} SET id = ?, action_id = NULL WHERE action_id = ?",
+                    [new_id, action_id],
+                )
         elif kind in ("classification_edit", "save"):
             table = "classifications" if kind == "classification_edit" else "sources"
             con.execute(f"UPDATE {table} SET action_id = NULL WHERE action_id = ?", [action_id])
         elif kind == "unsave":
-            con.execute("DELETE FROM sources WHERE obj_id = ? AND group_id IN (SELECT unnest(?))",
-                        [payload["obj_id"], [int(g) for g in payload["group_ids"]]])
+            con.execute(
+                "DELETE FROM sources WHERE obj_id = ? AND group_id IN (SELECT unnest(?))",
+                [payload["obj_id"], [int(g) for g in payload["group_ids"]]],
+            )
         elif kind == "classification_delete":
-            con.execute("DELETE FROM classifications WHERE id = ?",
-                        [payload["classification_id"]])
+            con.execute("DELETE FROM classifications WHERE id = ?", [payload["classification_id"]])
 
     # -- sync markers ---------------------------------------------------------------------
-    def retain(self, resource: str, seen: Iterable[Any], *,
-               group_ids: Iterable[int] | None = None) -> int:
+    def retain(
+        self, resource: str, seen: Iterable[Any], *, group_ids: Iterable[int] | None = None
+    ) -> int:
         """After a complete, consistent pass over a listing: delete what the server no longer
         lists. ``sources``: group links of objs not seen (in ``group_ids`` if given);
         ``candidates``: candidacies not seen (passing ``group_ids`` if given);
@@ -159,20 +241,30 @@ class LocalMixin:
         groups = None if group_ids is None else [int(g) for g in group_ids] or None
         if resource in ("sources", "sources_saved"):
             where = " AND group_id IN (SELECT unnest($groups))" if groups else ""
-            sql = (f"DELETE FROM sources WHERE action_id IS NULL AND obj_id NOT IN "
-                   f"(SELECT unnest($keep)){where}")
+            sql = (
+                f"DELETE FROM sources WHERE action_id IS NULL AND obj_id NOT IN "
+                f"(SELECT unnest($keep)){where}"
+            )
         elif resource == "candidates":
-            where = (" AND list_has_any(CAST(passing_group_ids AS BIGINT[]), $groups)"
-                     if groups else "")
+            where = (
+                " AND list_has_any(CAST(passing_group_ids AS BIGINT[]), $groups)" if groups else ""
+            )
             sql = f"DELETE FROM candidates WHERE obj_id NOT IN (SELECT unnest($keep)){where}"
         elif resource == "classifications":
-            sql = ("DELETE FROM classifications WHERE action_id IS NULL AND id NOT IN "
-                   "(SELECT unnest($keep))")
+            sql = (
+                "DELETE FROM classifications WHERE action_id IS NULL AND id NOT IN "
+                "(SELECT unnest($keep))"
+            )
         else:
-            raise CacheError(f"retain: unknown resource {resource!r}; one of sources, "
-                             f"candidates, classifications")
-        params: dict[str, Any] = {"keep": [str(k) for k in keep] if resource != "classifications"
-                                  else [int(k) for k in keep]}
+            raise CacheError(
+                f"retain: unknown resource {resource!r}; one of sources, "
+                f"candidates, classifications"
+            )
+        params: dict[str, Any] = {
+            "keep": [str(k) for k in keep]
+            if resource != "classifications"
+            else [int(k) for k in keep]
+        }
         if groups and "$groups" in sql:
             params["groups"] = groups
         if not keep:
@@ -188,7 +280,9 @@ class LocalMixin:
         self._con.execute(
             "INSERT OR REPLACE INTO obj_sync (obj_id, photometry_modified, photometry_synced_at) "
             "SELECT i.id, o.modified, ? FROM (SELECT unnest(?) AS id) i "
-            "LEFT JOIN objs o ON o.id = i.id", [self._now, ids])
+            "LEFT JOIN objs o ON o.id = i.id",
+            [self._now, ids],
+        )
 
 
 def _as_id(remote_id: Any) -> int | None:

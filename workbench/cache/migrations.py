@@ -197,9 +197,12 @@ def _now() -> datetime:
 
 def read_version(con: duckdb.DuckDBPyConnection, path: str) -> int:
     """The schema version recorded in the file (0 for an empty database)."""
-    tables = {row[0] for row in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-    ).fetchall()}
+    tables = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
     if "meta" not in tables:
         if tables:
             raise SchemaError(

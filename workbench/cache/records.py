@@ -18,12 +18,27 @@ from ..errors import CacheError
 from .migrations import SCORE_KEYS
 
 # Keys of an obj record that hold other tables' rows, never stored in the obj's own JSON.
-EMBEDDED = ("groups", "comments", "classifications", "annotations", "thumbnails",
-            "photometry", "spectra")
+EMBEDDED = (
+    "groups",
+    "comments",
+    "classifications",
+    "annotations",
+    "thumbnails",
+    "photometry",
+    "spectra",
+)
 # Keys of a candidate record that describe the candidacy rather than the obj.
-CANDIDATE_KEYS = ("passing_group_ids", "saved_groups", "is_source", "last_detected_at",
-                  "filter_ids", "filter_id", "passed_at", "passing_alert_id",
-                  "passing_filter_ids")
+CANDIDATE_KEYS = (
+    "passing_group_ids",
+    "saved_groups",
+    "is_source",
+    "last_detected_at",
+    "filter_ids",
+    "filter_id",
+    "passed_at",
+    "passing_alert_id",
+    "passing_filter_ids",
+)
 COLLECTIONS = ("comments", "classifications", "annotations", "thumbnails", "photometry")
 
 PHOT_ZP = 23.9  # AB magnitude of 1 microJansky: the flux system the cache stores
@@ -95,10 +110,13 @@ def candidate_score(record: Mapping) -> float | None:
         return float(score)
     annotations = sorted(
         (a for a in record.get("annotations") or [] if isinstance(a, Mapping)),
-        key=lambda a: (a.get("origin") is None, a.get("origin") or "", a.get("id") or 0))
+        key=lambda a: (a.get("origin") is None, a.get("origin") or "", a.get("id") or 0),
+    )
     for key in SCORE_KEYS:
         for ann in annotations:
-            value = (ann.get("data") or {}).get(key) if isinstance(ann.get("data"), Mapping) else None
+            value = (
+                (ann.get("data") or {}).get(key) if isinstance(ann.get("data"), Mapping) else None
+            )
             if _is_number(value):
                 return float(value)
     return None
@@ -168,24 +186,28 @@ def photometry_values(records: list[Mapping]) -> dict[str, list]:
             "mag": np.where(pos, -2.5 * np.log10(flux) + PHOT_ZP, np.nan),
             "magerr": np.where(pos & (fluxerr > 0), _MAG_PER_LN * fluxerr / flux, np.nan),
             "limiting_mag": np.where(
-                fluxerr > 0, -2.5 * np.log10(LIMIT_NSIGMA * fluxerr) + PHOT_ZP, np.nan),
+                fluxerr > 0, -2.5 * np.log10(LIMIT_NSIGMA * fluxerr) + PHOT_ZP, np.nan
+            ),
             "flux": flux_of_mag,
-            "fluxerr": np.where(det, magerr * flux_of_mag / _MAG_PER_LN,
-                                10 ** (-0.4 * (limit - PHOT_ZP)) / nsigma),
+            "fluxerr": np.where(
+                det, magerr * flux_of_mag / _MAG_PER_LN, 10 ** (-0.4 * (limit - PHOT_ZP)) / nsigma
+            ),
         }
-    given = {"mag": mag, "magerr": magerr, "limiting_mag": limit, "flux": flux,
-             "fluxerr": fluxerr}
+    given = {"mag": mag, "magerr": magerr, "limiting_mag": limit, "flux": flux, "fluxerr": fluxerr}
     # What the server sent wins; the other format is derived, for AB magnitudes only.
-    out = {k: np.where(np.isfinite(v), v, np.where(is_ab, derived[k], np.nan))
-           for k, v in given.items()}
+    out = {
+        k: np.where(np.isfinite(v), v, np.where(is_ab, derived[k], np.nan))
+        for k, v in given.items()
+    }
     out["zp"] = np.full(len(records), PHOT_ZP)
     out["snr"] = np.array([_snr(r) for r in records], dtype=float)
     missing_snr = ~np.isfinite(out["snr"])
     with np.errstate(divide="ignore", invalid="ignore"):
         derived = np.where(out["fluxerr"] > 0, out["flux"] / out["fluxerr"], np.nan)
     out["snr"] = np.where(missing_snr, derived, out["snr"])
-    return {k: [None if not math.isfinite(x) else float(x) for x in v.tolist()]
-            for k, v in out.items()}
+    return {
+        k: [None if not math.isfinite(x) else float(x) for x in v.tolist()] for k, v in out.items()
+    }
 
 
 def _snr(record: Mapping) -> float:

@@ -22,9 +22,16 @@ from .upserts_ref import ReferenceMixin
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "rejected", "unknown", "dropped")
 VETTING_DECISIONS = ("save", "reject", "skip", "undo")
-_SYNC_FIELDS = {"watermark": "ts", "last_page": "int", "pass_id": "str", "status": "str",
-                "total_matches": "int", "counts": "json", "pass_started_at": "ts",
-                "error": "str"}
+_SYNC_FIELDS = {
+    "watermark": "ts",
+    "last_page": "int",
+    "pass_id": "str",
+    "status": "str",
+    "total_matches": "int",
+    "counts": "json",
+    "pass_started_at": "ts",
+    "error": "str",
+}
 
 
 def utcnow() -> datetime:
@@ -48,8 +55,10 @@ class _Ended:
     """Stands in for the connection once the transaction is over."""
 
     def __getattr__(self, name: str) -> Any:
-        raise CacheError("This cache transaction has ended: open a new `with cache.write() as "
-                         "tx:` block to write again.")
+        raise CacheError(
+            "This cache transaction has ended: open a new `with cache.write() as "
+            "tx:` block to write again."
+        )
 
 
 class Transaction(LocalMixin, ReferenceMixin):
@@ -70,14 +79,18 @@ class Transaction(LocalMixin, ReferenceMixin):
         try:
             return self._con.execute(sql, params).fetchall()
         except duckdb.Error as exc:
-            raise CacheError(f"SQL failed in the cache transaction, which is rolled back: {exc}") from exc
+            raise CacheError(
+                f"SQL failed in the cache transaction, which is rolled back: {exc}"
+            ) from exc
 
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         """A query's result as a DataFrame, seeing this transaction's own changes."""
         try:
             return self._con.execute(query, params).df()
         except duckdb.Error as exc:
-            raise CacheError(f"SQL failed in the cache transaction, which is rolled back: {exc}") from exc
+            raise CacheError(
+                f"SQL failed in the cache transaction, which is rolled back: {exc}"
+            ) from exc
 
     # -- deletions ------------------------------------------------------------------------
     def delete_rows(self, table: str, keys: Iterable[Any]) -> int:
@@ -97,13 +110,18 @@ class Transaction(LocalMixin, ReferenceMixin):
             if table == "objs":
                 for child in OBJ_CHILDREN:
                     self._con.execute(
-                        f"DELETE FROM {child} WHERE obj_id IN (SELECT id FROM _wb_keys)")
+                        f"DELETE FROM {child} WHERE obj_id IN (SELECT id FROM _wb_keys)"
+                    )
             if table in ("gcn_events", "localizations"):
                 on = " AND ".join(f"t.{c} = k.{c}" for c in columns)
-                for child in ("localization_pixels", "localizations")[: 2 if table == "gcn_events" else 1]:
+                for child in ("localization_pixels", "localizations")[
+                    : 2 if table == "gcn_events" else 1
+                ]:
                     self._con.execute(f"DELETE FROM {child} t USING _wb_keys k WHERE {on}")
             on = " AND ".join(f't."{c}" = k."{c}"' for c in columns)
-            return self._con.execute(f"DELETE FROM {table} t USING _wb_keys k WHERE {on}").fetchall()[0][0]
+            return self._con.execute(
+                f"DELETE FROM {table} t USING _wb_keys k WHERE {on}"
+            ).fetchall()[0][0]
         finally:
             self._con.unregister("_wb_keys")
 
@@ -118,8 +136,11 @@ class Transaction(LocalMixin, ReferenceMixin):
         if not isinstance(scope, str):
             raise CacheError(f"set_sync_state: scope must be a string, got {scope!r}")
         current = self.get_sync_state(resource, scope) or {}
-        extra = {k: v for k, v in current.items() if k not in _SYNC_FIELDS
-                 and k not in ("resource", "scope", "updated_at")}
+        extra = {
+            k: v
+            for k, v in current.items()
+            if k not in _SYNC_FIELDS and k not in ("resource", "scope", "updated_at")
+        }
         values = {k: current.get(k) for k in _SYNC_FIELDS}
         for key, value in fields.items():
             if key in _SYNC_FIELDS:
@@ -133,12 +154,14 @@ class Transaction(LocalMixin, ReferenceMixin):
         self._con.execute(
             f"INSERT OR REPLACE INTO sync_state (resource, scope, {', '.join(_SYNC_FIELDS)}, "
             f"extra, updated_at) VALUES (?, ?, {', '.join('?' * len(_SYNC_FIELDS))}, ?, ?)",
-            [resource, scope, *row, dumps(extra).decode() if extra else None, self._now])
+            [resource, scope, *row, dumps(extra).decode() if extra else None, self._now],
+        )
 
     def get_sync_state(self, resource: str, scope: str = "") -> dict[str, Any] | None:
         """The checkpoint of ``(resource, scope)`` as a dict, or ``None``."""
         cur = self._con.execute(
-            "SELECT * FROM sync_state WHERE resource = ? AND scope = ?", [resource, scope])
+            "SELECT * FROM sync_state WHERE resource = ? AND scope = ?", [resource, scope]
+        )
         rows = cur.fetchall()
         return sync_row(rows[0], [d[0] for d in cur.description]) if rows else None
 
@@ -151,17 +174,28 @@ class Transaction(LocalMixin, ReferenceMixin):
         body = _payload_json(payload, f"enqueue({kind!r})")
         return self._con.execute(
             "INSERT INTO outbox (kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?) "
-            "RETURNING id", [kind, body, self._now, self._now]).fetchall()[0][0]
+            "RETURNING id",
+            [kind, body, self._now, self._now],
+        ).fetchall()[0][0]
 
-    def update_action(self, action_id: int, *, status: str | None = None,
-                      attempts: int | None = None, last_error: Any = ...,
-                      remote_id: Any = ..., payload: Mapping | None = None) -> None:
+    def update_action(
+        self,
+        action_id: int,
+        *,
+        status: str | None = None,
+        attempts: int | None = None,
+        last_error: Any = ...,
+        remote_id: Any = ...,
+        payload: Mapping | None = None,
+    ) -> None:
         """Change an outbox action: status (one of ``OUTBOX_STATUSES``), attempts,
         last_error (redacted), remote_id, payload. Unnamed fields keep their value."""
         sets, params = [], []
         if status is not None:
             if status not in OUTBOX_STATUSES:
-                raise OutboxError(f"update_action: status {status!r} is not one of {OUTBOX_STATUSES}")
+                raise OutboxError(
+                    f"update_action: status {status!r} is not one of {OUTBOX_STATUSES}"
+                )
             sets.append("status = ?")
             params.append(status)
         if attempts is not None:
@@ -180,24 +214,41 @@ class Transaction(LocalMixin, ReferenceMixin):
             params.append(_payload_json(payload, f"update_action({action_id})"))
         found = self._con.execute(
             f"UPDATE outbox SET {', '.join([*sets, 'updated_at = ?'])} WHERE id = ? RETURNING id",
-            [*params, self._now, action_id]).fetchall()
+            [*params, self._now, action_id],
+        ).fetchall()
         if not found:
             raise OutboxError(f"update_action: there is no outbox action #{action_id}")
 
     # -- vetting --------------------------------------------------------------------------
-    def record_vetting(self, obj_id: str, decision: str, *, group_ids: Iterable[int] | None = None,
-                       note: str | None = None, action_id: int | None = None) -> int:
+    def record_vetting(
+        self,
+        obj_id: str,
+        decision: str,
+        *,
+        group_ids: Iterable[int] | None = None,
+        note: str | None = None,
+        action_id: int | None = None,
+    ) -> int:
         """Record a local vetting decision (save/reject/skip/undo) on a candidate; its id."""
         if not isinstance(obj_id, str) or not obj_id:
             raise CacheError("record_vetting: give the candidate's obj id")
         if decision not in VETTING_DECISIONS:
-            raise CacheError(f"record_vetting: decision {decision!r} is not one of {VETTING_DECISIONS}")
+            raise CacheError(
+                f"record_vetting: decision {decision!r} is not one of {VETTING_DECISIONS}"
+            )
         groups = None if group_ids is None else [int(g) for g in group_ids]
         return self._con.execute(
             "INSERT INTO vetting (obj_id, decision, group_ids, note, action_id, decided_at) "
             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            [obj_id, decision, None if groups is None else orjson.dumps(groups).decode(),
-             note, action_id, self._now]).fetchall()[0][0]
+            [
+                obj_id,
+                decision,
+                None if groups is None else orjson.dumps(groups).decode(),
+                note,
+                action_id,
+                self._now,
+            ],
+        ).fetchall()[0][0]
 
 
 _WORD = re.compile(r"[A-Za-z0-9._~+/-]{8,}")
@@ -213,8 +264,9 @@ def _payload_json(payload: Any, what: str) -> str:
         raise OutboxError(f"{what}: the payload is not JSON: {exc}") from exc
     # Word by word, so only a registered secret counts, not prose such as "token counts".
     if any(redact(word) != word for word in _WORD.findall(body)):
-        raise OutboxError(f"{what}: the payload contains the API token; actions must never "
-                          f"store it")
+        raise OutboxError(
+            f"{what}: the payload contains the API token; actions must never store it"
+        )
     return body
 
 

@@ -46,8 +46,12 @@ class UpsertResult:
         return self.new + self.updated + self.unchanged
 
     def __add__(self, other: UpsertResult) -> UpsertResult:
-        return UpsertResult(self.new + other.new, self.updated + other.updated,
-                            self.unchanged + other.unchanged, self.deleted + other.deleted)
+        return UpsertResult(
+            self.new + other.new,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.deleted + other.deleted,
+        )
 
     @classmethod
     def of(cls, out: Outcome) -> UpsertResult:
@@ -71,8 +75,11 @@ def _obj_ids(obj_ids: str | Iterable[str], what: str) -> list[str]:
 
 
 # Typed values computed from the (merged) records rather than read by column name.
-_DERIVED = {COMMENTS.name: rec.child_values, ANNOTATIONS.name: rec.child_values,
-            PHOTOMETRY.name: rec.photometry_values}
+_DERIVED = {
+    COMMENTS.name: rec.child_values,
+    ANNOTATIONS.name: rec.child_values,
+    PHOTOMETRY.name: rec.photometry_values,
+}
 
 
 class UpsertMixin:
@@ -82,8 +89,13 @@ class UpsertMixin:
     _now: datetime
 
     # -- helpers -------------------------------------------------------------------------
-    def _merged_page(self, spec: TableSpec, raws: list[dict], values: dict[str, list],
-                     extra: tuple[str, ...] = ()) -> tuple[Page, list[tuple | None]]:
+    def _merged_page(
+        self,
+        spec: TableSpec,
+        raws: list[dict],
+        values: dict[str, list],
+        extra: tuple[str, ...] = (),
+    ) -> tuple[Page, list[tuple | None]]:
         """A page whose raw JSON is merged into what is stored (partial views of one
         entity); returns it with each row's stored ``extra`` columns (None when new)."""
         page = Page(spec, raws, values)
@@ -106,8 +118,13 @@ class UpsertMixin:
         page, _ = self._merged_page(OBJS, parts, {})
         return merge_page(self._con, page, now=self._now, track="id")
 
-    def _children(self, spec: TableSpec, rows: list[dict], parents: list[str | None],
-                  scope_ids: list[str] | None) -> Outcome:
+    def _children(
+        self,
+        spec: TableSpec,
+        rows: list[dict],
+        parents: list[str | None],
+        scope_ids: list[str] | None,
+    ) -> Outcome:
         """Rows of an obj's child table; with ``scope_ids``, replace those objs' rows."""
         if spec is THUMBNAILS:
             return self._thumbnail_rows(rows, parents, scope_ids)
@@ -116,7 +133,8 @@ class UpsertMixin:
         if missing:
             raise CacheError(
                 f"{spec.name}: record #{missing[0]} has no obj_id; pass the server's records "
-                f"unchanged, or give the obj ids (replace_for=...).")
+                f"unchanged, or give the obj ids (replace_for=...)."
+            )
         if spec.merge:  # e.g. an annotation embedded in a candidate vs in a source
             page, _ = self._merged_page(spec, rows, {"obj_id": obj_ids})
         else:
@@ -134,8 +152,13 @@ class UpsertMixin:
         longer listed are deleted); a missing key leaves the stored rows alone, unless the
         caller says the request asked for it (``complete``), which means "none"."""
         changed: set[str] = set()
-        specs = {"comments": COMMENTS, "classifications": CLASSIFICATIONS,
-                 "annotations": ANNOTATIONS, "thumbnails": THUMBNAILS, "photometry": PHOTOMETRY}
+        specs = {
+            "comments": COMMENTS,
+            "classifications": CLASSIFICATIONS,
+            "annotations": ANNOTATIONS,
+            "thumbnails": THUMBNAILS,
+            "photometry": PHOTOMETRY,
+        }
         for name, spec in specs.items():
             holders = [r for r in records if name in r or name in complete]
             if not holders:
@@ -168,8 +191,9 @@ class UpsertMixin:
         return UpsertResult(new, updated, len(distinct) - new - updated)
 
     # -- objs and their children ---------------------------------------------------------
-    def upsert_sources(self, records: Iterable[dict], *, complete: Iterable[str] = ()
-                       ) -> UpsertResult:
+    def upsert_sources(
+        self, records: Iterable[dict], *, complete: Iterable[str] = ()
+    ) -> UpsertResult:
         """Source records (``/api/sources`` pages or one ``/api/sources/{id}``).
 
         Each splits into its obj, its group links (``groups``: replaced, so an unsave is
@@ -190,13 +214,19 @@ class UpsertMixin:
             raws.extend(link_raws)
             for k, v in link_values.items():
                 values[k].extend(v)
-        out = merge_page(self._con, Page(SOURCES, raws, values), now=self._now,
-                         scope=("obj_id", [r["id"] for r in holders]), track="obj_id")
+        out = merge_page(
+            self._con,
+            Page(SOURCES, raws, values),
+            now=self._now,
+            scope=("obj_id", [r["id"] for r in holders]),
+            track="obj_id",
+        )
         changed |= out.changed | self._embedded(records, complete)
         return self._per_record(ids, before, changed)
 
-    def upsert_candidates(self, records: Iterable[dict], *, complete: Iterable[str] = ()
-                          ) -> UpsertResult:
+    def upsert_candidates(
+        self, records: Iterable[dict], *, complete: Iterable[str] = ()
+    ) -> UpsertResult:
         """Candidate records (``/api/candidates`` pages or one ``/api/candidates/{id}``):
         the obj, its ``candidates`` row (filters, passing groups, saved groups, score) and
         embedded classifications/annotations/thumbnails (comments, photometry if present).
@@ -211,8 +241,14 @@ class UpsertMixin:
         values: dict[str, list] = {}
         for merged, r, old in zip(page.raws, records, olds, strict=True):
             # the single-candidate answer lacks some keys: the merged view has them all
-            vals = rec.candidate_row({**merged, "id": r["id"], "score": r.get("score"),
-                                      "annotations": r.get("annotations")})
+            vals = rec.candidate_row(
+                {
+                    **merged,
+                    "id": r["id"],
+                    "score": r.get("score"),
+                    "annotations": r.get("annotations"),
+                }
+            )
             if vals["score"] is None and "annotations" not in r and old is not None:
                 vals["score"] = old[1]
             for k, v in vals.items():
@@ -222,8 +258,9 @@ class UpsertMixin:
         changed |= self._embedded(records, complete)
         return self._per_record(ids, before, changed)
 
-    def upsert_photometry(self, obj_ids: str | Iterable[str], records: Iterable[dict]
-                          ) -> UpsertResult:
+    def upsert_photometry(
+        self, obj_ids: str | Iterable[str], records: Iterable[dict]
+    ) -> UpsertResult:
         """Photometry of ``obj_ids``, which it REPLACES: points of those objs missing from
         ``records`` are deleted. With ``obj_ids=[]`` the points are only upserted by id
         (e.g. ``/api/photometry/range`` windows). Either format (mag or flux) is accepted;
@@ -237,53 +274,61 @@ class UpsertMixin:
             if stray:
                 raise CacheError(
                     f"upsert_photometry: points of {sorted(map(str, stray))[:3]} are not among "
-                    f"the obj ids being replaced {ids[:3]}; pass their ids too.")
+                    f"the obj ids being replaced {ids[:3]}; pass their ids too."
+                )
         elif any(p is None for p in parents):
             raise CacheError("upsert_photometry: a point has no obj_id; pass obj_ids=[its id]")
         out = self._children(PHOTOMETRY, records, parents, ids or None)
         return UpsertResult.of(out)
 
-    def _replace_scope(self, replace_for: str | Iterable[str] | None, what: str
-                       ) -> list[str] | None:
+    def _replace_scope(
+        self, replace_for: str | Iterable[str] | None, what: str
+    ) -> list[str] | None:
         return None if replace_for is None else _obj_ids(replace_for, what)
 
-    def upsert_classifications(self, records: Iterable[dict], *,
-                               replace_for: str | Iterable[str] | None = None) -> UpsertResult:
+    def upsert_classifications(
+        self, records: Iterable[dict], *, replace_for: str | Iterable[str] | None = None
+    ) -> UpsertResult:
         """Classification records (``/api/classification`` pages or an obj's list). With
         ``replace_for`` the records are those objs' complete set (others are deleted)."""
         records = rec.check_records(records, "upsert_classifications")
         scope = self._replace_scope(replace_for, "upsert_classifications")
-        return UpsertResult.of(self._children(
-            CLASSIFICATIONS, records, [None] * len(records), scope))
+        return UpsertResult.of(
+            self._children(CLASSIFICATIONS, records, [None] * len(records), scope)
+        )
 
-    def upsert_comments(self, records: Iterable[dict], *,
-                        replace_for: str | Iterable[str] | None = None) -> UpsertResult:
+    def upsert_comments(
+        self, records: Iterable[dict], *, replace_for: str | Iterable[str] | None = None
+    ) -> UpsertResult:
         """Comments on objs (``/api/sources/{id}/comments``); see ``replace_for`` above."""
         records = rec.check_records(records, "upsert_comments")
         scope = self._replace_scope(replace_for, "upsert_comments")
-        return UpsertResult.of(self._children(
-            COMMENTS, records, [None] * len(records), scope))
+        return UpsertResult.of(self._children(COMMENTS, records, [None] * len(records), scope))
 
-    def upsert_annotations(self, records: Iterable[dict], *,
-                           replace_for: str | Iterable[str] | None = None) -> UpsertResult:
+    def upsert_annotations(
+        self, records: Iterable[dict], *, replace_for: str | Iterable[str] | None = None
+    ) -> UpsertResult:
         """Annotations on objs (``data`` kept as JSON); see ``replace_for`` above."""
         records = rec.check_records(records, "upsert_annotations")
         scope = self._replace_scope(replace_for, "upsert_annotations")
-        return UpsertResult.of(self._children(
-            ANNOTATIONS, records, [None] * len(records), scope))
+        return UpsertResult.of(self._children(ANNOTATIONS, records, [None] * len(records), scope))
 
-    def _thumbnail_rows(self, rows: list[dict], parents: list[str],
-                        scope_ids: list[str] | None) -> Outcome:
+    def _thumbnail_rows(
+        self, rows: list[dict], parents: list[str], scope_ids: list[str] | None
+    ) -> Outcome:
         values = {"obj_id": [r.get("obj_id") or p for r, p in zip(rows, parents, strict=True)]}
         page, olds = self._merged_page(THUMBNAILS, rows, values)
         # Keep the fetched image unless the server now points at a different one.
-        page.carry = [old is not None and old[0].get("public_url") in (None, r.get("public_url"))
-                      for r, old in zip(rows, olds, strict=True)]
+        page.carry = [
+            old is not None and old[0].get("public_url") in (None, r.get("public_url"))
+            for r, old in zip(rows, olds, strict=True)
+        ]
         scope = ("obj_id", scope_ids) if scope_ids is not None else None
         return merge_page(self._con, page, now=self._now, scope=scope, track="obj_id")
 
-    def upsert_thumbnails(self, records: Iterable[dict], *,
-                          replace_for: str | Iterable[str] | None = None) -> UpsertResult:
+    def upsert_thumbnails(
+        self, records: Iterable[dict], *, replace_for: str | Iterable[str] | None = None
+    ) -> UpsertResult:
         """Thumbnail records (metadata: type, public_url...); images come via put_thumbnail."""
         records = rec.check_records(records, "upsert_thumbnails", key="type")
         scope = self._replace_scope(replace_for, "upsert_thumbnails")

@@ -18,8 +18,13 @@ from .upserts import UpsertMixin, UpsertResult
 _ARRAYS = ("wavelengths", "fluxes", "errors")
 _PIXELS = ("uniq", "probdensity", "distmu", "distsigma", "distnorm")
 _DIST = ("distmu", "distsigma", "distnorm")
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-          (b"GIF8", "image/gif"), (b"<svg", "image/svg+xml"), (b"<?xml", "image/svg+xml"))
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"<svg", "image/svg+xml"),
+    (b"<?xml", "image/svg+xml"),
+)
 
 
 def _arrays_hash(arrays: Iterable[Any]) -> int:
@@ -30,8 +35,9 @@ def _arrays_hash(arrays: Iterable[Any]) -> int:
 class ReferenceMixin(UpsertMixin):
     """Spectra, groups, taxonomies, galaxies, GCN events, localizations, thumbnails."""
 
-    def upsert_spectra(self, records: Iterable[dict], *,
-                       replace_for: str | Iterable[str] | None = None) -> UpsertResult:
+    def upsert_spectra(
+        self, records: Iterable[dict], *, replace_for: str | Iterable[str] | None = None
+    ) -> UpsertResult:
         """Spectra, with their arrays (``/api/spectra/{id}``) or without
         (``minimalPayload=true``). Arrays are stored as ``DOUBLE[]`` (wavelengths in
         Angstrom); a record without arrays keeps the stored ones while ``modified`` is
@@ -42,7 +48,8 @@ class ReferenceMixin(UpsertMixin):
         arrays = [rec.spectrum_arrays(r) for r in records]
         values: dict[str, list] = {name: [a[i] for a in arrays] for i, name in enumerate(_ARRAYS)}
         values["instrument_name"] = [
-            r.get("instrument_name") or (r.get("instrument") or {}).get("name") for r in records]
+            r.get("instrument_name") or (r.get("instrument") or {}).get("name") for r in records
+        ]
         values["telescope_name"] = [r.get("telescope_name") for r in records]
         page, olds = self._merged_page(SPECTRA, metas, values, extra=("data_hash",))
         carry, data_hash = [], []
@@ -70,12 +77,15 @@ class ReferenceMixin(UpsertMixin):
         ``is_member``/``is_accessible``; or a plain list of groups (e.g. ``/api/groups/public``),
         which is only upserted."""
         if isinstance(payload, Mapping):
-            parts = {k: rec.check_records(payload.get(k) or [], f"upsert_groups[{k!r}]")
-                     for k in ("all_groups", "user_accessible_groups", "user_groups")}
+            parts = {
+                k: rec.check_records(payload.get(k) or [], f"upsert_groups[{k!r}]")
+                for k in ("all_groups", "user_accessible_groups", "user_groups")
+            }
             if not any(parts.values()):
                 raise CacheError(
                     "upsert_groups: the payload has no 'all_groups', 'user_accessible_groups' or "
-                    f"'user_groups' (keys: {sorted(payload)[:8]}); pass data of GET /api/groups.")
+                    f"'user_groups' (keys: {sorted(payload)[:8]}); pass data of GET /api/groups."
+                )
             by_id: dict[Any, dict] = {}
             for k in ("user_groups", "user_accessible_groups", "all_groups"):
                 for g in parts[k]:
@@ -83,12 +93,18 @@ class ReferenceMixin(UpsertMixin):
             members = {g["id"] for g in parts["user_groups"]}
             accessible = {g["id"] for g in parts["user_accessible_groups"]}
             groups = list(by_id.values())
-            page = Page(GROUPS, groups, {
-                "is_member": [g["id"] in members for g in groups],
-                "is_accessible": [g["id"] in accessible for g in groups]})
+            page = Page(
+                GROUPS,
+                groups,
+                {
+                    "is_member": [g["id"] in members for g in groups],
+                    "is_accessible": [g["id"] in accessible for g in groups],
+                },
+            )
             out = merge_page(self._con, page, now=self._now)
             gone = self._con.execute(
-                "DELETE FROM groups WHERE id NOT IN (SELECT unnest(?))", [list(by_id)]).fetchall()
+                "DELETE FROM groups WHERE id NOT IN (SELECT unnest(?))", [list(by_id)]
+            ).fetchall()
             return UpsertResult(out.new, out.updated, out.unchanged, gone[0][0] if gone else 0)
         groups = rec.check_records(payload, "upsert_groups")
         return UpsertResult.of(merge_page(self._con, Page(GROUPS, groups), now=self._now))
@@ -97,8 +113,9 @@ class ReferenceMixin(UpsertMixin):
         """Taxonomies (``/api/taxonomy``), ``hierarchy`` kept as JSON."""
         records = rec.check_records(records, "upsert_taxonomies")
         values = {"group_ids": [rec._ids(r.get("groups")) for r in records]}
-        return UpsertResult.of(merge_page(self._con, Page(TAXONOMIES, records, values),
-                                          now=self._now))
+        return UpsertResult.of(
+            merge_page(self._con, Page(TAXONOMIES, records, values), now=self._now)
+        )
 
     def upsert_galaxies(self, records: Iterable[dict], catalog_name: str) -> UpsertResult:
         """Galaxies of one catalog (``/api/galaxy_catalog`` pages); ra/dec in degrees,
@@ -107,8 +124,9 @@ class ReferenceMixin(UpsertMixin):
             raise CacheError("upsert_galaxies: give the catalog_name the records belong to")
         records = rec.check_records(records, "upsert_galaxies")
         values = {"catalog_name": [catalog_name] * len(records)}
-        return UpsertResult.of(merge_page(self._con, Page(GALAXIES, records, values),
-                                          now=self._now))
+        return UpsertResult.of(
+            merge_page(self._con, Page(GALAXIES, records, values), now=self._now)
+        )
 
     def upsert_gcn_events(self, records: Iterable[dict]) -> UpsertResult:
         """GCN events (``/api/gcn_event`` list or one event). Their ``localizations`` are
@@ -125,10 +143,18 @@ class ReferenceMixin(UpsertMixin):
                 raise CacheError("upsert_gcn_events: a localization has no localization_name")
         if locs:
             metas = [{k: v for k, v in loc.items() if k not in _PIXELS} for loc in locs]
-            page, olds = self._merged_page(LOCALIZATIONS, metas, {
-                "dateobs": [utc_naive(loc.get("dateobs") or r["dateobs"])
-                            for r in records for loc in r.get("localizations") or []]},
-                extra=("pixels_hash",))
+            page, olds = self._merged_page(
+                LOCALIZATIONS,
+                metas,
+                {
+                    "dateobs": [
+                        utc_naive(loc.get("dateobs") or r["dateobs"])
+                        for r in records
+                        for loc in r.get("localizations") or []
+                    ]
+                },
+                extra=("pixels_hash",),
+            )
             page.carry = [old is not None for old in olds]
             page.extra_hash = [(old[1] or 0) if old is not None else 0 for old in olds]
             merge_page(self._con, page, now=self._now)
@@ -150,35 +176,56 @@ class ReferenceMixin(UpsertMixin):
         pixels = _pixel_columns(data, f"{dateobs} {name}")
         pixels_hash = _arrays_hash(pixels.get(k) for k in _PIXELS)
         meta = {k: v for k, v in data.items() if k not in _PIXELS}
-        page, olds = self._merged_page(LOCALIZATIONS, [meta], {
-            "dateobs": [when], "localization_name": [name],
-            "n_pixels": [len(pixels["uniq"])], "has_distance": ["distmu" in pixels],
-            "pixels_hash": [pixels_hash], "pixels_modified": [utc_naive(data.get("modified"))]},
-            extra=("pixels_hash",))
+        page, olds = self._merged_page(
+            LOCALIZATIONS,
+            [meta],
+            {
+                "dateobs": [when],
+                "localization_name": [name],
+                "n_pixels": [len(pixels["uniq"])],
+                "has_distance": ["distmu" in pixels],
+                "pixels_hash": [pixels_hash],
+                "pixels_modified": [utc_naive(data.get("modified"))],
+            },
+            extra=("pixels_hash",),
+        )
         page.carry = [False]
         page.extra_hash = [pixels_hash]
         out = merge_page(self._con, page, now=self._now)
         if olds[0] is None or olds[0][1] != pixels_hash:
-            self._con.execute("DELETE FROM localization_pixels WHERE dateobs = ? "
-                              "AND localization_name = ?", [when, name])
+            self._con.execute(
+                "DELETE FROM localization_pixels WHERE dateobs = ? AND localization_name = ?",
+                [when, name],
+            )
             n = len(pixels["uniq"])
-            table = pa.table({"dateobs": pa.array([when] * n, pa.timestamp("us")),
-                              "localization_name": pa.array([name] * n, pa.string()),
-                              # JSON has no infinity: SkyPortal sends a pixel's distmu=inf
-                              # ("no distance there") as null, kept as NULL here
-                              **{k: pa.array(pixels[k], from_pandas=True) if k in pixels
-                                 else pa.nulls(n, pa.float64()) for k in _PIXELS}})
+            table = pa.table(
+                {
+                    "dateobs": pa.array([when] * n, pa.timestamp("us")),
+                    "localization_name": pa.array([name] * n, pa.string()),
+                    # JSON has no infinity: SkyPortal sends a pixel's distmu=inf
+                    # ("no distance there") as null, kept as NULL here
+                    **{
+                        k: pa.array(pixels[k], from_pandas=True)
+                        if k in pixels
+                        else pa.nulls(n, pa.float64())
+                        for k in _PIXELS
+                    },
+                }
+            )
             self._con.register("_wb_pixels", table)
             try:
-                self._con.execute("INSERT INTO localization_pixels SELECT dateobs, "
-                                  "localization_name, uniq, probdensity, distmu, distsigma, "
-                                  "distnorm FROM _wb_pixels ORDER BY uniq")
+                self._con.execute(
+                    "INSERT INTO localization_pixels SELECT dateobs, "
+                    "localization_name, uniq, probdensity, distmu, distsigma, "
+                    "distnorm FROM _wb_pixels ORDER BY uniq"
+                )
             finally:
                 self._con.unregister("_wb_pixels")
         return UpsertResult.of(out)
 
-    def put_thumbnail(self, obj_id: str, type: str, url: str | None, png_bytes: bytes
-                      ) -> UpsertResult:
+    def put_thumbnail(
+        self, obj_id: str, type: str, url: str | None, png_bytes: bytes
+    ) -> UpsertResult:
         """Store a thumbnail image (PNG, JPEG, GIF or SVG bytes) of ``obj_id``'s cutout
         ``type`` (new/ref/sub...), fetched from ``url``. Counts one image: new (none was
         cached), updated (different bytes) or unchanged."""
@@ -192,18 +239,24 @@ class ReferenceMixin(UpsertMixin):
         if content_type is None:
             raise CacheError(
                 f"put_thumbnail({obj_id}, {type}): the bytes are not a PNG, JPEG, GIF or SVG "
-                f"image (they start {data[:8]!r}); was an error page downloaded instead?")
-        before = self._con.execute("SELECT png FROM thumbnails WHERE obj_id = ? AND type = ?",
-                                   [obj_id, type]).fetchall()
+                f"image (they start {data[:8]!r}); was an error page downloaded instead?"
+            )
+        before = self._con.execute(
+            "SELECT png FROM thumbnails WHERE obj_id = ? AND type = ?", [obj_id, type]
+        ).fetchall()
         params = [url, content_type, data, self._now, self._now, obj_id, type]
         if before:
             self._con.execute(
                 "UPDATE thumbnails SET url = ?, content_type = ?, png = ?, fetched_at = ?, "
-                "cached_at = ? WHERE obj_id = ? AND type = ?", params)
+                "cached_at = ? WHERE obj_id = ? AND type = ?",
+                params,
+            )
         else:
             self._con.execute(
                 "INSERT INTO thumbnails (url, content_type, png, fetched_at, cached_at, obj_id, "
-                "type) VALUES (?, ?, ?, ?, ?, ?, ?)", params)
+                "type) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                params,
+            )
         old = before[0][0] if before else None
         if old is None:
             return UpsertResult(new=1)
@@ -213,25 +266,35 @@ class ReferenceMixin(UpsertMixin):
 def _pixel_columns(data: Mapping, what: str) -> dict[str, np.ndarray]:
     """The localization's pixel arrays, checked: a malformed map is a SkymapError."""
     if data.get("uniq") is None or data.get("probdensity") is None:
-        raise SkymapError(f"localization {what}: no 'uniq'/'probdensity' arrays "
-                          f"(keys: {sorted(data)[:10]}); fetch it from /api/localization/...")
+        raise SkymapError(
+            f"localization {what}: no 'uniq'/'probdensity' arrays "
+            f"(keys: {sorted(data)[:10]}); fetch it from /api/localization/..."
+        )
     try:
-        out = {"uniq": np.asarray(data["uniq"], dtype=np.int64),
-               "probdensity": np.asarray(data["probdensity"], dtype=float)}
+        out = {
+            "uniq": np.asarray(data["uniq"], dtype=np.int64),
+            "probdensity": np.asarray(data["probdensity"], dtype=float),
+        }
         present = [k for k in _DIST if data.get(k) is not None]
         if present and len(present) != 3:
-            raise SkymapError(f"localization {what}: distance layers need distmu, distsigma "
-                              f"and distnorm together; got only {present}")
+            raise SkymapError(
+                f"localization {what}: distance layers need distmu, distsigma "
+                f"and distnorm together; got only {present}"
+            )
         for k in present:
             out[k] = np.asarray(data[k], dtype=float)
     except (TypeError, ValueError, OverflowError) as exc:
         raise SkymapError(f"localization {what}: its pixel arrays are not numeric: {exc}") from exc
     n = len(out["uniq"])
     if any(a.ndim != 1 or len(a) != n for a in out.values()):
-        raise SkymapError(f"localization {what}: the pixel arrays differ in length "
-                          f"({ {k: a.shape for k, a in out.items()} })")
+        raise SkymapError(
+            f"localization {what}: the pixel arrays differ in length "
+            f"({ {k: a.shape for k, a in out.items()} })"
+        )
     if n == 0 or out["uniq"].min() < 4:
-        raise SkymapError(f"localization {what}: uniq must be NUNIQ pixel ids (>= 4), one per pixel")
+        raise SkymapError(
+            f"localization {what}: uniq must be NUNIQ pixel ids (>= 4), one per pixel"
+        )
     prob = out["probdensity"]
     if not np.all(np.isfinite(prob)) or prob.min() < 0:
         raise SkymapError(f"localization {what}: probdensity must be finite and >= 0 (per sr)")
