@@ -344,7 +344,9 @@ def _filter_controls(
         continuous_update=False,
         layout=w.Layout(width="190px"),
     )
-    p.unvetted = w.Checkbox(description="unvetted only", value=True, indent=False)
+    p.unvetted = w.Checkbox(
+        description="unvetted only", value=True, indent=False, layout=w.Layout(width="auto")
+    )
     p.order = w.Dropdown(options=ORDER_OPTIONS, value="score", layout=w.Layout(width="150px"))
     p.refresh_button = w.Button(
         description="Refresh", icon="refresh", layout=w.Layout(width="auto")
