@@ -127,7 +127,7 @@ def sync_event_details(ctx: SyncContext, listed: list[dict[str, Any]] | None = N
     with ctx.progress.bar("gcn event details", total=len(todo), unit="events") as bar:
         for key, fingerprint in todo:
             try:
-                record = ctx.client.get(f"/api/gcn_event/{key}", {"excludeNoticeContent": "true"})
+                record = ctx.client.get_gcn_event(key, exclude_notice_content=True)
             except NotFound:
                 # deleted since the listing: its row goes with the next listing pass
                 ctx.summary.notes.append(f"gcn event {key}: listed but not found; skipped")
@@ -136,5 +136,7 @@ def sync_event_details(ctx: SyncContext, listed: list[dict[str, Any]] | None = N
             seen[key] = fingerprint
             with ctx.cache.write() as tx:
                 ctx.summary.count(RESOURCE, tx.upsert_gcn_events([_detail_part(record)]))
-                tx.set_sync_state(RESOURCE, seen=seen)
+                tx.set_sync_state(RESOURCE, seen=seen, status="running")
             bar.update()
+    with ctx.cache.write() as tx:
+        tx.set_sync_state(RESOURCE, status="complete")
