@@ -83,3 +83,21 @@ def server_process():
     yield factory
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def vetting_template(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A cache synced once from a small seeded server (the vetting panel tests copy it)."""
+    from vetting_helpers import make_template
+
+    return make_template(tmp_path_factory.mktemp("vetting-template"))
+
+
+@pytest.fixture
+def online(make_server, vetting_template, tmp_path):  # type: ignore[no-untyped-def]
+    """(server, workbench): a fresh seeded server and a workbench on a copy of the vetting
+    template cache, so each vetting test starts from the same synced state. Modules may
+    define their own ``online``."""
+    from vetting_helpers import open_online
+
+    return open_online(make_server, vetting_template, tmp_path)

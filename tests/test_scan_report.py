@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 
 import pandas as pd
-import pytest
-from vetting_helpers import a_group, make_template, open_online
+from vetting_helpers import a_group
 
 from widgets import VettingPanel
 from widgets.scan_report import REPORT_COLUMNS, ScanJournal
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_template(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def online(make_server, template: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return open_online(make_server, template, tmp_path)
 
 
 def test_report_lists_the_sessions_actions_with_csv_and_html(online) -> None:  # type: ignore[no-untyped-def]

@@ -5,13 +5,9 @@ entries complete at once, scan groups preselected and remembered."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from vetting_helpers import (
     a_group,
-    make_template,
-    open_online,
     outbox_rows,
     rejected_on_server,
     saved_groups_on_server,
@@ -20,16 +16,6 @@ from vetting_helpers import (
 from widgets import OutboxPanel, VettingPanel
 from widgets.keys import KEYS, keys_help_html, rank_matches
 from workbench.errors import WorkbenchError
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_template(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def online(make_server, template: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return open_online(make_server, template, tmp_path)
 
 
 def test_every_key(online) -> None:  # type: ignore[no-untyped-def]

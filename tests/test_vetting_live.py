@@ -8,21 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from vetting_helpers import FAST, make_template, open_online
+from vetting_helpers import FAST
 
 from widgets import VettingPanel
 from workbench.errors import WorkbenchError
 from workbench.facade import Workbench
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_template(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def online(make_server, template: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return open_online(make_server, template, tmp_path)
 
 
 def test_poll_drops_what_others_decided_and_adds_new_ones(online, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -9,8 +9,6 @@ import pandas as pd
 import pytest
 from vetting_helpers import (
     a_group,
-    make_template,
-    open_online,
     outbox_rows,
     rejected_on_server,
     saved_groups_on_server,
@@ -18,16 +16,6 @@ from vetting_helpers import (
 
 from widgets import VettingPanel
 from workbench.facade import Workbench
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_template(tmp_path_factory.mktemp("template"))
-
-
-@pytest.fixture
-def online(make_server, template: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return open_online(make_server, template, tmp_path)
 
 
 def _panel(wb: Workbench, group: int) -> VettingPanel:
