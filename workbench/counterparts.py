@@ -39,12 +39,8 @@ __all__ = [
 
 MJD_EPOCH = pd.Timestamp("1858-11-17")
 
-COUNTERPART_COLUMNS = (
-    "id",
-    "ra",
-    "dec",
-    "redshift",
-    "first_detected",
+# What the light-curve summary adds per object (MJD, days after the event, AB mag, mag/day).
+LIGHT_CURVE_COLUMNS = (
     "first_mjd",
     "days_after",
     "first_mag",
@@ -59,6 +55,15 @@ COUNTERPART_COLUMNS = (
     "rate",
     "rate_filter",
     "n_detections",
+)
+
+COUNTERPART_COLUMNS = (
+    "id",
+    "ra",
+    "dec",
+    "redshift",
+    "first_detected",
+    *LIGHT_CURVE_COLUMNS,
     "credible_level",
     "probdensity",
     "luminosity_distance",
@@ -128,22 +133,7 @@ def light_curve_summary(photometry: pd.DataFrame, t0_mjd: float) -> pd.DataFrame
     phot = phot[np.isfinite(phot["mjd"])].sort_values(["obj_id", "mjd"], kind="stable")
     phot = phot.reset_index(drop=True)
     det = phot[np.isfinite(phot["mag"])]
-    columns = [
-        "first_mjd",
-        "days_after",
-        "first_mag",
-        "first_filter",
-        "last_nondetection_mjd",
-        "last_nondetection_days",
-        "last_nondetection_limit",
-        "peak_mag",
-        "peak_mjd",
-        "latest_mag",
-        "latest_mjd",
-        "rate",
-        "rate_filter",
-        "n_detections",
-    ]
+    columns = list(LIGHT_CURVE_COLUMNS)
     if det.empty:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="obj_id"))
     first = det.drop_duplicates("obj_id", keep="first").set_index("obj_id")
