@@ -30,7 +30,13 @@ from workbench.errors import OutboxError, WorkbenchError
 
 from ._common import Panel, as_id_list, html_table
 from ._plots import lightcurve_widget
-from .classification import ClassificationPanel, taxonomy_names, with_taxonomy_names
+from .classification import (
+    CLASSIFICATION_COLUMNS,
+    ClassificationPanel,
+    taxonomy_names,
+    with_taxonomy_names,
+)
+from .cutouts import cutouts_html
 from .keys import KEY_ALIASES, attach_keys, rank_matches
 from .scan_report import ScanJournal, report_csv
 from .vetting_data import CandidateLoader, CandidateView, Prefetcher
@@ -41,18 +47,12 @@ from .vetting_view import (
     badges_html,
     build_layout,
     data_link,
-    fallback_cutouts_html,
     header_html,
     localizations_html,
     parse_score,
     report_document,
     report_table_html,
 )
-
-try:  # the richer cutouts (crosshair, N/E arrows, scale bar), when present
-    from .cutouts import cutouts_html as _cutouts_html
-except ImportError:  # pragma: no cover - until widgets/cutouts.py lands
-    _cutouts_html = None
 
 # Tabs of a candidate shown by a key or click are filled this long (seconds) after it:
 # a scanner pressing "n" again before then never pays for them.
@@ -734,11 +734,7 @@ class VettingPanel(Panel):
         # 40-70 ms in Chromium, bench_vetting_browser.py). Each line
         # is one message to the browser (none when the value did not change).
         self.header.value = header_html(view, learned=learned) + self._decision_note(obj_id)
-        self.cutouts_html.value = (
-            _cutouts_html(view.thumbnails)
-            if _cutouts_html is not None
-            else fallback_cutouts_html(view.thumbnails)
-        )
+        self.cutouts_html.value = cutouts_html(view.thumbnails)
         if self.lightcurve is not None:
             self.lightcurve.show(view.plot)
         else:
@@ -808,14 +804,7 @@ class VettingPanel(Panel):
                 "value",
                 html_table(
                     with_taxonomy_names(view.classifications, self._taxonomy_names),
-                    (
-                        "classification",
-                        "probability",
-                        "taxonomy",
-                        "author_name",
-                        "created_at",
-                        "pending",
-                    ),
+                    CLASSIFICATION_COLUMNS,
                     empty="no classification",
                 ),
             ),

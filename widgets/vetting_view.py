@@ -172,36 +172,6 @@ def badges_html(view: CandidateView, taxonomy_names: dict[int, str]) -> str:
     return "<div class='wb-badges'>" + " ".join(parts) + "</div>"
 
 
-def fallback_cutouts_html(thumbnails: dict[str, bytes | None], *, size_px: int = 220) -> str:
-    """new/ref/sub cutouts side by side at ``size_px`` with a centre crosshair (used until
-    :mod:`widgets.cutouts` is present)."""
-    cells = []
-    for kind in CUTOUTS:
-        png = thumbnails.get(kind)
-        if png:
-            src = "data:image/png;base64," + base64.b64encode(png).decode()
-            img = (
-                f"<img src='{src}' width='{size_px}' height='{size_px}' "
-                "style='image-rendering:pixelated;display:block'/>"
-            )
-        else:
-            img = (
-                f"<div style='width:{size_px}px;height:{size_px}px;background:#ddd'>"
-                f"<center><i>no {kind}</i></center></div>"
-            )
-        cross = (
-            f"<div style='position:absolute;left:{size_px // 2 - 12}px;top:{size_px // 2}px;"
-            "width:8px;border-top:1px solid #f33'></div>"
-            f"<div style='position:absolute;left:{size_px // 2 + 4}px;top:{size_px // 2}px;"
-            "width:8px;border-top:1px solid #f33'></div>"
-        )
-        cells.append(
-            f"<div style='display:inline-block;margin-right:4px'><center>{kind}</center>"
-            f"<div style='position:relative'>{img}{cross}</div></div>"
-        )
-    return f"<div class='wb-cutouts'>{''.join(cells)}</div>"
-
-
 def annotations_html(frame: pd.DataFrame) -> str:
     """Each annotation's origin and its key=value data, escaped."""
     if frame is None or frame.empty:
