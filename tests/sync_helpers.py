@@ -34,3 +34,16 @@ def server_ids(srv, path: str, key: str, field: str = "id", **params) -> set:
 
 def cached_ids(wb, query: str) -> set:
     return set(wb.sql(query).iloc[:, 0])
+
+
+def assert_cache_equals_server(srv, wb) -> None:
+    """Sources, candidates and classifications: the same ids in the cache as on the server."""
+    assert cached_ids(wb, "SELECT DISTINCT obj_id FROM sources") == server_ids(
+        srv, "/api/sources", "sources"
+    )
+    assert cached_ids(wb, "SELECT obj_id FROM candidates") == server_ids(
+        srv, "/api/candidates", "candidates"
+    )
+    assert cached_ids(wb, "SELECT id FROM classifications") == server_ids(
+        srv, "/api/classification", "classifications"
+    )

@@ -8,24 +8,12 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sync_helpers import QUIET, cached_ids, open_wb, server_ids
+from sync_helpers import QUIET, assert_cache_equals_server, cached_ids, open_wb, server_ids
 
 from workbench import Workbench
 from workbench.sync import SyncOptions
 
 pytestmark = pytest.mark.slow
-
-
-def assert_cache_equals_server(srv, wb) -> None:
-    assert cached_ids(wb, "SELECT DISTINCT obj_id FROM sources") == server_ids(
-        srv, "/api/sources", "sources"
-    )
-    assert cached_ids(wb, "SELECT obj_id FROM candidates") == server_ids(
-        srv, "/api/candidates", "candidates"
-    )
-    assert cached_ids(wb, "SELECT id FROM classifications") == server_ids(
-        srv, "/api/classification", "classifications"
-    )
 
 
 def test_first_sync_holds_exactly_what_the_server_lists(make_server, tmp_path):

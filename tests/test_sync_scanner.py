@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import requests
-from sync_helpers import QUIET, cached_ids, open_wb, server_ids
+from sync_helpers import QUIET, assert_cache_equals_server, cached_ids, open_wb, server_ids
 
 from workbench.sync.scanner import READY
 
@@ -111,15 +111,7 @@ def test_killed_during_the_background_phase_then_resumed(make_server, tmp_path):
     srv.behaviour.update(latency="none")
     wb = open_wb(srv, cache)
     assert wb.sync(**QUIET).ok
-    assert cached_ids(wb, "SELECT DISTINCT obj_id FROM sources") == server_ids(
-        srv, "/api/sources", "sources"
-    )
-    assert cached_ids(wb, "SELECT obj_id FROM candidates") == server_ids(
-        srv, "/api/candidates", "candidates"
-    )
-    assert cached_ids(wb, "SELECT id FROM classifications") == server_ids(
-        srv, "/api/classification", "classifications"
-    )
+    assert_cache_equals_server(srv, wb)
 
 
 def test_a_second_sync_waits_for_the_background_one(make_server, tmp_path):
