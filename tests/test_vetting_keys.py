@@ -229,3 +229,21 @@ def test_after_a_key_only_the_open_tab_is_filled_then_each_tab_when_opened(  # t
         or "<table" in panel.tab_html["Comments"].value
     )
     assert "Comments" not in panel._stale_tabs
+
+
+def test_learned_figures_show_the_groups_own_precision_beside_the_score_orders() -> None:
+    from widgets.vetting import learned_figures
+
+    metrics = {
+        "precision_at_10": 0.8,
+        "precision_at_20": 0.75,
+        "precision_at_50": 0.7,
+        "auprc": 0.72,
+        "n_test": 120,
+        "score": {"precision_at_10": 0.5, "precision_at_20": 0.35, "auprc": 0.43},
+    }
+    text = learned_figures(metrics)
+    assert "newest 120 decisions" in text
+    assert "learned P@10/20/50 0.80/0.75/0.70, AUPRC 0.72" in text
+    assert "score order P@10/20/50 0.50/0.35/nan, AUPRC 0.43" in text
+    assert learned_figures({}) == ""

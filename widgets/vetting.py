@@ -305,7 +305,7 @@ class VettingPanel(Panel):
             str(k): float(v) for k, v in scores["p_wanted"].items() if v is not None and v == v
         }  # NaN: not scored, ordered after the scored ones
         self._drivers = {str(k): str(v) for k, v in scores.get("drivers", pd.Series()).items()}
-        return True, message
+        return True, " ".join(filter(None, [message, learned_figures(result.metrics)]))
 
     def _requeue(self) -> None:
         self.state.load(self._candidates)
@@ -902,3 +902,18 @@ def _poll_loop(ref: Any, stop: threading.Event, seconds: float) -> None:
 
 
 __all__ = ["VettingPanel", "parse_score"]
+
+
+def learned_figures(metrics: dict[str, Any]) -> str:
+    """The learned order's figures on the group's own newest decisions, beside the score
+    order's (precision at 10/20/50 and the area under the precision-recall curve)."""
+    if not metrics or "auprc" not in metrics:
+        return ""
+    score = metrics.get("score") or {}
+
+    def line(m: dict[str, Any]) -> str:
+        at = "/".join(f"{m.get(f'precision_at_{k}', math.nan):.2f}" for k in (10, 20, 50))
+        return f"P@10/20/50 {at}, AUPRC {m.get('auprc', math.nan):.2f}"
+
+    text = f"On your newest {metrics.get('n_test', '?')} decisions: learned {line(metrics)}"
+    return text + (f"; score order {line(score)}." if score else ".")
