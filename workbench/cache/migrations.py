@@ -146,6 +146,17 @@ ALTER TABLE localizations ADD COLUMN pixels_modified TIMESTAMP;
 UPDATE localizations SET pixels_modified = modified WHERE n_pixels IS NOT NULL;
 """
 
+# Vetting models trained on a group's own decisions (workbench.learning): one row per group
+# and version; ``model`` is the estimator pickled by this machine's own workbench.
+_V5 = """
+CREATE TABLE IF NOT EXISTS learning_models (
+    group_id BIGINT NOT NULL, version INTEGER NOT NULL, kind VARCHAR NOT NULL,
+    trained_at TIMESTAMP NOT NULL, n_decisions BIGINT NOT NULL, n_wanted BIGINT NOT NULL,
+    label_from TIMESTAMP, label_to TIMESTAMP, features JSON NOT NULL, metrics JSON,
+    library VARCHAR, format INTEGER NOT NULL, model BLOB NOT NULL,
+    PRIMARY KEY (group_id, version));
+"""
+
 # Machine-learning scores a candidate's annotations commonly carry, best first: the score of
 # a candidate is its obj's own `score`, else the first of these found in its annotations.
 SCORE_KEYS = ("drb", "braai", "rb", "score")
@@ -182,11 +193,16 @@ def _v4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_V4)
 
 
+def _v5(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_V5)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", schema_v1),
     ("0002_gcn_events_localizations_galaxies", _v2),
     ("0003_vetting_and_candidate_score", _v3),
     ("0004_local_effects_and_sync_markers", _v4),
+    ("0005_learning_models", _v5),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -63,3 +63,17 @@ class Reader:
             return [] if rel is None else rel.fetchall()
         except duckdb.Error as exc:
             raise CacheError(f"Query failed on the cache: {exc}") from exc
+
+    def latest_learned_model(self, group_id: int) -> dict[str, Any] | None:
+        """The newest stored vetting model of a group (a ``learning_models`` row as a
+        dict; ``features`` and ``metrics`` still JSON text), or None."""
+        rel = _run(
+            self._con,
+            "SELECT * FROM learning_models WHERE group_id = ? ORDER BY version DESC LIMIT 1",
+            [int(group_id)],
+        )
+        try:
+            rows = [] if rel is None else rel.fetchall()
+        except duckdb.Error as exc:
+            raise CacheError(f"Query failed on the cache: {exc}") from exc
+        return dict(zip(rel.columns, rows[0], strict=True)) if rows else None

@@ -83,6 +83,27 @@ class Transaction(LocalMixin, ReferenceMixin):
                 f"SQL failed in the cache transaction, which is rolled back: {exc}"
             ) from exc
 
+    def store_learned_model(self, record: dict[str, Any], keep: int = 3) -> int:
+        """Store a group's vetting model as its next version (``record``: the
+        ``learning_models`` columns but ``version``), keeping the newest ``keep``
+        versions; returns the version stored."""
+        group_id = int(record["group_id"])
+        (version,) = self.execute(
+            "SELECT coalesce(max(version), 0) + 1 FROM learning_models WHERE group_id = ?",
+            [group_id],
+        )[0]
+        row = {**record, "group_id": group_id, "version": int(version)}
+        columns = ", ".join(row)
+        self.execute(
+            f"INSERT INTO learning_models ({columns}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+        self.execute(
+            "DELETE FROM learning_models WHERE group_id = ? AND version <= ?",
+            [group_id, int(version) - keep],
+        )
+        return int(version)
+
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         """A query's result as a DataFrame, seeing this transaction's own changes."""
         try:

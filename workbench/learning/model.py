@@ -46,15 +46,7 @@ TEST_FRACTION = 0.25  # newest share of the decisions the figures are measured o
 DEFAULT_KIND = "hgb"
 KINDS = ("hgb", "logistic")
 FORMAT = 1  # layout of a stored model; another value is retrained, not loaded
-TABLE = "learning_models"
 KEEP_VERSIONS = 3
-
-_DDL = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    group_id BIGINT NOT NULL, version INTEGER NOT NULL, kind VARCHAR NOT NULL,
-    trained_at TIMESTAMP NOT NULL, n_decisions BIGINT NOT NULL, n_wanted BIGINT NOT NULL,
-    label_from TIMESTAMP, label_to TIMESTAMP, features JSON NOT NULL, metrics JSON,
-    library VARCHAR, format INTEGER NOT NULL, model BLOB NOT NULL,
-    PRIMARY KEY (group_id, version))"""
 
 
 @dataclass
@@ -334,42 +326,26 @@ def _py(value: Any) -> datetime | None:
 
 
 def _store(cache: Any, model: GroupModel) -> int:
-    blob = pickle.dumps(model.estimator, protocol=pickle.HIGHEST_PROTOCOL)
     extra = {
         "medians": [None if not np.isfinite(v) else float(v) for v in model.medians],
         "seed": model.seed,
     }
+    record = {
+        "group_id": model.group_id,
+        "kind": model.kind,
+        "trained_at": model.trained_at,
+        "n_decisions": model.n_decisions,
+        "n_wanted": model.n_wanted,
+        "label_from": model.label_from,
+        "label_to": model.label_to,
+        "features": orjson.dumps({"names": model.features, **extra}).decode(),
+        "metrics": orjson.dumps(model.metrics, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+        "library": model.library,
+        "format": FORMAT,
+        "model": pickle.dumps(model.estimator, protocol=pickle.HIGHEST_PROTOCOL),
+    }
     with cache.write() as tx:
-        tx.execute(_DDL)
-        version = int(
-            tx.execute(
-                f"SELECT coalesce(max(version), 0) + 1 FROM {TABLE} WHERE group_id = ?",
-                [model.group_id],
-            )[0][0]
-        )
-        tx.execute(
-            f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                model.group_id,
-                version,
-                model.kind,
-                model.trained_at,
-                model.n_decisions,
-                model.n_wanted,
-                model.label_from,
-                model.label_to,
-                orjson.dumps({"names": model.features, **extra}).decode(),
-                orjson.dumps(model.metrics, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
-                model.library,
-                FORMAT,
-                blob,
-            ],
-        )
-        tx.execute(
-            f"DELETE FROM {TABLE} WHERE group_id = ? AND version <= ?",
-            [model.group_id, version - KEEP_VERSIONS],
-        )
-    return version
+        return tx.store_learned_model(record, keep=KEEP_VERSIONS)
 
 
 def load_group_model(wb: Any, group_id: int) -> GroupModel | None:
@@ -379,24 +355,16 @@ def load_group_model(wb: Any, group_id: int) -> GroupModel | None:
 
     cache = getattr(wb, "cache", wb)
     with cache.read() as r:
-        exists = r.rows(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
-            "AND database_name = current_database()",
-            [TABLE],
-        )[0][0]
-        if not exists:
-            return None
-        rows = r.rows(
-            f"SELECT version, kind, trained_at, n_decisions, n_wanted, label_from, label_to, "
-            f"features, metrics, library, format, model FROM {TABLE} WHERE group_id = ? "
-            f"ORDER BY version DESC LIMIT 1",
-            [int(group_id)],
-        )
-    if not rows:
+        row = r.latest_learned_model(group_id)
+    if row is None:
         return None
-    (version, kind, trained_at, n_dec, n_wanted, lfrom, lto, feats, metrics, library, fmt, blob) = (
-        rows[0]
+    version, kind, trained_at, library, fmt = (
+        row[k] for k in ("version", "kind", "trained_at", "library", "format")
     )
+    n_dec, n_wanted, lfrom, lto = (
+        row[k] for k in ("n_decisions", "n_wanted", "label_from", "label_to")
+    )
+    feats, metrics, blob = row["features"], row["metrics"], row["model"]
     if fmt != FORMAT or library != f"scikit-learn {sklearn.__version__}":
         return None
     meta = orjson.loads(feats)
