@@ -188,3 +188,25 @@ def test_refresh_refits_only_models_that_new_decisions_made_stale(wb):
     refreshed = refresh_group_models(wb, [3], min_new=1)
     assert refreshed[3].version == 2 and load_group_model(wb, 3).version == 2
     assert "newer" not in score_queue(wb, [3], queue).message
+
+
+def test_the_panels_learned_order_refits_as_decisions_arrive(wb):
+    """Offline on the synced copy: new decisions make the stored model stale, and the panel
+    (what its live poll calls) refits it and re-ranks, keeping the shown candidate."""
+    from widgets import VettingPanel
+
+    train_group_model(wb, 3)
+    panel = VettingPanel(wb, group_ids=[3], order="learned", poll_seconds=None, background=False)
+    try:
+        assert panel.state.order == "learned"
+        assert panel.refresh_learned(min_new=1) is False  # nothing new yet
+        shown = panel.state.current
+        unlabeled = group_labels(wb, 3, include_unlabeled=True)
+        obj = unlabeled.loc[unlabeled["wanted"].isna(), "obj_id"].iloc[-1]
+        wb.vet(obj, "reject")
+        assert panel.refresh_learned(min_new=1) is True
+        assert load_group_model(wb, 3).version == 2
+        assert panel.state.current == shown
+        assert "refreshed" in panel.message.value
+    finally:
+        panel.close()

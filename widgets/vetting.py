@@ -653,7 +653,28 @@ class VettingPanel(Panel):
                 f"(checked {stamp} UTC)</small>"
             )
             self._prepare_ahead()
+        self.refresh_learned()
         return new
+
+    def refresh_learned(self, *, min_new: int = 20) -> bool:
+        """With the learned order, refit the groups' models once ``min_new`` decisions
+        arrived since they were trained, and re-rank the candidates still to come (the one on
+        screen stays). The live poll calls it on its own thread, off the scanner's path.
+        Returns True when a model was refitted."""
+        if self.state.order != "learned":
+            return False
+        from workbench.learning import refresh_group_models
+
+        if not refresh_group_models(self.wb, list(self.state.filters.group_ids), min_new=min_new):
+            return False
+        with self._lock:
+            ready, note = self._learn()
+            if ready:
+                self.state.load(self._candidates)
+                self.position.value = self._position_text()
+                self._prepare_ahead()
+        self.say(f"learned order refreshed. {note}")
+        return True
 
     def start_polling(self, seconds: float) -> None:
         """Poll every ``seconds`` in a background thread until :meth:`stop_polling`."""
