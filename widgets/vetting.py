@@ -29,7 +29,8 @@ import pandas as pd
 from workbench.errors import OutboxError, WorkbenchError
 
 from ._common import Panel, as_id_list, html_table
-from ._plots import lightcurve_widget
+from ._plots import LightCurvePane
+from .annotations_table import AnnotationsTable
 from .classification import (
     CLASSIFICATION_COLUMNS,
     ClassificationPanel,
@@ -43,7 +44,6 @@ from .vetting_data import CandidateLoader, CandidateView, Prefetcher
 from .vetting_state import FINAL_DECISIONS, ORDERS, Decision, VettingFilters, VettingState
 from .vetting_view import (
     TABS,
-    annotations_html,
     badges_html,
     build_layout,
     data_link,
@@ -82,24 +82,6 @@ def _deferring_loop() -> Any:
         return asyncio.get_running_loop()
     except (ImportError, RuntimeError):
         return None
-
-
-def _lightcurve_pane() -> Any:
-    try:
-        from ._plots import LightCurvePane  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    # About as wide as the three cutouts' row (3 x 220 px and gaps): below them in a notebook of
-    # usual width, beside them where the panel is wide enough (the row wraps).
-    return LightCurvePane(width=LIGHTCURVE_WIDTH_PX, height=300)
-
-
-def _annotations_table() -> Any:
-    try:
-        from .annotations_table import AnnotationsTable
-    except ImportError:
-        return None
-    return AnnotationsTable()
 
 
 class VettingPanel(Panel):
@@ -144,15 +126,14 @@ class VettingPanel(Panel):
         self.new_count = 0
         self._taxonomy_names = taxonomy_names(wb.taxonomies())
         self.prefetch = max(0, int(prefetch))
-        self.lightcurve = _lightcurve_pane()
-        self.annotations_table = _annotations_table()
-        make_plot = (
-            (lambda phot, obj: self.lightcurve.prepare(phot, title=obj))
-            if self.lightcurve is not None
-            else lightcurve_widget
-        )
+        # About as wide as the three cutouts' row (3 x 220 px and gaps): below them in a
+        # notebook of usual width, beside them where the panel is wide enough (the row wraps).
+        self.lightcurve = LightCurvePane(width=LIGHTCURVE_WIDTH_PX, height=300)
+        self.annotations_table = AnnotationsTable()
         self.loader = CandidateLoader(
-            wb, galaxy_radius_arcsec=galaxy_radius_arcsec, make_plot=make_plot
+            wb,
+            galaxy_radius_arcsec=galaxy_radius_arcsec,
+            make_plot=lambda phot, obj: self.lightcurve.prepare(phot, title=obj),
         )
         self.prefetcher = Prefetcher(self.loader, keep=self.prefetch + 4, background=background)
         # with ``background``, decisions are written by one worker, in order, after the
@@ -176,10 +157,9 @@ class VettingPanel(Panel):
             ids,
             min_score,
             save_ids,
-            annotations_widget=getattr(self.annotations_table, "widget", None),
+            annotations_widget=self.annotations_table.widget,
         )
-        if self.lightcurve is not None:
-            self.plot_box.children = (self.lightcurve.widget,)
+        self.plot_box.children = (self.lightcurve.widget,)
         self.tabs.observe(self._tab_opened, names="selected_index")
         self.keys_event = attach_keys(self.candidate_area, self.errors.guard(self.handle_key))
         if order not in ORDERS:
@@ -187,8 +167,7 @@ class VettingPanel(Panel):
         self._requeue()
         if order != "score":
             self.order.value = order
-        if self.lightcurve is not None:
-            self.lightcurve.sync_bundle()  # the first candidate's curve, for the first view
+        self.lightcurve.sync_bundle()  # the first candidate's curve, for the first view
         self._show_report()
         self.poll_seconds = poll_seconds
         self.poll_resources = tuple(poll_resources)
@@ -735,10 +714,7 @@ class VettingPanel(Panel):
             self.prefetcher.pinned = None
             self.header.value = "<b>Queue done.</b> Refresh after a sync, or relax the filters."
             self.badges.value = ""
-            if self.lightcurve is None:
-                self.plot_box.children = ()
-            else:
-                self.lightcurve.show(self.lightcurve.prepare(None))
+            self.lightcurve.show(self.lightcurve.prepare(None))
             self.cutouts_html.value = ""
             self.last_show_seconds = time.perf_counter() - start
             return
@@ -756,10 +732,7 @@ class VettingPanel(Panel):
         # is one message to the browser (none when the value did not change).
         self.header.value = header_html(view, learned=learned) + self._decision_note(obj_id)
         self.cutouts_html.value = cutouts_html(view.thumbnails)
-        if self.lightcurve is not None:
-            self.lightcurve.show(view.plot)
-        else:
-            self.plot_box.children = (view.plot,) if view.plot is not None else ()
+        self.lightcurve.show(view.plot)
         self.badges.value = badges_html(view, self._taxonomy_names)
         # The tabs below the candidate area: all of them now when a cell asked; when a key
         # or click asked, only the open one and after the candidate is drawn (_later).
@@ -813,13 +786,7 @@ class VettingPanel(Panel):
     def _fill_tabs(self, view: CandidateView, names: tuple[str, ...] | None = None) -> None:
         """Fill the candidate's tabs (``names``; None: all of them)."""
         fills = {
-            "Annotations": lambda: (
-                self.annotations_table.show(view.annotations)
-                if self.annotations_table is not None
-                else setattr(
-                    self.tab_html["Annotations"], "value", annotations_html(view.annotations)
-                )
-            ),
+            "Annotations": lambda: self.annotations_table.show(view.annotations),
             "Classifications": lambda: setattr(
                 self.tab_html["Classifications"],
                 "value",

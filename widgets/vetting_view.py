@@ -172,18 +172,6 @@ def badges_html(view: CandidateView, taxonomy_names: dict[int, str]) -> str:
     return "<div class='wb-badges'>" + " ".join(parts) + "</div>"
 
 
-def annotations_html(frame: pd.DataFrame) -> str:
-    """Each annotation's origin and its key=value data, escaped."""
-    if frame is None or frame.empty:
-        return "<i>no annotation</i>"
-    rows = [
-        f"<div><b>{html.escape(format_cell(r.get('origin')) or '?')}</b>: "
-        f"{html.escape(format_cell(r.get('data')))}</div>"
-        for r in frame.to_dict("records")
-    ]
-    return "".join(rows)
-
-
 def localizations_html(levels: list[tuple[str, float]], notes: list[str]) -> str:
     """The candidate's 2D credible level in each cached localization (lower is more probable)."""
     lines = [
@@ -406,7 +394,6 @@ def parse_score(text: str) -> float | None:
 
 __all__ = [
     "VettingCallbacks",
-    "annotations_html",
     "badges_html",
     "build_layout",
     "header_html",

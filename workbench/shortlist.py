@@ -76,7 +76,13 @@ def shortlist_frame(candidates: pd.DataFrame) -> pd.DataFrame:
 def write_shortlist(candidates: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """The shortlist as CSV (or Parquet for a ``.parquet`` path); returns the path."""
     target = check_writable(path)
-    frame = shortlist_frame(candidates)
+    write_frame(shortlist_frame(candidates), target)
+    return target
+
+
+def write_frame(frame: pd.DataFrame, target: Path) -> None:
+    """Write ``frame`` as Parquet for a ``.parquet`` path, else as CSV; a failed write is a
+    WorkbenchError naming the file."""
     try:
         if target.suffix.lower() == ".parquet":
             frame.to_parquet(target, index=False)
@@ -84,7 +90,6 @@ def write_shortlist(candidates: pd.DataFrame, path: str | os.PathLike[str]) -> P
             frame.to_csv(target, index=False)
     except OSError as exc:
         raise WorkbenchError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return target
 
 
 def _sexagesimal(ra: np.ndarray, dec: np.ndarray) -> tuple[list[str], list[str]]:

@@ -111,13 +111,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(frame: pd.DataFrame, out: Path) -> None:
-    try:
-        if out.suffix.lower() == ".csv":
-            frame.to_csv(out, index=False)
-        else:
-            frame.to_parquet(out, index=False)
-    except OSError as exc:
-        raise WorkbenchError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    # --out's suffix (.csv or .parquet) was checked before the work
+    from ..shortlist import write_frame
+
+    write_frame(frame, out)
 
 
 def _counterparts(args: argparse.Namespace, cached: _CachedWorkbench, skymap, out: Path) -> int:
