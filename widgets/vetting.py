@@ -16,7 +16,6 @@ drops those saved or rejected elsewhere, without moving the one on screen.
 from __future__ import annotations
 
 import atexit
-import html
 import math
 import threading
 import time
@@ -38,9 +37,10 @@ from .classification import (
     with_taxonomy_names,
 )
 from .cutouts import cutouts_html
-from .keys import KEY_ALIASES, attach_keys, rank_matches
+from .keys import attach_keys
 from .scan_report import ScanJournal, report_csv
 from .vetting_data import CandidateLoader, CandidateView, Prefetcher
+from .vetting_keys import KeyHandler
 from .vetting_state import FINAL_DECISIONS, ORDERS, Decision, VettingFilters, VettingState
 from .vetting_view import (
     TABS,
@@ -120,8 +120,7 @@ class VettingPanel(Panel):
         self.undo_stack: list[Decision] = []
         self._touched: set[str] = set()  # acted on here: a poll never drops them
         self.key_mode: str | None = None  # None, "classify" or "comment"
-        self.typed = ""
-        self._class_matches: list[str] = []
+        self.keys = KeyHandler(self)
         self._drivers: dict[str, str] = {}
         self.new_count = 0
         self._taxonomy_names = taxonomy_names(wb.taxonomies())
@@ -493,115 +492,29 @@ class VettingPanel(Panel):
         self.strip.refresh()
         self._show_report()
 
-    def toggle_keys_help(self) -> None:
-        """Show or hide the list of keys."""
-        hidden = self.keys_help.layout.display == "none"
-        self.keys_help.layout.display = "" if hidden else "none"
-
     def _need_current(self) -> str:
         if self.state.current is None:
             raise WorkbenchError("the queue is done: no current candidate")
         return self.state.current
 
-    # -- keys --------------------------------------------------------------------------------
+    # -- keys (widgets.vetting_keys) ---------------------------------------------------------
     def handle_key(self, key: str) -> Any:
-        """Act on one key (a DOM ``KeyboardEvent.key``): ``s`` save, ``r`` reject, ``n`` or
-        ArrowRight skip, ``b`` or ArrowLeft back, ``u`` undo, ``c`` classify (then 1-9 or
-        type-ahead, Enter posts, Escape cancels), ``m`` comment (type, Enter posts, Escape
-        cancels), ``?`` the keys. Other keys are ignored. Errors are raised (the browser
-        hook shows them in the panel)."""
-        if self.key_mode == "classify":
-            return self._classify_key(key)
-        if self.key_mode == "comment":
-            return self._comment_key(key)
-        name = KEY_ALIASES.get(key, key)
-        actions = {
-            "s": self.save,
-            "r": self.reject,
-            "n": self.skip,
-            "b": self.previous,
-            "u": self.undo,
-            "c": self._start_classify,
-            "m": self._start_comment,
-            "?": self.toggle_keys_help,
-        }
-        action = actions.get(name)
-        return None if action is None else action()
+        """Act on one key (a DOM ``KeyboardEvent.key``): see
+        :meth:`widgets.vetting_keys.KeyHandler.handle_key`."""
+        return self.keys.handle_key(key)
 
-    def _start_classify(self) -> ClassificationPanel:
-        classifier = self.toggle_classifier(show=True)
-        self.key_mode, self.typed = "classify", ""
-        self._class_order = self._popular_first(classifier.allowed_classes())
-        self._update_class_hint()
-        return classifier
+    def toggle_keys_help(self) -> None:
+        """Show or hide the list of keys."""
+        self.keys.toggle_help()
 
-    def _popular_first(self, classes: list[str]) -> list[str]:
-        """The taxonomy's classes, the ones most used in the cache first."""
-        try:
-            used = self.wb.sql(
-                "SELECT classification, count(*) AS n FROM classifications GROUP BY 1 ORDER BY 2 DESC"
-            )
-        except WorkbenchError:
-            return classes
-        rank = {str(c): i for i, c in enumerate(used["classification"])} if len(used) else {}
-        return sorted(classes, key=lambda c: (rank.get(c, len(rank)), classes.index(c)))
+    @property
+    def typed(self) -> str:
+        """The classify mode's type-ahead text."""
+        return self.keys.typed
 
-    def _update_class_hint(self) -> None:
-        self._class_matches = rank_matches(self.typed, self._class_order)
-        choice = self.classifier.klass.value if self.classifier is not None else ""
-        items = " · ".join(
-            f"<b>{i}</b> {html.escape(c)}" for i, c in enumerate(self._class_matches, start=1)
-        )
-        self.class_hint.value = (
-            f"<div class='wb-class-hint'>classify: <code>{html.escape(self.typed) or '…'}</code>"
-            f" → <b>{html.escape(choice) or '?'}</b> &nbsp; {items} &nbsp; "
-            "<small>(1-9 or type, Enter posts, Esc cancels)</small></div>"
-        )
-
-    def _classify_key(self, key: str) -> Any:
-        classifier = self.classifier
-        if classifier is None or key == "Escape":
-            self.key_mode, self.class_hint.value = None, ""
-            return None
-        if key == "Enter":
-            if not classifier.klass.value and self._class_matches:
-                classifier.klass.value = self._class_matches[0]
-            action_id = classifier.post()  # raises (mode kept) when no class is chosen
-            self.key_mode, self.class_hint.value = None, ""
-            return action_id
-        if key.isdigit() and key != "0":
-            index = int(key) - 1
-            if index < len(self._class_matches):
-                classifier.klass.value = self._class_matches[index]
-        elif key == "Backspace":
-            self.typed = self.typed[:-1]
-        elif len(key) == 1:
-            self.typed += key
-            matches = rank_matches(self.typed, self._class_order)
-            if matches:
-                classifier.klass.value = matches[0]
-        self._update_class_hint()
-        return None
-
-    def _start_comment(self) -> None:
-        self._need_current()
-        self.key_mode = "comment"
-        self.comment_text.focus()
-        self.class_hint.value = (
-            "<div class='wb-class-hint'>comment: type it, Enter posts, Esc cancels</div>"
-        )
-
-    def _comment_key(self, key: str) -> Any:
-        if key == "Escape":
-            self.key_mode, self.class_hint.value = None, ""
-            return None
-        if key == "Enter":
-            return self.comment()
-        if key == "Backspace":
-            self.comment_text.value = self.comment_text.value[:-1]
-        elif len(key) == 1:
-            self.comment_text.value += key
-        return None
+    @property
+    def _class_matches(self) -> list[str]:
+        return self.keys.class_matches
 
     # -- live poll ---------------------------------------------------------------------------
     def poll_once(self) -> list[str]:
