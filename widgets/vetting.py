@@ -15,11 +15,9 @@ drops those saved or rejected elsewhere, without moving the one on screen.
 
 from __future__ import annotations
 
-import atexit
 import math
 import threading
 import time
-import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -41,6 +39,7 @@ from .keys import attach_keys
 from .scan_report import ScanJournal, report_csv
 from .vetting_data import CandidateLoader, CandidateView, Prefetcher
 from .vetting_keys import KeyHandler
+from .vetting_live import LivePoller, learn_order, learned_figures
 from .vetting_state import FINAL_DECISIONS, ORDERS, Decision, VettingFilters, VettingState
 from .vetting_view import (
     TABS,
@@ -170,8 +169,7 @@ class VettingPanel(Panel):
         self._show_report()
         self.poll_seconds = poll_seconds
         self.poll_resources = tuple(poll_resources)
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
+        self.live = LivePoller(self)
         if poll_seconds and getattr(wb, "client", None) is not None:
             self.start_polling(poll_seconds)
 
@@ -259,7 +257,7 @@ class VettingPanel(Panel):
         note = ""
         with self._lock:
             if order == "learned":
-                ready, note = self._learn()
+                ready, note = learn_order(self)
                 if not ready:
                     order = "score"
             self.state.order = order
@@ -268,22 +266,6 @@ class VettingPanel(Panel):
             self._requeue()
         if note:
             self.say(note)
-
-    def _learn(self) -> tuple[bool, str]:
-        try:
-            from workbench.learning import score_queue  # type: ignore[import-not-found]
-        except ImportError:
-            return False, "learned order not available"
-        result = score_queue(self.wb, list(self.state.filters.group_ids), self._candidates)
-        message = str(getattr(result, "message", "") or "")
-        if not getattr(result, "ready", False):
-            return False, message or "learned order not available"
-        scores = result.scores
-        self.state.learned = {
-            str(k): float(v) for k, v in scores["p_wanted"].items() if v is not None and v == v
-        }  # NaN: not scored, ordered after the scored ones
-        self._drivers = {str(k): str(v) for k, v in scores.get("drivers", pd.Series()).items()}
-        return True, " ".join(filter(None, [message, learned_figures(result.metrics)]))
 
     def _requeue(self) -> None:
         self.state.load(self._candidates)
@@ -516,76 +498,31 @@ class VettingPanel(Panel):
     def _class_matches(self) -> list[str]:
         return self.keys.class_matches
 
-    # -- live poll ---------------------------------------------------------------------------
+    # -- live poll (widgets.vetting_live) ----------------------------------------------------
     def poll_once(self) -> list[str]:
-        """Look for changes on the server now: new candidates passing the filters join the
-        queue after the current one (counted in the "N new" note), and candidates saved or
-        rejected elsewhere since leave it. The candidate on screen never moves. Returns the
-        new candidates' ids. Offline: refused with a message."""
-        if getattr(self.wb, "client", None) is None:
-            raise WorkbenchError("offline: no live updates (open the workbench with a server)")
-        self.flush()
-        saved_before = self.wb.saved_obj_ids()
-        # unscoped, as `wb.sync()` is: a scoped pass has its own watermark, so the first
-        # one would re-read the whole scope; the panel applies its own filters
-        self.wb.poll_candidates(None, self.poll_resources)
-        elsewhere = (self.wb.saved_obj_ids() - saved_before) | self.wb.rejected_on_server()
-        with self._lock:
-            self._candidates = self.wb.candidates()
-            self.state.gone |= elsewhere - self._touched
-            new, dropped = self.state.merge(self._candidates)
-            self.new_count += len(new)
-            for obj_id in dropped:
-                self.prefetcher.forget(obj_id)
-            self.position.value = self._position_text()
-            stamp = pd.Timestamp.now(tz="UTC").strftime("%H:%M:%S")
-            left = f", {len(dropped)} decided elsewhere" if dropped else ""
-            self.live_note.value = (
-                f"<small style='color:#1565c0'><b>{self.new_count} new</b>{left} "
-                f"(checked {stamp} UTC)</small>"
-            )
-            self._prepare_ahead()
-        self.refresh_learned()
-        return new
+        """Look for changes on the server now (see :meth:`LivePoller.poll_once`); returns
+        the new candidates' ids."""
+        return self.live.poll_once()
 
     def refresh_learned(self, *, min_new: int = 20) -> bool:
         """With the learned order, refit the groups' models once ``min_new`` decisions
-        arrived since they were trained, and re-rank the candidates still to come (the one on
-        screen stays). The live poll calls it on its own thread, off the scanner's path.
-        Returns True when a model was refitted."""
-        if self.state.order != "learned":
-            return False
-        from workbench.learning import refresh_group_models
-
-        if not refresh_group_models(self.wb, list(self.state.filters.group_ids), min_new=min_new):
-            return False
-        with self._lock:
-            ready, note = self._learn()
-            if ready:
-                self.state.load(self._candidates)
-                self.position.value = self._position_text()
-                self._prepare_ahead()
-        self.say(f"learned order refreshed. {note}")
-        return True
+        arrived since they were trained and re-rank what is still to come (see
+        :meth:`LivePoller.refresh_learned`); True when a model was refitted."""
+        return self.live.refresh_learned(min_new=min_new)
 
     def start_polling(self, seconds: float) -> None:
         """Poll every ``seconds`` in a background thread until :meth:`stop_polling`."""
-        self.stop_polling()
-        _POLLERS[:] = [(e, t) for e, t in _POLLERS if t.is_alive()]
-        self._stop = threading.Event()
-        ref, stop = weakref.ref(self), self._stop
-        self._poller = threading.Thread(
-            target=_poll_loop, args=(ref, stop, float(seconds)), daemon=True, name="vetting-poll"
-        )
-        _POLLERS.append((stop, self._poller))
-        self._poller.start()
+        self.live.start(seconds)
 
     def stop_polling(self) -> None:
         """Stop the background poll (if any)."""
-        stop = getattr(self, "_stop", None)
-        if stop is not None:
-            stop.set()
-        self._poller = None
+        live = getattr(self, "live", None)  # close() may follow a failed __init__
+        if live is not None:
+            live.stop()
+
+    @property
+    def _poller(self) -> threading.Thread | None:
+        return self.live.thread
 
     # -- the scan report ---------------------------------------------------------------------
     def report(self) -> pd.DataFrame:
@@ -766,55 +703,4 @@ class VettingPanel(Panel):
         self.prefetcher.prepare((i, self.state.rows[i]) for i in upcoming)
 
 
-# Every poll thread started, so that at exit each is stopped and joined: a daemon thread
-# frozen inside DuckDB at interpreter shutdown aborts the process ("exception not rethrown").
-_POLLERS: list[tuple[threading.Event, threading.Thread]] = []
-
-
-@atexit.register
-def _stop_pollers() -> None:
-    for stop, _thread in _POLLERS:
-        stop.set()
-    for _stop, thread in _POLLERS:
-        thread.join(timeout=10)
-
-
-def _poll_loop(ref: Any, stop: threading.Event, seconds: float) -> None:
-    """The background poll: every ``seconds`` until stopped or the panel is gone; after
-    three failures in a row (server unreachable) it stops and says so."""
-    failures = 0
-    while not stop.wait(seconds):
-        panel = ref()
-        if panel is None:
-            return
-        try:
-            panel.poll_once()
-            failures = 0
-        except WorkbenchError as exc:
-            failures += 1
-            if failures >= 3:
-                panel.say(f"live updates stopped after 3 failed polls ({exc}); press Refresh")
-                return
-        except Exception as exc:  # a bug: shown, never lost, and polling stops
-            panel.errors.show(f"live poll failed: {type(exc).__name__}: {exc}")
-            return
-        finally:
-            del panel
-
-
-__all__ = ["VettingPanel", "parse_score"]
-
-
-def learned_figures(metrics: dict[str, Any]) -> str:
-    """The learned order's figures on the group's own newest decisions, beside the score
-    order's (precision at 10/20/50 and the area under the precision-recall curve)."""
-    if not metrics or "auprc" not in metrics:
-        return ""
-    score = metrics.get("score") or {}
-
-    def line(m: dict[str, Any]) -> str:
-        at = "/".join(f"{m.get(f'precision_at_{k}', math.nan):.2f}" for k in (10, 20, 50))
-        return f"P@10/20/50 {at}, AUPRC {m.get('auprc', math.nan):.2f}"
-
-    text = f"On your newest {metrics.get('n_test', '?')} decisions: learned {line(metrics)}"
-    return text + (f"; score order {line(score)}." if score else ".")
+__all__ = ["VettingPanel", "learned_figures", "parse_score"]
