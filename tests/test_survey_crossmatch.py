@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.crossmatch import crossmatch, crossmatch_frame
+from workbench.crossmatch import VolumeLevels, crossmatch, crossmatch_frame
 from workbench.errors import SkymapError, WorkbenchError
 from workbench.skymap import SR_TO_DEG2
 from workbench.skymap_synthetic import gaussian_skymap
@@ -77,11 +77,11 @@ def test_all_rows_equal_the_in_memory_crossmatch(client, skymap, frame, catalog)
     want = by_id(crossmatch_frame(skymap, frame, distance_unc="distance_unc"))
     assert list(got.columns) == list(want.columns)
     assert len(got) == N
-    for col in ("ra", "dec", "probdensity", "credible_level", "searched_area", "probdensity_vol"):
+    cols = ("ra", "dec", "probdensity", "credible_level", "searched_area", "probdensity_vol")
+    for col in (*cols, "credible_level_vol"):
         np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy(), err_msg=col)
-    # The 3D level interpolates beyond max_evals distinct densities per call: the in-memory
-    # call (20,000 densities) interpolates within its stated bound, each partition (< 4,096)
-    # sums exactly, so the LSDB answer is the exact one.
+    # 20,000 rows exceed max_evals: both paths read the map's table, within its stated bound
+    # of the exact sums
     ref = crossmatch(
         skymap,
         frame["ra"],
@@ -98,10 +98,35 @@ def test_all_rows_equal_the_in_memory_crossmatch(client, skymap, frame, catalog)
         max_evals=N + 10,
     )
     level = got["credible_level_vol"].to_numpy()
-    assert np.max(np.abs(level - want["credible_level_vol"].to_numpy())) <= (
-        ref.vol_error_bound + 1e-12
+    assert ref.vol_error_bound > 0
+    assert np.max(np.abs(level - exact.credible_level_vol)) <= ref.vol_error_bound + 1e-12
+
+
+def test_a_catalog_within_max_evals_is_summed_exactly_in_both_paths(client, skymap, frame):
+    small = frame.iloc[:900]
+    catalog = lsdb.from_dataframe(small, partition_rows=200, use_pyarrow_types=False)
+    assert len(catalog.get_healpix_pixels()) > 1
+    got = by_id(crossmatch_survey(catalog, skymap, distance_unc="distance_unc").compute(client))
+    want = by_id(crossmatch_frame(skymap, small, distance_unc="distance_unc"))
+    np.testing.assert_array_equal(
+        got["credible_level_vol"].to_numpy(), want["credible_level_vol"].to_numpy()
     )
-    np.testing.assert_allclose(level, exact.credible_level_vol, rtol=0, atol=1e-12)
+    levels = VolumeLevels(skymap)
+    assert len(small) <= levels.max_evals
+    exact = levels._mass(np.log(want["probdensity_vol"].to_numpy()))
+    np.testing.assert_allclose(want["credible_level_vol"].to_numpy(), exact, rtol=0, atol=1e-15)
+
+
+def test_the_table_gives_each_density_the_same_level_in_any_batch(skymap, frame):
+    levels = VolumeLevels(skymap)
+    dens = crossmatch(skymap, frame["ra"], frame["dec"], frame["distance"]).probdensity_vol
+    whole = levels(dens)  # more values than max_evals: the table
+    assert dens.size > levels.max_evals
+    nodes, _ = levels.table()
+    assert nodes.size == levels.max_evals  # built once, from the map alone
+    for batch in np.array_split(np.arange(dens.size), 7):
+        np.testing.assert_array_equal(levels(dens[batch], interpolate=True), whole[batch])
+    assert levels.table()[0] is nodes
 
 
 def test_cumprob_prunes_partitions_and_keeps_the_same_rows(client, skymap, frame, catalog):

@@ -16,13 +16,14 @@ Definitions (DESIGN.md, "Skymaps and crossmatch"):
   galaxies nearer than one grid step into its last cell). The sum costs one pass over the
   map's pixels per distinct density, so up to ``max_evals`` distinct densities are summed
   exactly (by default as many as 25 million pixel terms allow, about 0.5 s: 1,300 for a
-  19,200-pixel map, at least 256, at most 4,096); beyond that the sum is taken at
-  ``max_evals`` thresholds refined where the galaxies are, and interpolated: linearly
-  inside brackets holding less than ``vol_tol`` (1e-6) of probability (error below that),
-  by a monotone cubic elsewhere, whose error is at most its bracket (``vol_error_bound``)
-  and measured at 1e-5 to 5e-5 on the real maps with a million galaxies (see
-  benchmarks/bench_crossmatch.py). Each call is independent, so batches (Dask partitions)
-  give the same answers within those bounds.
+  19,200-pixel map, at least 256, at most 4,096); a call of more positions than that reads
+  the map's own table of exact sums at ``max_evals`` thresholds (refined where the map's
+  probability changes, chosen from the map alone) and interpolates: linearly inside
+  brackets holding less than ``vol_tol`` (1e-6) of probability (error below that), by a
+  monotone cubic elsewhere, whose error is at most its bracket (``vol_error_bound``) and
+  measured at 1e-5 to 5e-5 on the real maps with a million galaxies (see
+  benchmarks/bench_crossmatch.py). The table does not depend on the galaxies, so a batch
+  (a Dask partition) read from it gives each galaxy the level the whole catalog does.
 
 Distance uncertainties (``distance_unc``, Mpc, Gaussian): ``probdensity_vol`` is the
 density averaged over the galaxy's distance distribution, which for the Gaussian ansatz is

@@ -57,13 +57,16 @@ class VolumeLevels:
 
     ``VolumeLevels(skymap)(densities)`` gives, for each density (per Mpc³), the probability
     of the region where the map's 3D density is higher: a closed form per pixel, summed
-    exactly over pixels (``_mass``). Up to ``max_evals`` distinct densities (default: see
-    the :mod:`workbench.crossmatch` docstring) are summed exactly; for more, the sums are
-    taken on a grid refined (by halving intervals that hold galaxies and more than ``tol``
-    of probability, widest first) until ``max_evals`` sums are spent, then interpolated
-    (see the :mod:`workbench.crossmatch` docstring). ``error_bound`` holds the
-    largest bracket a value was interpolated in after the last call (0: every value is
-    within ``tol``).
+    exactly over pixels (``_mass``). A call with at most ``max_evals`` values (default: see
+    the :mod:`workbench.crossmatch` docstring) sums each distinct one exactly; a larger call
+    reads the map's own table (:meth:`table`): exact sums at ``max_evals`` log-density nodes
+    chosen from the map alone (halving the intervals holding more than ``tol`` of
+    probability, largest first), built once per instance and interpolated. Because the
+    table does not depend on the densities asked for, a density gets the same answer in
+    any batch (a Dask partition, a whole catalog): only the call's size picks exact sums
+    or the table, and ``interpolate`` can force either. ``error_bound`` holds the largest
+    bracket a value was interpolated in after the last call (0: every value is within
+    ``tol``).
     """
 
     _CHUNK = 1 << 17  # elements per vectorised block: big enough for numpy, fits in cache
@@ -81,6 +84,7 @@ class VolumeLevels:
         if max_evals < 8:
             raise SkymapError(f"max_evals must be at least 8; got {max_evals}")
         self.tol, self.max_evals, self.error_bound = tol, int(max_evals), 0.0
+        self._table: tuple[np.ndarray, np.ndarray, Any] | None = None
         ok = np.isfinite(skymap.distmu) & (skymap.prob > 0) & (skymap.distnorm > 0)
         prob = skymap.prob[ok]
         # Pixels holding together less than tol/1000 of the probability cannot move a level
@@ -133,47 +137,52 @@ class VolumeLevels:
             out[start : start + step] = mass.sum(axis=1)
         return out
 
-    def __call__(self, density: Any) -> np.ndarray:
-        """3D credible level of each density (per Mpc³); NaN stays NaN."""
+    def __call__(self, density: Any, *, interpolate: bool | None = None) -> np.ndarray:
+        """3D credible level of each density (per Mpc³); NaN stays NaN.
+
+        ``interpolate``: None reads the map's table when more than ``max_evals`` values are
+        given (NaN and 0 included: a batch of a catalog then decides as the whole catalog
+        of as many rows would), else sums exactly; True/False force the table / exact sums.
+        """
         rho = np.asarray(density, dtype=np.float64).reshape(-1)
+        if interpolate is None:
+            interpolate = rho.size > self.max_evals
         out = np.full(rho.size, np.nan)
         ok = np.isfinite(rho)
         self.error_bound = 0.0
         zero = ok & (rho <= 0)
         out[zero] = self.total  # density 0: every region of positive density is denser
         ok &= rho > 0
-        if ok.any():
+        if not ok.any():
+            return out
+        if interpolate:
+            out[ok] = self._from_table(np.log(rho[ok]))
+        else:
             uniq_t, inverse = np.unique(np.log(rho[ok]), return_inverse=True)
-            out[ok] = self._levels_sorted(uniq_t)[inverse]
+            out[ok] = self._mass(uniq_t)[inverse]
         return out
 
-    def _levels_sorted(self, t: np.ndarray) -> np.ndarray:
-        """Levels for ascending unique log-thresholds ``t`` (see the class docstring)."""
-        if t.size <= self.max_evals:
-            return self._mass(t)
-        levels = np.empty(t.size)
-        # Above every pixel's peak nothing is denser; 40 e-folds below the lowest peak every
-        # pixel's interval covers its whole distance distribution (beyond 8.9 sigma).
-        above = t >= self._peak.max()
-        below = t <= self._peak.min() - 40.0
-        levels[above], levels[below] = 0.0, self.total
-        mid = ~(above | below)
-        if mid.any():
-            levels[mid] = self._interpolated(t[mid])
-        return levels
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The map's table: ascending log-density nodes (log of per Mpc³) and the exact
+        level at each, ``max_evals`` of them, built on first use and kept (pickled along, so
+        build it before sending the instance to Dask workers)."""
+        if self._table is None:
+            self._table = self._build_table()
+        return self._table[0], self._table[1]
 
-    def _interpolated(self, t: np.ndarray) -> np.ndarray:
-        """Exact sums on a grid refined (within ``max_evals``) until every grid interval
-        holding a query carries at most ``tol`` of probability; interpolation between."""
+    def _build_table(self) -> tuple[np.ndarray, np.ndarray, Any]:
         from scipy.interpolate import PchipInterpolator
 
-        nodes = np.linspace(t[0], t[-1], min(129, self.max_evals // 4))
+        # Above every pixel's peak nothing is denser (level 0); 40 e-folds below the lowest
+        # peak every pixel's interval covers its whole distance distribution (8.9 sigma).
+        hi = float(self._peak.max())
+        lo = float(self._peak.min()) - 40.0
+        nodes = np.linspace(lo, hi, min(129, self.max_evals // 4))
         values = self._mass(nodes)
         budget = self.max_evals - nodes.size
         while budget > 0:
-            counts = np.diff(np.searchsorted(t, nodes))  # queries per interval (right-closed)
             drop = values[:-1] - values[1:]
-            wide = np.flatnonzero((counts > 0) & (drop > self.tol))
+            wide = np.flatnonzero(drop > self.tol)
             if wide.size == 0:
                 break
             if wide.size > budget:
@@ -184,14 +193,30 @@ class VolumeLevels:
             order = np.argsort(nodes)
             nodes, values = nodes[order], values[order]
             budget -= new.size
-        k = np.clip(np.searchsorted(nodes, t, side="right") - 1, 0, nodes.size - 2)
-        drop = values[k] - values[k + 1]
-        linear = values[k] + (values[k + 1] - values[k]) * (t - nodes[k]) / (
-            nodes[k + 1] - nodes[k]
-        )
-        smooth = np.clip(PchipInterpolator(nodes, values)(t), values[k + 1], values[k])
+        return nodes, values, PchipInterpolator(nodes, values)
+
+    def _from_table(self, t: np.ndarray) -> np.ndarray:
+        """Levels of log-thresholds ``t`` from the table, element by element (no value
+        depends on another): linear inside brackets holding at most ``tol`` of probability,
+        a monotone cubic (PCHIP) clipped to its bracket elsewhere."""
+        nodes, values = self.table()
+        smooth_fn = self._table[2]
+        levels = np.empty(t.size)
+        above = t >= nodes[-1]
+        below = t <= nodes[0]
+        levels[above], levels[below] = 0.0, self.total
+        mid = ~(above | below)
+        if not mid.any():
+            return levels
+        tm = t[mid]
+        k = np.clip(np.searchsorted(nodes, tm, side="right") - 1, 0, nodes.size - 2)
+        hi_v, lo_v = values[k], values[k + 1]
+        drop = hi_v - lo_v
+        linear = hi_v + (lo_v - hi_v) * (tm - nodes[k]) / (nodes[k + 1] - nodes[k])
+        smooth = np.clip(smooth_fn(tm), lo_v, hi_v)
         wide = drop > self.tol
-        on_node = (t == nodes[k]) | (t == nodes[k + 1])  # summed exactly: no error there
+        on_node = tm == nodes[k]  # summed exactly: no error there
         loose = wide & ~on_node
         self.error_bound = float(drop[loose].max()) if loose.any() else 0.0
-        return np.where(wide, smooth, linear)
+        levels[mid] = np.where(on_node, hi_v, np.where(wide, smooth, linear))
+        return levels

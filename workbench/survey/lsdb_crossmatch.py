@@ -16,17 +16,19 @@
    *whole* map's credible level, searched area and total probability, so a row's answers are
    those of the whole map. Each Dask task carries only its own partition's pixels.
 3. The 3D level of a density is a sum over every pixel of the map, so it cannot be cut per
-   partition: one :class:`workbench.crossmatch.VolumeLevels` of the whole map is made once,
-   sent once to each worker (one Dask key all tasks depend on) and called per partition.
+   partition. A catalog of more rows than ``max_evals`` (see :mod:`workbench.crossmatch`)
+   reads it from the map's table of exact sums (:meth:`VolumeLevels.table`), built once on
+   the client; the table rides along with the one :class:`VolumeLevels` that is sent once
+   to each worker (one Dask key all tasks depend on), and every partition interpolates in
+   it, which costs per row (not per map pixel). A smaller catalog is summed exactly in
+   both paths.
 
 The result is lazy (:class:`SurveyCrossmatch`, a Dask DataFrame and the pruning figures);
-``.compute(client)`` runs it. 2D columns and ``probdensity_vol`` equal the in-memory ones to
-the last bit. ``credible_level_vol`` is an exact sum while a call has at most ``max_evals``
-distinct densities (see :mod:`workbench.crossmatch`), so a partition under that is exact
-where a whole-catalog call interpolates; beyond it each partition interpolates on its own
-grid of exact sums, so the two answers differ within the interpolation error documented
-there (2.4e-5 and 3.9e-5 at most on two real maps with 2 million galaxies,
-benchmarks/bench_survey.py).
+``.compute(client)`` runs it. Every column equals the in-memory one: the 2D columns and
+``probdensity_vol`` are gathered from the same pixels, and ``credible_level_vol`` comes
+from the same table (or the same exact sums) element by element, whatever the batch (to the
+last bit on this machine; numpy's vectorised ``log`` could in principle round a value one
+unit differently in another position of an array).
 
 Dask cluster: pass any ``dask.distributed.Client``::
 
@@ -155,10 +157,12 @@ def crossmatch_partition(
     distance_unc: str | None,
     cumprob: float | None,
     cumprob_vol: float | None,
+    interpolate: bool = False,
 ) -> pd.DataFrame:
     """One partition: :func:`crossmatch_frame` for the 2D columns and the ``cumprob``
     selection on the partition's map, then the 3D columns from :func:`density_vol` on the
-    partition's map and ``levels`` (the whole map's :class:`VolumeLevels`), as
+    partition's map and ``levels`` (the whole map's :class:`VolumeLevels`; ``interpolate``:
+    read its table, as the in-memory call on the whole catalog does), as
     :func:`workbench.crossmatch.crossmatch` computes them."""
     out = crossmatch_frame(pmap, df, ra=ra, dec=dec, distance=None, cumprob=cumprob)
     if levels is None:
@@ -169,7 +173,7 @@ def crossmatch_partition(
     vol = density_vol(pmap, pmap.lookup(ra_arr, dec_arr), dist, unc)
     vol[~(np.isfinite(ra_arr) & np.isfinite(dec_arr))] = np.nan
     out["probdensity_vol"] = vol
-    out["credible_level_vol"] = levels(vol)
+    out["credible_level_vol"] = levels(vol, interpolate=interpolate)
     if cumprob_vol is not None:
         out = out[out["credible_level_vol"].to_numpy() <= cumprob_vol]
     return out
@@ -262,12 +266,17 @@ def crossmatch_survey(
     threshold_vol = None if cumprob_vol is None else check_cumprob(cumprob_vol)
 
     total = len(catalog.get_healpix_pixels())
+    levels = VolumeLevels(skymap) if use_dist else None
+    # the in-memory call gets every row of the catalog (pruned ones too): it reads the
+    # map's table when they outnumber max_evals, so every partition must; built here, once
+    interpolate = levels is not None and _total_rows(catalog) > levels.max_evals
+    if interpolate:
+        levels.table()
     candidates = np.arange(skymap.npix)
     if threshold is not None:
         catalog = catalog.moc_search(region_moc(skymap, threshold), fine=False)
         candidates = np.flatnonzero(skymap.region(threshold))
     ranges = _ranges(skymap, candidates)
-    levels = VolumeLevels(skymap) if use_dist else None
     options = {
         "ra": ra,
         "dec": dec,
@@ -275,10 +284,21 @@ def crossmatch_survey(
         "distance_unc": distance_unc if use_dist else None,
         "cumprob": threshold,
         "cumprob_vol": threshold_vol,
+        "interpolate": interpolate,
     }
     pixels = [(int(p.order), int(p.pixel)) for p in catalog.get_healpix_pixels()]
     frame = _lazy_frame(catalog, skymap, pixels, ranges, levels, options)
     return SurveyCrossmatch(frame, pixels, total)
+
+
+def _total_rows(catalog: lsdb.Catalog) -> int:
+    """Rows of the whole catalog: from its HATS properties, else counted (reads it)."""
+    rows = catalog.hc_structure.catalog_info.total_rows
+    if rows is not None:
+        return int(rows)
+    import dask
+
+    return int(sum(dask.compute(*[dask.delayed(len)(p) for p in catalog.to_delayed()])))
 
 
 def _lazy_frame(
