@@ -11,6 +11,11 @@ Back reaches candidates that left the queue, with their decision shown and chang
 undo takes a decision back through the outbox (dropped while queued, inverted once sent)
 and the candidate returns. While online, a background poll brings new candidates and
 drops those saved or rejected elsewhere, without moving the one on screen.
+
+The panel is composed of parts, each holding a reference to it and none importing this
+module: :mod:`widgets.vetting_decisions` (``panel.desk``: decisions, undo, comments),
+:mod:`widgets.vetting_keys` (``panel.keys``) and :mod:`widgets.vetting_live`
+(``panel.live``: the poll and the learned order); the panel's methods delegate to them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -38,9 +42,10 @@ from .cutouts import cutouts_html
 from .keys import attach_keys
 from .scan_report import ScanJournal, report_csv
 from .vetting_data import CandidateLoader, CandidateView, Prefetcher
+from .vetting_decisions import VERBS, DecisionDesk, initial_save_groups
 from .vetting_keys import KeyHandler
 from .vetting_live import LivePoller, learn_order, learned_figures
-from .vetting_state import FINAL_DECISIONS, ORDERS, Decision, VettingFilters, VettingState
+from .vetting_state import ORDERS, Decision, VettingFilters, VettingState
 from .vetting_view import (
     TABS,
     badges_html,
@@ -58,7 +63,6 @@ from .vetting_view import (
 DEFERRED_SECONDS = 0.12
 LIGHTCURVE_WIDTH_PX = 640
 POLL_RESOURCES = ("sources", "candidates", "photometry", "thumbnails")
-VERBS = {"save": "saved", "reject": "rejected", "skip": "skipped"}
 
 
 def _deferring_loop() -> Any:
@@ -134,14 +138,8 @@ class VettingPanel(Panel):
             make_plot=lambda phot, obj: self.lightcurve.prepare(phot, title=obj),
         )
         self.prefetcher = Prefetcher(self.loader, keep=self.prefetch + 4, background=background)
-        # with ``background``, decisions are written by one worker, in order, after the
-        # next candidate is on screen (see flush())
-        self._writer = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vetting-write")
-            if background
-            else None
-        )
-        self._pending: list[Future[None]] = []
+        # decisions are written behind the display, by one worker when ``background``
+        self.desk = DecisionDesk(self, background=background)
         self.view: CandidateView | None = None
         self.classifier: ClassificationPanel | None = None
         self.last_show_seconds = math.nan
@@ -149,7 +147,7 @@ class VettingPanel(Panel):
         self._shown_serial = 0
         self._stale_tabs: set[str] = set()  # tabs not yet filled for the candidate shown
         self._candidates = wb.candidates()
-        save_ids = self._initial_save_groups(ids)
+        save_ids = initial_save_groups(wb, self._candidates, ids)
         build_layout(
             self,
             ids,
@@ -176,9 +174,7 @@ class VettingPanel(Panel):
     def close(self) -> None:
         """Stop polling and preparing candidates, and close the panel's widgets."""
         self.stop_polling()
-        self.flush()
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
+        self.desk.close()
         self.prefetcher.close()
         if self.classifier is not None:
             self.classifier.close()
@@ -187,33 +183,6 @@ class VettingPanel(Panel):
         super().close()
 
     # -- scan groups ---------------------------------------------------------------------
-    def _initial_save_groups(self, ids: tuple[int, ...]) -> tuple[int, ...]:
-        """Where Save saves: ``group_ids`` if given, else the groups remembered from the
-        last session, else the group whose filters passed the most cached candidates (so
-        the first Save works with "all groups")."""
-        if ids:
-            return ids
-        remembered = (
-            self.wb.settings().get("scan_group_ids") if hasattr(self.wb, "settings") else None
-        )
-        if remembered:
-            return tuple(as_id_list(remembered))
-        frame = self._candidates
-        if frame.empty or "passing_group_ids" not in frame:
-            return ()
-        from .vetting_state import as_ints
-
-        counts = pd.Series([g for v in frame["passing_group_ids"] for g in as_ints(v)])
-        groups = self.wb.groups()
-        if counts.empty or groups.empty:
-            return ()
-        valid = set(groups["id"].astype(int))
-        if "single_user_group" in groups:
-            single = groups["single_user_group"].fillna(False).astype(bool)
-            valid -= set(groups.loc[single, "id"].astype(int))
-        ranked = [int(g) for g in counts.value_counts().index if int(g) in valid]
-        return tuple(ranked[:1])
-
     def remember_groups(self, group_ids: Any) -> None:
         """Remember the chosen scan groups for the next session (beside the cache)."""
         if hasattr(self.wb, "remember"):
@@ -303,159 +272,39 @@ class VettingPanel(Panel):
         groups = as_id_list(self.save_groups.value)
         if not groups:
             raise OutboxError("choose at least one group to save to (the 'Save to' list)")
-        return self._decide("save", groups)
+        return self.desk.decide("save", groups)
 
     def reject(self) -> str | None:
         """Reject the current candidate; returns the next candidate."""
-        return self._decide("reject", None)
+        return self.desk.decide("reject", None)
 
     def skip(self) -> str | None:
         """Skip the current candidate for now (it moves to the end of the queue). While
         going Back, moves forward instead."""
         if self.state.revisiting:
             return self.next()
-        return self._decide("skip", None)
-
-    def _decide(self, decision: str, groups: list[int] | None) -> str | None:
-        start = time.perf_counter()
-        if self.state.current in self.decided:
-            self.flush()  # changing a decision: the old one's outbox id must be known
-        with self._lock:
-            obj_id = self.state.current
-            if obj_id is None:
-                raise WorkbenchError(
-                    "the queue is done: no candidate to decide on (Refresh after a sync)"
-                )
-            prior = self.decided.get(obj_id)
-            same = prior is not None and prior.decision == decision
-            if same and decision != "skip" and tuple(groups or ()) == prior.group_ids:
-                if self.state.revisiting:
-                    self.state.forward()
-                self._show_current(start)
-                self.say(f"{obj_id} was already {VERBS[decision]}")
-                return self.state.current
-            if prior is not None and prior.decision in FINAL_DECISIONS:
-                self._take_back(prior)  # changing a decision: the old one is undone first
-            revisiting = self.state.revisiting
-            if not revisiting:
-                self.state.remember_shown(obj_id)
-            self.state.decide(obj_id, decision)
-            if revisiting:
-                self.state.forward()
-            self._show_current(start)  # show first: the decision is written after
-            record = Decision(obj_id, decision, tuple(groups or ()))
-            self.decided[obj_id] = record
-            self.undo_stack.append(record)
-            self._touched.add(obj_id)
-            names = self._group_names(groups or ())
-            entry = None
-            if decision != "skip":
-                entry = self.journal.add(decision, obj_id, names if groups else "")
-        note = f"{obj_id} {VERBS[decision]}{f' to {names}' if groups else ''}"
-        note += " (changed)" if prior else ""
-        if self._writer is None:
-            self._record(record, entry, note)
-        else:  # write behind: the kernel is free for the next key at once
-            self._pending.append(self._writer.submit(self._record, record, entry, note))
-        self._prepare_ahead()
-        return self.state.current
-
-    def _record(self, record: Decision, entry: dict[str, Any] | None, note: str) -> None:
-        """Write a decision to the cache and the outbox (pushed at once when online). If
-        it cannot be written, the candidate comes back and the error is shown."""
-        try:
-            record.action_id = self.wb.vet(
-                record.obj_id, record.decision, group_ids=list(record.group_ids) or None
-            )
-        except WorkbenchError as exc:
-            with self._lock:
-                if record in self.undo_stack:
-                    self.undo_stack.remove(record)
-                if self.decided.get(record.obj_id) is record:
-                    self.decided.pop(record.obj_id)
-                if entry is not None and entry in self.journal.entries:
-                    self.journal.entries.remove(entry)
-                self.state.restore(record.obj_id)  # it comes back: nothing was recorded
-                self._show_current()
-            if self._writer is None:
-                raise
-            self.errors.show(f"{type(exc).__name__}: {exc}")
-            return
-        if entry is not None:
-            entry["outbox_id"] = record.action_id
-        self.say(note)
-        if record.decision != "skip":  # a skip is local only: the outbox did not change
-            self.strip.refresh()
-            self._show_report()
+        return self.desk.decide("skip", None)
 
     def flush(self) -> None:
         """Wait until every decision taken so far is written to the cache and the outbox
         (decisions are written behind the display when ``background``)."""
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.result()
+        self.desk.flush()
 
     def undo(self) -> str | None:
-        """Undo the last decision of this session: a queued save or reject is dropped from
-        the outbox, a sent one is reversed (unsave, or the listing's DELETE) through the
-        outbox; the candidate comes back as the current one."""
-        self.flush()  # the decision's outbox id must be known
-        with self._lock:
-            if not self.undo_stack:
-                raise WorkbenchError("nothing to undo: no decision in this session yet")
-            record = self.undo_stack[-1]
-            inverse = self._take_back(record)
-            self.state.restore(record.obj_id)
-            self._show_current()
-            self._prepare_ahead()
-        how = (
-            ""
-            if record.decision == "skip"
-            else (" (dropped from the outbox)" if inverse is None else f" (outbox #{inverse})")
-        )
-        self.say(f"{record.obj_id}: {record.decision} undone{how}")
-        self.strip.refresh()
-        self._show_report()
-        return record.obj_id
-
-    def _take_back(self, record: Decision) -> int | None:
-        """Reverse one decision in the cache/outbox and forget it (no display change)."""
-        inverse = None
-        if record.decision in FINAL_DECISIONS:
-            inverse = self.wb.undo_vet(record.obj_id, record.action_id)
-            self.journal.mark_undone(record.action_id, record.obj_id, record.decision)
-            self.journal.add(f"undo {record.decision}", record.obj_id, "", inverse)
-        if record in self.undo_stack:
-            self.undo_stack.remove(record)
-        self.decided.pop(record.obj_id, None)
-        self.state.decisions.pop(record.obj_id, None)
-        self._touched.add(record.obj_id)
-        return inverse
+        """Undo the last decision of this session (see :meth:`DecisionDesk.undo`); the
+        candidate comes back as the current one."""
+        return self.desk.undo()
 
     def comment(self, text: str | None = None) -> int:
         """Comment on the current candidate (the text box's text by default)."""
-        obj_id = self._need_current()
-        text = self.comment_text.value if text is None else text
-        action_id = self.wb.comment(obj_id, text)
-        self.comment_text.value = ""
-        self.key_mode = None
-        self.class_hint.value = ""
-        self._touched.add(obj_id)
-        self.journal.add("comment", obj_id, text, action_id)
-        if self.view is not None:
-            self.loader.reload_notes(self.view)
-            self._fill_tabs(self.view)
-        self.strip.refresh()
-        self._show_report()
-        self.say(f"comment on {obj_id} queued (outbox #{action_id})")
-        return int(action_id)
+        return self.desk.comment(text)
 
     def toggle_classifier(self, show: bool | None = None) -> ClassificationPanel:
         """Show (or hide) the classification panel for the current candidate."""
         obj_id = self._need_current()
         if self.classifier is None:
             self.classifier = ClassificationPanel(self.wb, obj_id)
-            self.classifier.on_post = self._classified
+            self.classifier.on_post = self.desk.classified
             self.classify_box.children = (self.classifier.widget,)
             self.classify_box.layout.display = ""
         else:
@@ -464,15 +313,6 @@ class VettingPanel(Panel):
             self.classify_box.layout.display = "" if visible else "none"
             self.classifier.set_object(obj_id)
         return self.classifier
-
-    def _classified(self, action_id: int, obj_id: str, name: str) -> None:
-        self._touched.add(obj_id)
-        self.journal.add("classify", obj_id, name, action_id)
-        if self.view is not None and self.view.obj_id == obj_id:
-            self.loader.reload_notes(self.view)
-            self._fill_tabs(self.view)
-        self.strip.refresh()
-        self._show_report()
 
     def _need_current(self) -> str:
         if self.state.current is None:
