@@ -45,6 +45,22 @@ CHILD = textwrap.dedent("""
             done += 1
             print("committed", i, flush=True)
             time.sleep(gap)
+    elif mode == "hold_until":
+        # a sync: the file kept open between back-to-back transactions, until told to stop
+        state = cache.sync_state("writer") or {}
+        i = state.get("last_page") or 0
+        with cache.keep_open():
+            while not os.path.exists(path + ".stop") and time.monotonic() < end:
+                points = [{"id": i * batch + k, "obj_id": "X", "mjd": 59000.0 + k,
+                           "mag": 18.0, "magerr": 0.1, "filter": "ztfg", "magsys": "ab"}
+                          for k in range(batch)]
+                with cache.write() as tx:
+                    tx.upsert_photometry([], points)
+                    tx.set_sync_state("writer", "", last_page=i + 1)
+                i += 1
+                done += 1
+                if done == 1:
+                    print("committed", i, flush=True)
     elif mode == "read":
         while time.monotonic() < end:
             cache.counts()
@@ -115,6 +131,28 @@ def test_reads_succeed_while_another_process_writes(path):
     assert len(seen) == commits, seen
     assert seen == sorted(seen)  # committed states only, in order
     assert consistent(cache, 200) == commits
+
+
+def test_a_sync_keeping_the_file_open_lets_other_processes_in(path):
+    """A writer that keeps the file open (a sync's ``keep_open``) and commits back to back,
+    never pausing, still lets another process read and write between two of its
+    transactions; it only stops when this process, having done so, tells it to."""
+    cache = Cache(path, lock_timeout=30)
+    proc = start(path, "hold_until", 120, batch=500)
+    try:
+        assert proc.stdout.readline().startswith("committed 1")
+        seen = []
+        for i in range(4):
+            seen.append(consistent(cache, 500))
+            with cache.write() as tx:
+                tx.set_sync_state("other process", "", last_page=i + 1)
+        assert proc.poll() is None  # still holding: we got in between its transactions
+    finally:
+        Path(f"{path}.stop").touch()
+    writes = finish(proc)
+    assert seen == sorted(seen) and seen[0] >= 1
+    assert consistent(cache, 500) == writes
+    assert cache.sync_state("other process")["last_page"] == 4
 
 
 def test_writes_wait_while_another_process_reads(path):

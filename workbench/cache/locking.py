@@ -8,7 +8,13 @@ so the cache never keeps a connection between operations:
 * a read opens the file read-only, runs, and closes it (or, when a write transaction of this
   process is open, borrows a cursor of that instance: DuckDB refuses a second instance of the
   same file with a different configuration in one process);
-* a write opens the file read-write for one transaction and closes it.
+* a write opens the file read-write for one transaction and closes it;
+* a sync keeps its read-write connection open for the whole run (:meth:`FileGate.hold`:
+  opening the file and loading its catalog cost more than a small transaction), and gives
+  the file up whenever another process knocks: a process whose open fails on the lock
+  touches ``<cache>.knock``; the holder sees a fresh knock between two transactions (or
+  within ~20 ms while idle), closes its connection, waits for the knocker to get in and
+  then reopens, so other processes' reads and writes wait at most one transaction.
 
 A conflicting lock held by another process is retried with a short, jittered backoff up to
 the caller's ``lock_timeout``, then reported as :class:`~workbench.errors.CacheLocked` naming
@@ -19,6 +25,7 @@ per-file gate serialises writers and keeps readers from tripping over them.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 import threading
@@ -92,18 +99,62 @@ def _tune_writer(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("PRAGMA disable_checkpoint_on_shutdown")
 
 
+#: A knock not renewed for this long (seconds) is from a process that gave up or died.
+KNOCK_FRESH = 1.0
+#: How long (seconds) a holder that gave the file up waits for the knocker to open it.
+KNOCK_ANSWER = 0.5
+#: How often (seconds) an idle holder looks for a knock.
+KNOCK_POLL = 0.02
+
+
+def knock_path(path: str) -> str:
+    """The file another process touches to ask a holder of ``path`` for the file."""
+    return f"{path}.knock"
+
+
+def knock(path: str) -> None:
+    """Ask the process holding ``path`` open to give it up (touch the knock file)."""
+    # A folder we cannot write to only means nobody hears the knock: we wait as before.
+    with contextlib.suppress(OSError):
+        name = knock_path(path)
+        with open(name, "a"):
+            pass
+        os.utime(name)
+
+
+def knocked(path: str) -> bool:
+    """Whether some process asked for ``path`` within the last :data:`KNOCK_FRESH` s."""
+    try:
+        return time.time() - os.stat(knock_path(path)).st_mtime < KNOCK_FRESH
+    except OSError:
+        return False
+
+
+def answered(path: str) -> None:
+    """Remove the knock: the file was got (or the holder has stopped waiting for it)."""
+    with contextlib.suppress(OSError):
+        os.unlink(knock_path(path))
+
+
 def connect(path: str, *, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
-    """Open ``path``, retrying a lock held by another process for up to ``timeout`` s."""
+    """Open ``path``, retrying a lock held by another process for up to ``timeout`` s
+    (knocking, so a process that holds it open for a long sync gives it up)."""
     start = time.monotonic()
     delay = 0.002
+    knocking = False
     while True:
         try:
             con = duckdb.connect(path, read_only=read_only)
             if not read_only:
                 _tune_writer(con)
+            if knocking:
+                answered(path)
             return con
         except duckdb.Error as exc:
             holder = parse_lock_error(str(exc))
+            if holder is not None:
+                knock(path)
+                knocking = True
             if holder is None:
                 raise CacheError(
                     f"Cannot open the cache {path}: {exc}. Check the path and its "
@@ -130,6 +181,8 @@ class FileGate:
     thread (``writer``) holds the write transaction; ``rw`` is the read-write instance while a
     writer or a borrowing reader uses it (``rw_users`` of them) and is closed by the last.
     Waiting writers get priority over new read-only readers, so readers cannot starve them.
+    While ``holds`` > 0 (a sync is running) ``rw`` stays open between users, except when
+    another process knocks.
     """
 
     def __init__(self, path: str) -> None:
@@ -140,6 +193,7 @@ class FileGate:
         self.writers_waiting = 0
         self.rw: duckdb.DuckDBPyConnection | None = None
         self.rw_users = 0
+        self.holds = 0
         self.local = threading.local()
 
     def _depth(self, name: str) -> int:
@@ -164,9 +218,60 @@ class FileGate:
 
     def _release_rw(self) -> None:
         self.rw_users -= 1
-        if self.rw_users == 0 and self.rw is not None:
+        if self.rw_users == 0 and self.rw is not None and self.holds == 0:
             rw, self.rw = self.rw, None
             rw.close()
+
+    def _close_if_knocked(self) -> bool:
+        """Under ``cond``: close the unused held connection if another process knocked."""
+        if self.rw is None or self.rw_users or not knocked(self.path):
+            return False
+        rw, self.rw = self.rw, None
+        rw.close()
+        return True
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep the read-write connection open between transactions until the block ends
+        (a sync: its writer commits batch after batch); give it up to a knocking process."""
+        with self.cond:
+            self.holds += 1
+            first = self.holds == 1
+        stop = threading.Event()
+        watcher = None
+        if first:
+            watcher = threading.Thread(
+                target=self._watch, args=(stop,), name="cache-knock-watch", daemon=True
+            )
+            watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            with self.cond:
+                self.holds -= 1
+                if self.holds == 0 and self.rw_users == 0 and self.rw is not None:
+                    rw, self.rw = self.rw, None
+                    rw.close()
+                self.cond.notify_all()
+            if watcher is not None:
+                watcher.join()
+
+    def _watch(self, stop: threading.Event) -> None:
+        """While held and idle, give the file up within :data:`KNOCK_POLL` of a knock."""
+        while not stop.wait(KNOCK_POLL):
+            with self.cond:
+                if self.holds == 0:
+                    return
+                if self.writer is None:
+                    self._close_if_knocked()
+
+    def _let_knocker_in(self, deadline: float) -> None:
+        """Before reopening a held file: wait (briefly) until the knocking process got it."""
+        end = min(deadline, time.monotonic() + KNOCK_ANSWER)
+        while knocked(self.path) and time.monotonic() < end:
+            time.sleep(0.005)
+        answered(self.path)  # got in, or stopped asking: a stale knock must not stop us again
 
     @contextmanager
     def reading(self, timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -229,10 +334,13 @@ class FileGate:
             finally:
                 self.writers_waiting -= 1
             self.writer = me
+            yielded = self.holds > 0 and self._close_if_knocked()
             self.rw_users += 1
             rw = self.rw
         try:
             if rw is None:
+                if yielded or (self.holds > 0 and knocked(self.path)):
+                    self._let_knocker_in(deadline)
                 rw = connect(
                     self.path, read_only=False, timeout=max(deadline - time.monotonic(), 0)
                 )

@@ -62,7 +62,8 @@ class Cache(ViewsMixin):
 
     ``path`` defaults to the configured cache file. Nothing is held open: each read opens the
     file read-only for that read, each ``write()`` opens it read-write for one transaction,
-    so several notebooks and a CLI sync can share one file. ``lock_timeout`` (seconds) is how
+    so several notebooks and a CLI sync can share one file (a sync keeps it open for its
+    run with :meth:`keep_open`, and gives it up to another process that asks). ``lock_timeout`` (seconds) is how
     long to wait for another process's lock before :class:`~workbench.errors.CacheLocked`.
     Opening a cache made by an older workbench upgrades it (unless ``read_only``); one made
     by a newer workbench raises :class:`~workbench.errors.SchemaError`.
@@ -202,6 +203,23 @@ class Cache(ViewsMixin):
                     ) from exc
             finally:
                 tx._end()
+
+    @contextmanager
+    def keep_open(self) -> Iterator[None]:
+        """Keep the file open read-write between ``write()`` transactions until the block
+        ends (a sync: opening the file costs ~60-100 ms, more than a small transaction).
+
+        Each transaction still commits on its own (a killed process keeps every committed
+        one). Other processes are not locked out: one that asks for the file while it is
+        held gets it between two transactions (see :mod:`.locking`). Reads in this process
+        meanwhile use the open connection.
+        """
+        self._check_open()
+        if self.read_only:
+            yield
+            return
+        with self._gate.hold():
+            yield
 
     # -- small accessors ------------------------------------------------------------------
     def sync_state(self, resource: str, scope: str = "") -> dict[str, Any] | None:

@@ -58,6 +58,12 @@ class Syncer:
         """
         options = self._options(options, overrides)
         wait_for_background(self.cache)  # a scanner-first sync's rest must finish first
+        # One read-write connection for the whole run (given up to any other process that
+        # asks): opening the file for each transaction cost more than most transactions.
+        with self.cache.keep_open():
+            return self._run(options, on_resource)
+
+    def _run(self, options: SyncOptions, on_resource: Callable[[str], None] | None) -> SyncSummary:
         ctx = SyncContext(self.client, self.cache, options)
         before = self.client.stats.snapshot()
         rows_before = self.cache.counts()
@@ -87,7 +93,8 @@ class Syncer:
         """
         options = self._options(options, overrides)
         wait_for_background(self.cache)
-        summary, rest = scanner_phase(self, options)
+        with self.cache.keep_open():
+            summary, rest = scanner_phase(self, options)
         if rest:
             summary.background = BackgroundSync(self, options, rest)
         return summary
