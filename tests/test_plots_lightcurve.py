@@ -321,12 +321,20 @@ def test_light_curve_pane_prepares_in_a_thread_and_shows_in_place() -> None:
     pane.show(prepared)
     assert pane.widget is widget and pane.sources["det"] is det  # same widget, same source
     assert sorted(det.data["mjd"]) == [59001.5, 59002.0, 59003.0]
-    assert pane.sources["view"].data["title"] == ["ZTF21abc"]
+    # the figure's title and legend stay fixed (cheap in the browser); an HTML line under
+    # it names the object and each filter's detections and limits, with counts
+    assert pane.sources["view"].data["title"] == [""]
+    assert "legend" not in pane.sources.models and pane.figure.legend == []
+    legend = pane.legend.value
+    assert "<b>ZTF21abc</b>" in legend
+    assert "ztfg limit" in legend and "ztfr limit" in legend and "ztfg <span" in legend
+    assert pane.widget.children == (pane.plot, pane.legend)
     # in a widget, the points travel inside the view row: one message for the whole update
     assert pane.sources["view"].data["det"] == [det.data]
     assert pane.span is not None and pane.span.last_mjd == 59003.0
     pane.show(pane.prepare(None, title="nothing"))
     assert pane.span is None and pane.sources["view"].data["note"] == ["no photometry"]
+    assert "limit" not in pane.legend.value and "nothing" in pane.legend.value
     pane.close()
     # the one-off widget still works for other callers
     assert "no photometry" in lightcurve_widget(_phot().iloc[0:0], "ZTF21abc").value

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as w
@@ -30,7 +31,9 @@ from workbench.plots.lightcurve import (
 
 __all__ = [
     "LightCurvePane",
+    "PreparedCurve",
     "bokeh_widget",
+    "curve_legend_html",
     "ensure_bokehjs",
     "in_kernel",
     "lightcurve_widget",
@@ -110,6 +113,50 @@ def lightcurve_widget(
     return bokeh_widget(fig)
 
 
+@dataclass(frozen=True)
+class PreparedCurve:
+    """What :meth:`LightCurvePane.show` puts on screen for one object: the figure's columns
+    and the HTML legend line (title, each filter's detections and limits with counts)."""
+
+    columns: LightCurveColumns
+    legend_html: str
+
+    @property
+    def span(self) -> DetectionSpan | None:
+        """First and last detection (MJD, days ago), or None without a detection."""
+        return self.columns.span
+
+
+def _legend_entries(columns: dict[str, Any], symbol: str, suffix: str) -> dict[str, str]:
+    counts: dict[str, int] = {}
+    colors: dict[str, str] = {}
+    for band, color in zip(columns["filter"], columns["color"], strict=True):
+        counts[band] = counts.get(band, 0) + 1
+        colors.setdefault(band, color)
+    return {
+        band: (
+            f"<span style='white-space:nowrap;margin-right:10px'>"
+            f"<span style='color:{html.escape(colors[band])}'>{symbol}</span> "
+            f"{html.escape(band)}{suffix} <span style='color:#777'>{n}</span></span>"
+        )
+        for band, n in counts.items()
+    }
+
+
+def curve_legend_html(columns: LightCurveColumns, title: str = "") -> str:
+    """One line under a live light curve: ``title`` (the object), then per filter a dot
+    for its detections and a down triangle for its upper limits, with their counts, and a
+    note when limits were thinned."""
+    detections = _legend_entries(columns.det, "&#9679;", "")
+    limits = _legend_entries(columns.lim, "&#9661;", " limit")
+    parts = [f"<b>{html.escape(title)}</b>"] if title else []
+    for band in sorted(set(detections) | set(limits)):
+        parts += [entry[band] for entry in (detections, limits) if band in entry]
+    if columns.limits_note:
+        parts.append(f"<i style='color:#777'>{html.escape(columns.limits_note)}</i>")
+    return f"<div class='wb-lc-legend' style='font-size:0.85em'>{' '.join(parts)}</div>"
+
+
 class LightCurvePane:
     """One light-curve widget that stays in a panel's layout and shows object after object.
 
@@ -117,26 +164,34 @@ class LightCurvePane:
     in a worker thread ahead of time); ``show(prepared)`` puts it into the existing figure's
     data sources in place, so the browser redraws the same plot instead of building a new
     one. The axis is days from now (negative: before now) with a dashed "now" line, MJD on
-    the top axis and in the hover; each filter's detections and limits are in the legend.
+    the top axis and in the hover. The legend (each filter's detections and limits, with
+    counts) and the object's name are an HTML line under the figure, not Bokeh's: a legend
+    grouped from the data and a changing title cost BokehJS half of each update's time
+    (measured in Chromium, ``benchmarks/bench_vetting_browser.py``).
     """
 
     def __init__(self, *, width: int = 560, height: int = 300) -> None:
-        self.figure, self.sources = live_lightcurve_figure(width=width, height=height)
-        self.widget = bokeh_widget(self.figure)
-        self.shown: LightCurveColumns | None = None
+        self.figure, self.sources = live_lightcurve_figure(width=width, height=height, legend=False)
+        self.plot = bokeh_widget(self.figure)
+        self.legend = w.HTML()
+        self.widget = w.VBox([self.plot, self.legend])
+        self.shown: PreparedCurve | None = None
 
     @staticmethod
-    def prepare(photometry: pd.DataFrame | None, *, title: str = "") -> LightCurveColumns:
-        """The columns to show for ``photometry`` (the cache's photometry DataFrame, AB
-        magnitudes and MJD); no widget or model is touched."""
-        return lightcurve_columns(photometry, title=title)
+    def prepare(photometry: pd.DataFrame | None, *, title: str = "") -> PreparedCurve:
+        """What to show for ``photometry`` (the cache's photometry DataFrame, AB magnitudes
+        and MJD) under ``title``; no widget or model is touched."""
+        # The figure's own title stays empty: the title goes into the legend line.
+        columns = lightcurve_columns(photometry, title="")
+        return PreparedCurve(columns, curve_legend_html(columns, title))
 
-    def show(self, prepared: LightCurveColumns) -> None:
-        """Show prepared columns (from :meth:`prepare`) in the pane's figure, in place."""
+    def show(self, prepared: PreparedCurve) -> None:
+        """Show a :meth:`prepare` result in the pane's figure, in place."""
         if prepared is self.shown:
             return
-        # One message to the browser for the whole update (see update_live_lightcurve).
-        update_live_lightcurve(self.sources, prepared, setter=self.widget)
+        # One message to the browser for the whole figure update (see update_live_lightcurve).
+        update_live_lightcurve(self.sources, prepared.columns, setter=self.plot)
+        self.legend.value = prepared.legend_html
         self.shown = prepared
 
     def sync_bundle(self) -> None:
@@ -145,8 +200,8 @@ class LightCurvePane:
         sent before a view exists are not replayed, and the ranges and title are applied by
         a CustomJS only on a change. Costs one full serialisation: call it once, when the
         panel is built, not per object."""
-        columns = self.shown
-        if columns is not None:
+        if self.shown is not None:
+            columns = self.shown.columns
             models = self.sources.models
             fig = models["figure"]
             quiet = (
@@ -166,8 +221,8 @@ class LightCurvePane:
             for model, name, value in quiet:
                 # set as by the browser (setter): the bundle below carries it, no patch is sent
                 descriptor = model.lookup(name)
-                descriptor._set(model, descriptor._get(model), value, setter=self.widget)
-        self.widget.update_from_model(self.figure)
+                descriptor._set(model, descriptor._get(model), value, setter=self.plot)
+        self.plot.update_from_model(self.figure)
 
     @property
     def span(self) -> DetectionSpan | None:

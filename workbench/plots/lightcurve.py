@@ -440,6 +440,7 @@ class LightCurveColumns:
     now_visible: bool
     span: DetectionSpan | None
     n_points: int = 0
+    limits_note: str = ""
 
 
 _LIVE_COLUMNS = (
@@ -487,9 +488,9 @@ def lightcurve_columns(
     else:
         y_range = (22.0, 14.0)
     return LightCurveColumns(
-        det, lim, (lo - pad, hi + pad), y_range, f"{title} — {note}" if note else title,
+        det, lim, (lo - pad, hi + pad), y_range, f"{title} — {note}" if note and title else title,
         "" if mjd.size else "no detection or limit", now, near, _span(df, detected, now),
-        int(mjd.size),
+        int(mjd.size), note,
     )  # fmt: skip
 
 
@@ -538,7 +539,9 @@ def _live_columns(
     }
 
 
-def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any, PlotSources]:
+def live_lightcurve_figure(
+    *, width: int = 560, height: int = 300, legend: bool = True
+) -> tuple[Any, PlotSources]:
     """An empty light-curve figure (AB magnitude against days from now, a dashed "now" line
     at 0, MJD on the top axis and in the hover) to fill with :func:`update_live_lightcurve`.
 
@@ -547,7 +550,9 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
     title, empty-plot note, whether "now" is shown, now's MJD), which a ``CustomJS``
     applies in the browser. So showing an object is three messages to the browser,
     whatever changes, and no new model. Legend entries (each filter's detections, and its
-    limits as down triangles) follow the data.
+    limits as down triangles) follow the data. ``legend=False`` leaves the legend out: a
+    legend grouped from the data costs BokehJS about half of each update's time (grouping
+    and a re-layout), so a caller showing object after object may draw its own.
     """
     fig = new_figure(
         title="", width=width, height=height, x_range=Range1d(-30.0, 1.0),
@@ -560,19 +565,23 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
     lim = sources["lim"] = ColumnDataSource(_empty_columns("limit_legend"), name="lim")
     view = sources["view"] = ColumnDataSource({k: [] for k in _VIEW_COLUMNS}, name="view")
     fig.segment("x", "y_lo", "x", "y_hi", source=det, color="color", line_width=1.2)
+    det_legend = {"legend_field": "legend"} if legend else {}
+    lim_legend = {"legend_field": "limit_legend"} if legend else {}
     points = fig.scatter(
-        "x", "y", source=det, marker="circle", size=7, color="color", legend_field="legend",
-        name="points",
+        "x", "y", source=det, marker="circle", size=7, color="color", name="points",
+        **det_legend,
     )  # fmt: skip
     limits = fig.scatter(
         "x", "y", source=lim, marker="inverted_triangle", size=8, line_color="color",
-        fill_color="color", fill_alpha=0.25, legend_field="limit_legend", name="limits",
+        fill_color="color", fill_alpha=0.25, name="limits", **lim_legend,
     )  # fmt: skip
     fig.add_tools(HoverTool(renderers=[points, limits], tooltips=_TOOLTIPS["mag"]))
-    legend = fig.legend[0]
-    legend.title = "filter"
-    legend.label_text_font_size = "9pt"
-    fig.add_layout(legend, "right")
+    if legend:
+        data_legend = fig.legend[0]
+        data_legend.title = "filter"
+        data_legend.label_text_font_size = "9pt"
+        fig.add_layout(data_legend, "right")
+        sources.models["legend"] = data_legend
     now_line = Span(
         location=0.0, dimension="height", line_color="#444444", line_dash="dashed",
         line_width=1.5, name="now",
@@ -606,7 +615,7 @@ def live_lightcurve_figure(*, width: int = 560, height: int = 300) -> tuple[Any,
     # No glyph draws the view row: the tag makes it part of the figure's document, so that
     # the browser has it and its changes reach the CustomJS.
     fig.tags = [*fig.tags, view]
-    sources.models.update(now=now_line, note=note, formatter=formatter, figure=fig, legend=legend)
+    sources.models.update(now=now_line, note=note, formatter=formatter, figure=fig)
     return fig, sources
 
 
