@@ -229,9 +229,9 @@ class Resources:
     def allocation_detail(self, rid: Any) -> dict[str, Any]:
         """``GET /api/allocation/{id}`` as SkyPortal 1.4.0 wraps it.
 
-        ``{"allocation": {...its record, "requests", "telescope"}, "totalMatches": n}``,
-        with ``n`` its follow-up requests. (The real one adds the telescope's
-        ``ephemeris``, computed with astroplan; it is left out here.)
+        ``{"allocation": {...its record, "instrument", "requests", "telescope"},
+        "totalMatches": n}``, with ``n`` its follow-up requests. (The real one adds the
+        telescope's ``ephemeris``, computed with astroplan; it is left out here.)
         """
         try:
             rec = dict(self.get("allocation", rid))
@@ -239,13 +239,22 @@ class Resources:
             raise ResourceError("Could not retrieve allocation.", 400) from exc
         requests = [r for r in self.list("followup_request") if r["allocation_id"] == rec["id"]]
         instrument = self.rows["instrument"].get(rec["instrument_id"])
+        rec["instrument"] = instrument
         rec["requests"] = requests
         rec["telescope"] = dict(instrument["telescope"]) if instrument else None
         return {"allocation": rec, "totalMatches": len(requests)}
 
     def allocations(self) -> list[dict[str, Any]]:
-        """``GET /api/allocation``: each record with its ``allocation_users`` (none here)."""
-        return [{**rec, "allocation_users": []} for rec in self.list("allocation")]
+        """``GET /api/allocation``: each record with its ``instrument`` (and the instrument's
+        telescope) and its ``allocation_users`` (none here), as a live 1.4.0 lists them."""
+        return [
+            {
+                **rec,
+                "instrument": self.rows["instrument"].get(rec["instrument_id"]),
+                "allocation_users": [],
+            }
+            for rec in self.list("allocation")
+        ]
 
     def assignments_of(self, obj_id: str) -> list[dict[str, Any]]:
         """A source's ``assignments``: each with its observing ``run`` nested (and the run's
