@@ -7,8 +7,9 @@ figure and refills its data sources in place for each object (the vetting panel'
 A ``BokehModel`` view needs BokehJS in the page (``window.Bokeh``); without it JupyterLab
 shows "Cannot read properties of undefined (reading 'require')". :func:`ensure_bokehjs`
 loads it inline (the workbench must work without internet access), without MathJax, which
-no workbench plot uses (1.8 MB of the 3.9), once per kernel and browser page: a notebook
-then carries it once, not once per cell that draws a plot.
+no workbench plot uses (1.8 MB of the 3.9), once per kernel and browser page, as JupyterLab's
+copy only (Bokeh would add the classic notebook's): a notebook then carries it once (2.1
+MB), not once or twice per cell that draws a plot.
 """
 
 from __future__ import annotations
@@ -82,11 +83,31 @@ def ensure_bokehjs(*, force: bool = False) -> bool:
         if session in _loaded_sessions and not force:
             return False
         _loaded_sessions.add(session)
-    from bokeh.io import output_notebook
+    from bokeh.io import notebook, output_notebook
     from bokeh.resources import Resources
 
-    output_notebook(Resources(mode="inline", components=_BOKEHJS_COMPONENTS), hide_banner=True)
+    # Bokeh publishes the same 2.1 MB loader twice (classic notebook's application/javascript
+    # and JupyterLab's bokehjs_load copy, which jupyter_bokeh's renderer runs): a saved
+    # notebook carried both. Only the JupyterLab copy is kept.
+    with _lock:
+        publish = notebook.publish_display_data
+        notebook.publish_display_data = _publish_lab_loader_only
+        try:
+            output_notebook(
+                Resources(mode="inline", components=_BOKEHJS_COMPONENTS), hide_banner=True
+            )
+        finally:
+            notebook.publish_display_data = publish
     return True
+
+
+def _publish_lab_loader_only(data: dict[str, Any], metadata: Any = None, **kwargs: Any) -> None:
+    from bokeh.io.notebook import LOAD_MIME_TYPE
+    from IPython.display import publish_display_data
+
+    if LOAD_MIME_TYPE in data:
+        data = {LOAD_MIME_TYPE: data[LOAD_MIME_TYPE]}
+    publish_display_data(data, metadata, **kwargs)
 
 
 def bokeh_widget(fig: Any) -> Any:
