@@ -16,14 +16,24 @@ In one run, side by side:
 3. The client-side ingest rate (rows/s, server unthrottled) and the sync's peak memory.
 4. The requests a no-change re-sync makes.
 
-Usage: ``.venv/bin/python benchmarks/bench_sync.py [--sources 100000] [--candidates 20000]``
+5. With ``--scale``, only this, for ``--sources`` N (10^4, 10^5): unthrottled and under the
+   production limit, the docs' script against ``workbench sync`` of the sources (ratio), and
+   a full sync with every source's photometry (~100 points each), candidates and
+   classifications, each sync in its own process so that its peak memory (``VmHWM``) is
+   its own (the docs' script keeps every record in memory in this process).
+
+Usage: ``.venv/bin/python benchmarks/bench_sync.py [--sources 100000] [--candidates 20000]
+[--scale]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -177,6 +187,78 @@ def timed_sync(url: str, token: str, cache: Path, **options) -> tuple[object, fl
     return summary, time.perf_counter() - start
 
 
+#: A sync in its own process: prints its seconds, peak memory and what it stored. The
+#: token comes through the environment, never the command line (``ps`` shows that).
+SYNC_CHILD = """
+import json, os, sys, time
+from workbench import Workbench
+url, cache, resources = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+wb = Workbench.open(url=url, token=os.environ["SKYPORTAL_TOKEN"], cache=cache)
+start = time.perf_counter()
+summary = wb.sync(resources=resources, progress=False)
+seconds = time.perf_counter() - start
+status = open("/proc/self/status").read().split("\\n")
+hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+counts = wb.cache.counts()
+print(json.dumps({"ok": summary.ok, "seconds": seconds, "vmhwm_kb": hwm,
+                  "requests": summary.requests, "rate_limited": summary.rate_limited,
+                  "objs": counts["objs"], "photometry": counts["photometry"],
+                  "candidates": counts["candidates"],
+                  "classifications": counts["classifications"],
+                  "summary": None if summary.ok else str(summary)}))
+"""
+
+FULL = ("groups", "taxonomies", "sources", "candidates", "photometry", "classifications")
+
+
+def sync_process(proc, cache: Path, resources: tuple[str, ...]) -> dict:
+    """``workbench sync`` of ``resources`` in a new process; its figures."""
+    env = {**os.environ, "SKYPORTAL_TOKEN": proc.token}
+    done = subprocess.run(
+        [sys.executable, "-c", SYNC_CHILD, proc.url, str(cache), ",".join(resources)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the sync process failed:\n{done.stderr[-3000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    if not out["ok"]:
+        raise SystemExit(f"the benchmarked sync failed:\n{out['summary']}")
+    return out
+
+
+def scale(proc, work: Path, n: int) -> dict[str, object]:
+    """Docs script vs sync of the sources, then a full sync with photometry, each in its
+    own process: unthrottled, then with the production limit and SkyPortal's latency."""
+    out: dict[str, object] = {"scale_sources": n}
+    for tag, switches in (
+        ("unthrottled", {"rate_limit": False, "latency": "none"}),
+        ("limited", {"rate_limit": True, "latency": "realistic"}),
+    ):
+        behave(proc, **switches)
+        out[f"{tag}_load_average_before"] = round(os.getloadavg()[0], 1)
+        _, script_s, _ = docs_script(proc.url, proc.token)
+        listing = sync_process(proc, work / f"s-{tag}.duckdb", ("sources",))
+        out[f"{tag}_docs_script_s"] = round(script_s, 1)
+        out[f"{tag}_sync_sources_s"] = round(listing["seconds"], 1)
+        out[f"{tag}_sync_over_script"] = round(listing["seconds"] / script_s, 3)
+        out[f"{tag}_sync_sources_vmhwm_mb"] = round(listing["vmhwm_kb"] / 1024)
+        full = sync_process(proc, work / f"full-{tag}.duckdb", FULL)
+        out[f"{tag}_full_sync_s"] = round(full["seconds"], 1)
+        out[f"{tag}_full_sync_vmhwm_mb"] = round(full["vmhwm_kb"] / 1024)
+        out[f"{tag}_full_sync_requests"] = full["requests"]
+        out[f"{tag}_full_sync_429s"] = full["rate_limited"]
+        for key in ("objs", "photometry", "candidates", "classifications"):
+            out[f"{tag}_full_sync_{key}"] = full[key]
+        size = (work / f"full-{tag}.duckdb").stat().st_size
+        out[f"{tag}_full_cache_mb"] = round(size / 2**20)
+        out[f"{tag}_load_average_after"] = round(os.getloadavg()[0], 1)
+        print(json.dumps(out, indent=2), flush=True)  # figures so far, in case of a stop
+    return out
+
+
 def per_source_photometry(url: str, token: str, obj_ids: list[str]) -> float:
     """One request per source through the rate-limited client; seconds."""
     from workbench import SkyPortalClient
@@ -204,9 +286,21 @@ def main() -> None:
         action="store_true",
         help="only the unthrottled docs-script ratios (sources, candidates, classifications)",
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="only the docs script vs sync and the full sync with photometry, in own processes",
+    )
     args = parser.parse_args()
     out: dict[str, object] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    if args.scale:
+        with spawn_server_process(
+            sources=args.sources, candidates=args.candidates, seed=1, timeout=600
+        ) as proc:
+            out |= scale(proc, work, args.sources)
+        print(json.dumps(out, indent=2))
+        return
     if args.first_candidate_only:
         with spawn_server_process(sources=2000, candidates=300, seed=1, timeout=300) as proc:
             out |= first_candidate(proc, work, rate_limit=False)

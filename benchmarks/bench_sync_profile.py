@@ -68,7 +68,7 @@ def instrument() -> None:
     bulk.column_array = timed("arrow", bulk.column_array)
     bulk.dumps = timed("json", bulk.dumps)
     bulk.hash64 = timed("hash", bulk.hash64)
-    for name in ("_stage", "_count", "_write_changed", "_delete_outside"):
+    for name in ("_old_hashes", "_write_changed", "_delete_outside"):
         if hasattr(bulk, name):
             setattr(bulk, name, timed("duckdb", getattr(bulk, name)))
     bulk.load_stored = timed("merge", bulk.load_stored)

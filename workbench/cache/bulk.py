@@ -204,8 +204,11 @@ def to_arrow(page: Page) -> pa.Table:
             hash64(h.to_bytes(8, "little") + e.to_bytes(8, "little"))
             for h, e in zip(hashes, page.extra_hash, strict=True)
         ]
-    arrays["raw"] = pa.array(
-        _lean_raws(page) if spec.lean else [b.decode() for b in blobs], pa.string()
+    # orjson's bytes are UTF-8 already: one cast checks them all instead of a decode each
+    arrays["raw"] = (
+        pa.array(_lean_raws(page), pa.binary()).cast(pa.string())
+        if spec.lean
+        else pa.array(blobs, pa.binary()).cast(pa.string())
     )
     arrays["raw_hash"] = pa.array(hashes, pa.uint64())
     if spec.carry:
@@ -213,7 +216,7 @@ def to_arrow(page: Page) -> pa.Table:
     return pa.table(arrays)
 
 
-def _lean_raws(page: Page) -> list[str]:
+def _lean_raws(page: Page) -> list[bytes]:
     """Each record's JSON without the keys a typed column already holds (photometry: ~100
     points a source, so the full JSON next to the typed columns doubled the table).
 
@@ -234,7 +237,7 @@ def _lean_raws(page: Page) -> list[str]:
                 if held is value or (value is not None and held == value):
                     continue
             rest[key] = value
-        out.append(dumps(rest).decode())
+        out.append(dumps(rest))
     return out
 
 
@@ -255,6 +258,18 @@ def load_stored(
     first = spec.keys[0]
     cols = ", ".join(_q(c) for c in (*spec.keys, "raw", *extra))
     values = sorted({k[0] for k in keys})
+    # Which are stored at all, from the key column alone (a first sync: none, and then
+    # no stored JSON is read); only those are looked up below.
+    values = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT {_q(first)} FROM {spec.name} WHERE {_q(first)} IN (SELECT unnest(?))",
+            [values],
+        ).fetchall()
+    ]
+    if not values:
+        return {}
+    values.sort()
     rows = []
     if isinstance(values[0], str):
         # text keys: a literal IN list probes the primary-key index (measured 2-4x faster
@@ -286,83 +301,105 @@ def merge_page(
     """Write one page into its table; count new/updated/unchanged rows.
 
     Rows whose ``raw_hash`` equals the stored one are left alone; new and changed rows are
-    written with one ``INSERT OR REPLACE`` (faster than DELETE + INSERT here, as no column
-    is a VARCHAR[]). With ``scope=(column, values)`` the page is the complete set for those
-    values: other stored rows with them are deleted.
+    written with one ``INSERT`` (``INSERT OR REPLACE`` when some were stored: faster than
+    DELETE + INSERT here, as no column is a VARCHAR[]). With ``scope=(column, values)`` the
+    page is the complete set for those values: other stored rows with them are deleted.
     """
     spec = page.spec
     page = dedupe(page)
     out = Outcome()
-    if page.raws:
-        _stage(con, spec, to_arrow(page))
-        changed = (
-            f"list(DISTINCT {_q(track)}) FILTER (WHERE _old IS DISTINCT FROM raw_hash)"
-            if track
-            else "NULL"
-        )
-        out.new, out.updated, out.unchanged, touched = con.execute(
-            "SELECT count(*) FILTER (WHERE _old IS NULL),"
-            " count(*) FILTER (WHERE _old IS NOT NULL AND _old <> raw_hash),"
-            f" count(*) FILTER (WHERE _old = raw_hash), {changed}"
-            " FROM _wb_stage"
-        ).fetchall()[0]
-        out.changed.update(touched or ())
-        if out.new or out.updated:
-            _write_changed(con, spec, out, now)
-    if scope is not None and scope[1]:
-        out.deleted = _delete_outside(con, spec, page, scope, track, out.changed)
+    table = to_arrow(page) if page.raws else None
+    if table is not None:
+        n = table.num_rows
+        table = table.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
+        con.register("_wb_in", table)
+    try:
+        write = None
+        if table is not None:
+            old = _old_hashes(con, spec)
+            is_new = old.is_null().to_numpy(zero_copy_only=False)
+            hashes = table.column("raw_hash").to_numpy()
+            differs = ~is_new & (old.fill_null(0).to_numpy() != hashes)
+            write = is_new | differs
+            out.new, out.updated = int(is_new.sum()), int(differs.sum())
+            out.unchanged = n - out.new - out.updated
+            if track:
+                out.changed.update(v for v, w in zip(page.column(track), write, strict=True) if w)
+        # Deleting before writing touches only rows the page does not have, so it can skip
+        # scopes with nothing stored (every new obj of a first sync) before this page lands.
+        if scope is not None and scope[1]:
+            out.deleted = _delete_outside(con, spec, page, scope, track, out.changed)
+        if write is not None and (out.new or out.updated):
+            _write_changed(con, spec, out, now, None if write.all() else table.filter(write))
+    finally:
+        if table is not None:
+            con.unregister("_wb_in")
     return out
 
 
-def _stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, table: pa.Table) -> None:
-    con.register("_wb_in", table)
-    try:
-        on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
-        con.execute(
-            # a stored row without a hash (an image put before its metadata) still exists
-            f"CREATE OR REPLACE TEMP TABLE _wb_stage AS SELECT s.*, CASE WHEN "
-            f"t.{_q(spec.keys[0])} IS NOT NULL THEN coalesce(t.raw_hash, 0) END AS _old "
-            f"FROM _wb_in s LEFT JOIN {spec.name} t ON {on}"
+def _old_hashes(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> pa.ChunkedArray:
+    """The stored ``raw_hash`` of each row of ``_wb_in``, in its order: null when the
+    row is not stored, 0 when it is but has no hash (an image put before its metadata)."""
+    on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
+    # One query instead of a staged temp table and a count over it: three statements
+    # a table cost more than the rows when pages are small.
+    return (
+        con.sql(
+            f"SELECT CASE WHEN t.{_q(spec.keys[0])} IS NOT NULL THEN coalesce(t.raw_hash, 0) "
+            f"END AS _old FROM _wb_in s LEFT JOIN {spec.name} t ON {on} ORDER BY s._row"
         )
-    finally:
-        con.unregister("_wb_in")
+        .to_arrow_table()
+        .column("_old")
+    )
 
 
 def _write_changed(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, out: Outcome, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    out: Outcome,
+    now: datetime,
+    rows: pa.Table | None,
 ) -> None:
-    names = spec.names
-    select = [f"s.{_q(c)}" for c in names]
-    join_old = ""
-    if spec.carry and out.updated:
-        on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
-        kept = ", ".join(f"t.{_q(c)}" for c in (*spec.keys, *spec.carry))
+    """INSERT the new and changed rows: ``rows``, or all of ``_wb_in`` when ``None``."""
+    source = "_wb_in"
+    if rows is not None:
+        con.register("_wb_write", rows)
+        source = "_wb_write"
+    try:
+        names = spec.names
+        select = [f"s.{_q(c)}" for c in names]
+        join_old = ""
+        if spec.carry and out.updated:
+            on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
+            kept = ", ".join(f"t.{_q(c)}" for c in (*spec.keys, *spec.carry))
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _wb_old AS SELECT {kept} FROM {spec.name} t "
+                f"JOIN {source} s ON {on} WHERE s._carry"
+            )
+            select = [
+                f"CASE WHEN s._carry THEN o.{_q(c)} ELSE s.{_q(c)} END"
+                if c in spec.carry
+                else f"s.{_q(c)}"
+                for c in names
+            ]
+            join_old = "LEFT JOIN _wb_old o ON " + " AND ".join(
+                f"s.{_q(k)} = o.{_q(k)}" for k in spec.keys
+            )
+        cols = [*names, "cached_at"]
+        select.append("$now")
+        if spec.local_rows:  # the server's version of a row replaces a queued local one
+            cols.append("action_id")
+            select.append("NULL")
+        # only new rows: a plain INSERT skips the conflict check of INSERT OR REPLACE
+        verb = "INSERT OR REPLACE" if out.updated else "INSERT"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _wb_old AS SELECT {kept} FROM {spec.name} t "
-            f"JOIN _wb_stage s ON {on} WHERE s._carry"
+            f"{verb} INTO {spec.name} ({', '.join(_q(c) for c in cols)}) "
+            f"SELECT {', '.join(select)} FROM {source} s {join_old}",
+            {"now": now},
         )
-        select = [
-            f"CASE WHEN s._carry THEN o.{_q(c)} ELSE s.{_q(c)} END"
-            if c in spec.carry
-            else f"s.{_q(c)}"
-            for c in names
-        ]
-        join_old = "LEFT JOIN _wb_old o ON " + " AND ".join(
-            f"s.{_q(k)} = o.{_q(k)}" for k in spec.keys
-        )
-    cols = [*names, "cached_at"]
-    select.append("$now")
-    if spec.local_rows:  # the server's version of a row replaces a queued local one
-        cols.append("action_id")
-        select.append("NULL")
-    # only new rows: a plain INSERT skips the conflict check of INSERT OR REPLACE
-    verb = "INSERT OR REPLACE" if out.updated else "INSERT"
-    con.execute(
-        f"{verb} INTO {spec.name} ({', '.join(_q(c) for c in cols)}) "
-        f"SELECT {', '.join(select)} FROM _wb_stage s {join_old} "
-        f"WHERE s._old IS NULL OR s._old <> s.raw_hash",
-        {"now": now},
-    )
+    finally:
+        if rows is not None:
+            con.unregister("_wb_write")
 
 
 def _delete_outside(
@@ -374,10 +411,21 @@ def _delete_outside(
     changed: set,
 ) -> int:
     column, values = scope
+    # Only values that have stored rows (a first sync: none, and no DELETE runs at all).
+    values = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT {_q(column)} FROM {spec.name} WHERE {_q(column)} IN "
+            f"(SELECT unnest(?))",
+            [list(values)],
+        ).fetchall()
+    ]
+    if not values:
+        return 0
     keep = ""
     if page.raws:
         on = " AND ".join(f"s.{_q(k)} = t.{_q(k)}" for k in spec.keys)
-        keep = f" AND NOT EXISTS (SELECT 1 FROM _wb_stage s WHERE {on})"
+        keep = f" AND NOT EXISTS (SELECT 1 FROM _wb_in s WHERE {on})"
     if spec.local_rows:
         keep += " AND t.action_id IS NULL"  # an action not yet on the server stays visible
     returning = f" RETURNING {_q(track)}" if track else ""

@@ -99,6 +99,27 @@ def _tune_writer(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("PRAGMA disable_checkpoint_on_shutdown")
 
 
+# A held connection (a sync) lets the log grow larger: folding it into the file after every
+# 2,500-source batch cost ~110 ms a batch (a fifth of the client's work); it checkpoints
+# instead when it gives the file up to another process (which then replays nothing) and
+# when the sync ends. The memory limit bounds DuckDB's buffers during a long sync (the
+# log's data waits in memory until a checkpoint), so 10^5 sources stay under 1 GiB.
+HELD_CHECKPOINT = "64MB"
+HELD_MEMORY_LIMIT = "512MB"
+
+
+def _tune_held(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"SET checkpoint_threshold = '{HELD_CHECKPOINT}'")
+    con.execute(f"SET memory_limit = '{HELD_MEMORY_LIMIT}'")
+
+
+def _checkpoint_and_close(con: duckdb.DuckDBPyConnection) -> None:
+    # A failed checkpoint loses nothing (the log is replayed at the next open).
+    with contextlib.suppress(duckdb.Error):
+        con.execute("CHECKPOINT")
+    con.close()
+
+
 #: A knock not renewed for this long (seconds) is from a process that gave up or died.
 KNOCK_FRESH = 1.0
 #: How long (seconds) a holder that gave the file up waits for the knocker to open it.
@@ -194,6 +215,7 @@ class FileGate:
         self.rw: duckdb.DuckDBPyConnection | None = None
         self.rw_users = 0
         self.holds = 0
+        self.rw_tuned = False  # rw was opened for a hold (larger log, memory limit)
         self.local = threading.local()
 
     def _depth(self, name: str) -> int:
@@ -220,14 +242,17 @@ class FileGate:
         self.rw_users -= 1
         if self.rw_users == 0 and self.rw is not None and self.holds == 0:
             rw, self.rw = self.rw, None
-            rw.close()
+            if self.rw_tuned:
+                _checkpoint_and_close(rw)  # opened for a sync: its log may be large
+            else:
+                rw.close()
 
     def _close_if_knocked(self) -> bool:
         """Under ``cond``: close the unused held connection if another process knocked."""
         if self.rw is None or self.rw_users or not knocked(self.path):
             return False
         rw, self.rw = self.rw, None
-        rw.close()
+        _checkpoint_and_close(rw)
         return True
 
     @contextmanager
@@ -252,7 +277,7 @@ class FileGate:
                 self.holds -= 1
                 if self.holds == 0 and self.rw_users == 0 and self.rw is not None:
                     rw, self.rw = self.rw, None
-                    rw.close()
+                    _checkpoint_and_close(rw)
                 self.cond.notify_all()
             if watcher is not None:
                 watcher.join()
@@ -344,8 +369,11 @@ class FileGate:
                 rw = connect(
                     self.path, read_only=False, timeout=max(deadline - time.monotonic(), 0)
                 )
+                tuned = bool(self.holds)
+                if tuned:
+                    _tune_held(rw)
                 with self.cond:
-                    self.rw = rw
+                    self.rw, self.rw_tuned = rw, tuned
                     self.cond.notify_all()
             with self.cond:
                 con = rw.cursor()
