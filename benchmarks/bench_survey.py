@@ -193,7 +193,10 @@ def in_memory(path: Path, skymap: Skymap, cumprob: float, out: Path) -> dict:
 def _child(args: argparse.Namespace) -> None:
     """``--child MAP``: the in-memory path in its own process, under ``--in-memory-limit``."""
     skymap = load_maps()[args.child]
-    import pyarrow.dataset  # noqa: F401  (imports are not the crossmatch's memory)
+    # imports are not the crossmatch's memory: load them before the limit
+    import pyarrow.dataset  # noqa: F401
+    import scipy.interpolate
+    import scipy.special  # noqa: F401
 
     base = _status_mb("VmSize")
     if args.in_memory_limit:
