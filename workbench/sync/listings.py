@@ -102,6 +102,9 @@ def _add_localization(
         return
     params["localizationDateobs"] = ctx.options.gcn_event
     params["localizationCumprob"] = "0.95"
+    # without it a live 1.4.0 drops objects with no detection in the window (18, not 192, of
+    # the 2018 GRB's 95% region): the bounds stay required, but only as a formality
+    params["requireDetections"] = "false"
     start, end = (to_iso(t) for t in detection_window(ctx.options.gcn_event))
     if candidates:
         params |= {"firstDetectionAfter": start, "lastDetectionBefore": end}
