@@ -194,11 +194,23 @@ import json, os, sys, time
 from workbench import Workbench
 url, cache, resources = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 wb = Workbench.open(url=url, token=os.environ["SKYPORTAL_TOKEN"], cache=cache)
+import workbench.sync  # imported before the clock starts, as the docs' script's modules are
+import threading
+def hwm_kb():
+    status = open("/proc/self/status").read().split("\\n")
+    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+def progress():  # a long sync says how far it got, should it have to be stopped
+    while True:
+        time.sleep(60)
+        counts = wb.cache.counts()
+        print(f"progress {time.perf_counter() - start:.0f} s: VmHWM {hwm_kb() // 1024} MB, "
+              f"{counts['objs']} objs, {counts['photometry']} points", file=sys.stderr,
+              flush=True)
+threading.Thread(target=progress, daemon=True).start()
 start = time.perf_counter()
 summary = wb.sync(resources=resources, progress=False)
 seconds = time.perf_counter() - start
-status = open("/proc/self/status").read().split("\\n")
-hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+hwm = hwm_kb()
 counts = wb.cache.counts()
 print(json.dumps({"ok": summary.ok, "seconds": seconds, "vmhwm_kb": hwm,
                   "requests": summary.requests, "rate_limited": summary.rate_limited,
@@ -216,27 +228,31 @@ def sync_process(proc, cache: Path, resources: tuple[str, ...]) -> dict:
     env = {**os.environ, "SKYPORTAL_TOKEN": proc.token}
     done = subprocess.run(
         [sys.executable, "-c", SYNC_CHILD, proc.url, str(cache), ",".join(resources)],
-        capture_output=True,
+        stdout=subprocess.PIPE,  # its progress lines and errors go to our stderr
         text=True,
         env=env,
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"the sync process failed:\n{done.stderr[-3000:]}")
+        raise SystemExit("the sync process failed (its error is above)")
     out = json.loads(done.stdout.strip().splitlines()[-1])
     if not out["ok"]:
         raise SystemExit(f"the benchmarked sync failed:\n{out['summary']}")
     return out
 
 
-def scale(proc, work: Path, n: int) -> dict[str, object]:
-    """Docs script vs sync of the sources, then a full sync with photometry, each in its
-    own process: unthrottled, then with the production limit and SkyPortal's latency."""
+SWITCHES = {
+    "unthrottled": {"rate_limit": False, "latency": "none"},
+    "limited": {"rate_limit": True, "latency": "realistic"},
+}
+
+
+def scale(proc, work: Path, n: int, full_under: tuple[str, ...]) -> dict[str, object]:
+    """Docs script vs sync of the sources, unthrottled and with the production limit and
+    SkyPortal's latency; then a full sync with photometry under ``full_under``; each sync
+    in its own process."""
     out: dict[str, object] = {"scale_sources": n}
-    for tag, switches in (
-        ("unthrottled", {"rate_limit": False, "latency": "none"}),
-        ("limited", {"rate_limit": True, "latency": "realistic"}),
-    ):
+    for tag, switches in SWITCHES.items():
         behave(proc, **switches)
         out[f"{tag}_load_average_before"] = round(os.getloadavg()[0], 1)
         _, script_s, _ = docs_script(proc.url, proc.token)
@@ -245,6 +261,10 @@ def scale(proc, work: Path, n: int) -> dict[str, object]:
         out[f"{tag}_sync_sources_s"] = round(listing["seconds"], 1)
         out[f"{tag}_sync_over_script"] = round(listing["seconds"] / script_s, 3)
         out[f"{tag}_sync_sources_vmhwm_mb"] = round(listing["vmhwm_kb"] / 1024)
+        print(json.dumps(out, indent=2), flush=True)  # figures so far, in case of a stop
+    for tag in full_under:
+        behave(proc, **SWITCHES[tag])
+        out[f"{tag}_full_load_average_before"] = round(os.getloadavg()[0], 1)
         full = sync_process(proc, work / f"full-{tag}.duckdb", FULL)
         out[f"{tag}_full_sync_s"] = round(full["seconds"], 1)
         out[f"{tag}_full_sync_vmhwm_mb"] = round(full["vmhwm_kb"] / 1024)
@@ -254,8 +274,8 @@ def scale(proc, work: Path, n: int) -> dict[str, object]:
             out[f"{tag}_full_sync_{key}"] = full[key]
         size = (work / f"full-{tag}.duckdb").stat().st_size
         out[f"{tag}_full_cache_mb"] = round(size / 2**20)
-        out[f"{tag}_load_average_after"] = round(os.getloadavg()[0], 1)
-        print(json.dumps(out, indent=2), flush=True)  # figures so far, in case of a stop
+        out[f"{tag}_full_load_average_after"] = round(os.getloadavg()[0], 1)
+        print(json.dumps(out, indent=2), flush=True)
     return out
 
 
@@ -291,6 +311,11 @@ def main() -> None:
         action="store_true",
         help="only the docs script vs sync and the full sync with photometry, in own processes",
     )
+    parser.add_argument(
+        "--full-sync-under",
+        default="unthrottled,limited",
+        help="with --scale: the server settings to run the full sync under (comma list)",
+    )
     args = parser.parse_args()
     out: dict[str, object] = {}
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
@@ -298,7 +323,7 @@ def main() -> None:
         with spawn_server_process(
             sources=args.sources, candidates=args.candidates, seed=1, timeout=600
         ) as proc:
-            out |= scale(proc, work, args.sources)
+            out |= scale(proc, work, args.sources, tuple(args.full_sync_under.split(",")))
         print(json.dumps(out, indent=2))
         return
     if args.first_candidate_only:
