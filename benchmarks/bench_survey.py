@@ -364,7 +364,10 @@ def main() -> None:
                 continue
             fig = in_memory_child(args, path, name, scratch / "memory.parquet")
             if "error" in fig:
-                print(f"  in memory {limit} failed after {fig['after']:.1f} s: {fig['error']}")
+                peak = f", peak RSS {fig['peak_mb']:.0f} MB" if "peak_mb" in fig else ""
+                print(
+                    f"  in memory {limit} failed after {fig['after']:.1f} s{peak}: {fig['error']}"
+                )
                 continue
             print(
                 f"  in memory {fig['wall']:7.1f} s ({fig['cpu']:.1f} CPU s), {fig['rows']:,} rows, "
