@@ -408,7 +408,7 @@ def test_localization_queries_need_detection_bounds_like_skyportal_1_4(server):
     missing = {
         "/api/sources": f"must specify startDate and endDate {suffix}",
         "/api/candidates": "must specify startDate, endDate and numberDetections when "
-        f"requireDetections is True and {suffix}",
+        "requireDetections is True and filtering by localizationDateobs or localizationName",
     }
     for path, first, last in (
         ("/api/sources", "startDate", "endDate"),

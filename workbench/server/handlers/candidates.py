@@ -12,7 +12,6 @@ from .base import ApiError, BaseHandler, page_slice
 from .common import (
     find_obj,
     full_comments,
-    list_classifications,
     localization_args,
     require_detection_bounds,
 )
@@ -29,7 +28,11 @@ def candidate_record(
     saved = store.saved_groups(idx)
     rec["is_source"] = len(saved) if single else bool(saved)
     rec["saved_groups"] = [records.group(store, g) for g in saved]
-    rec["classifications"] = list_classifications(store, idx)
+    # bare Classification records: a live 1.4.0's candidates (list and single) carry no
+    # groups/votes on them, where its sources list does
+    rec["classifications"] = [
+        records.classification(store, int(r)) for r in store.classifications_of(idx)
+    ]
     filters = store.cands["filter_id"][rows]
     if not single:
         groups = store.filter_groups()

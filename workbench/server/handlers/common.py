@@ -58,7 +58,7 @@ def require_detection_bounds(handler, first_name: str, last_name: str) -> None:
         if not first or not last or handler.arg("numberDetections") is None:
             raise ApiError(
                 "must specify startDate, endDate and numberDetections when requireDetections "
-                f"is True and {_LOC_SUFFIX}"
+                "is True and filtering by localizationDateobs or localizationName"
             )
     else:
         if not (dateobs or (name and require)):
