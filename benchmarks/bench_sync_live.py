@@ -3,7 +3,8 @@
 Side by side in one run, ``--rounds`` times (default 2): for sources, candidates and
 classifications, the docs' download-only script (``docs_script`` from ``bench_sync.py``,
 sequential 500-row pages) and then ``workbench sync --resources R`` into an empty cache, as a
-separate process the way a user runs it. Printed per resource: records, wall seconds of
+separate process the way a user runs it. Printed per resource: the records the script
+counted and the distinct ids among them (read again, untimed), wall seconds of
 the script, of the sync inside the process (the summary's ``seconds``) and of the whole
 process (start-up and imports included), the ratios sync/script, the requests each made,
 and the rows the cache ended with.
@@ -81,6 +82,29 @@ def cli_sync(url: str, token: str, cache: Path, resource: str) -> dict[str, obje
     }
 
 
+def distinct_listed(url: str, token: str, path: str, key: str) -> int:
+    """Distinct ids the docs' paging (500 a page by ``pageNumber``) shows, read untimed.
+
+    SkyPortal's ``/api/classification`` pages have no ORDER BY: the script's record count
+    can include repeats while other rows are never shown.
+    """
+    import requests
+
+    seen, page = set(), 1
+    while True:
+        r = requests.get(
+            f"{url}{path}",
+            params={"pageNumber": page, "numPerPage": 500},
+            headers={"Authorization": f"token {token}"},
+            timeout=600,
+        )
+        data = r.json()["data"]
+        seen |= {row["id"] for row in data[key]}
+        if not data[key] or page * 500 >= data["totalMatches"]:
+            return len(seen)
+        page += 1
+
+
 def one_round(url: str, token: str, work: Path, round_no: int) -> list[dict[str, object]]:
     """Script then sync, for each listing; one row of figures per listing."""
     rows = []
@@ -92,6 +116,7 @@ def one_round(url: str, token: str, work: Path, round_no: int) -> list[dict[str,
                 "round": round_no,
                 "resource": name,
                 "records": n,
+                "distinct": distinct_listed(url, token, path, key),
                 "cache_rows": sync["cache_rows"],
                 "script_s": round(script_s, 2),
                 "sync_s": round(sync["sync_s"], 2),
@@ -108,14 +133,14 @@ def one_round(url: str, token: str, work: Path, round_no: int) -> list[dict[str,
 
 def print_table(rows: list[dict[str, object]]) -> None:
     head = (
-        f"{'round':>5} {'resource':<16}{'records':>8}{'cache':>7}{'script s':>10}"
+        f"{'round':>5} {'resource':<16}{'records':>8}{'distinct':>9}{'cache':>7}{'script s':>10}"
         f"{'sync s':>8}{'process s':>11}{'sync/script':>13}{'process/script':>16}"
         f"{'req script/sync':>17}"
     )
     print(head)
     for r in rows:
         print(
-            f"{r['round']:>5} {r['resource']:<16}{r['records']:>8}{r['cache_rows']:>7}"
+            f"{r['round']:>5} {r['resource']:<16}{r['records']:>8}{r['distinct']:>9}{r['cache_rows']:>7}"
             f"{r['script_s']:>10.2f}{r['sync_s']:>8.2f}{r['process_s']:>11.2f}"
             f"{r['sync_over_script']:>13.2f}{r['process_over_script']:>16.2f}"
             f"{str(r['script_requests']) + '/' + str(r['sync_requests']):>17}"
