@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import BadRequest
 from .core import BaseClient
 from .transport import api_path, as_list, drop_none, new_id
+
+#: Before any classification: where a windowed read of ``/api/classification`` starts.
+CLASSIFICATIONS_EPOCH = dt.datetime(2000, 1, 1)
 
 
 class CandidatesAPI(BaseClient):
@@ -110,21 +114,56 @@ class CandidatesAPI(BaseClient):
         concurrency: int = 1,
         **params: Any,
     ) -> list[dict]:
-        """Retrieve all classifications (every page of ``GET /api/classification``).
+        """Retrieve all classifications (``GET /api/classification``), each once.
 
-        ``start_date``/``end_date`` filter ``created_at`` (UTC). The real server pages
-        this list without an ORDER BY: narrow the window until it fits one page when
-        completeness matters (see DESIGN.md).
+        ``start_date``/``end_date`` filter ``created_at`` (UTC, ISO 8601). SkyPortal pages
+        this list without an ORDER BY (a live 1.4.0 with 1,203 rows, 500 a page, showed 53
+        twice and 53 never), so when the pages repeat rows the list is read again in
+        ``created_at`` windows, halved until each fits in one page.
         """
         query = drop_none({"startDate": start_date, "endDate": end_date, **params})
-        records = self.iter_records(
-            "/api/classification",
-            query,
-            list_key="classifications",
-            page_size=page_size,
-            concurrency=concurrency,
+        records = list(
+            self.iter_records(
+                "/api/classification",
+                query,
+                list_key="classifications",
+                page_size=page_size,
+                concurrency=concurrency,
+            )
         )
-        return list(records)
+        if len({r["id"] for r in records}) == len(records):
+            return records
+        lo = dt.datetime.fromisoformat(start_date) if start_date else CLASSIFICATIONS_EPOCH
+        hi = (
+            dt.datetime.fromisoformat(end_date)
+            if end_date
+            else dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=1)
+        )
+        found = self._classifications_between(lo, hi, params, page_size)
+        return sorted(found.values(), key=lambda r: r["id"])
+
+    def _classifications_between(
+        self, lo: dt.datetime, hi: dt.datetime, params: dict[str, Any], page_size: int
+    ) -> dict[int, dict]:
+        """Classifications created in ``[lo, hi]`` (both inclusive, naive UTC), by id."""
+        bounds = {"startDate": lo.isoformat(timespec="microseconds")}
+        bounds["endDate"] = hi.isoformat(timespec="microseconds")
+        query = {**params, **bounds, "numPerPage": page_size, "pageNumber": 1}
+        data = self.get("/api/classification", query)
+        rows = data["classifications"]
+        if data["totalMatches"] > len(rows) and hi - lo > dt.timedelta(milliseconds=1):
+            mid = lo + (hi - lo) / 2
+            return self._classifications_between(
+                lo, mid, params, page_size
+            ) | self._classifications_between(mid, hi, params, page_size)
+        if data["totalMatches"] > len(rows):  # more than a page at one instant: page it
+            rows = self.iter_records(
+                "/api/classification",
+                {**params, **bounds},
+                list_key="classifications",
+                page_size=page_size,
+            )
+        return {r["id"]: r for r in rows}
 
     def get_classification(self, classification_id: int) -> dict:
         """Retrieve a classification (``GET /api/classification/{id}``)."""
