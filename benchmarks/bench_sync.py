@@ -199,17 +199,20 @@ import threading
 def hwm_kb():
     status = open("/proc/self/status").read().split("\\n")
     return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+stop = threading.Event()
 def progress():  # a long sync says how far it got, should it have to be stopped
-    while True:
-        time.sleep(60)
+    while not stop.wait(60):
         counts = wb.cache.counts()
         print(f"progress {time.perf_counter() - start:.0f} s: VmHWM {hwm_kb() // 1024} MB, "
               f"{counts['objs']} objs, {counts['photometry']} points", file=sys.stderr,
               flush=True)
-threading.Thread(target=progress, daemon=True).start()
+watch = threading.Thread(target=progress, daemon=True)
+watch.start()
 start = time.perf_counter()
 summary = wb.sync(resources=resources, progress=False)
 seconds = time.perf_counter() - start
+stop.set()
+watch.join()  # no thread left holding DuckDB objects at exit
 hwm = hwm_kb()
 counts = wb.cache.counts()
 print(json.dumps({"ok": summary.ok, "seconds": seconds, "vmhwm_kb": hwm,

@@ -92,6 +92,7 @@ def locked_message(
 # not at every close: a small write (a vetting click, a checkpoint row) then costs ~20 ms
 # instead of ~60 ms, and a reader replays at most this much log when it opens (~12 ms/MB).
 WAL_CHECKPOINT = "1MB"
+WAL_CHECKPOINT_BYTES = 1_000_000
 
 
 def _tune_writer(con: duckdb.DuckDBPyConnection) -> None:
@@ -113,10 +114,16 @@ def _tune_held(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"SET memory_limit = '{HELD_MEMORY_LIMIT}'")
 
 
-def _checkpoint_and_close(con: duckdb.DuckDBPyConnection) -> None:
-    # A failed checkpoint loses nothing (the log is replayed at the next open).
-    with contextlib.suppress(duckdb.Error):
-        con.execute("CHECKPOINT")
+def _checkpoint_and_close(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    # Only a log past the usual threshold is folded in (a short sync's is not worth the
+    # ~20-50 ms); a failed checkpoint loses nothing (the log is replayed at the next open).
+    try:
+        large = os.path.getsize(f"{path}.wal") > WAL_CHECKPOINT_BYTES
+    except OSError:
+        large = False
+    if large:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("CHECKPOINT")
     con.close()
 
 
@@ -243,7 +250,7 @@ class FileGate:
         if self.rw_users == 0 and self.rw is not None and self.holds == 0:
             rw, self.rw = self.rw, None
             if self.rw_tuned:
-                _checkpoint_and_close(rw)  # opened for a sync: its log may be large
+                _checkpoint_and_close(rw, self.path)  # opened for a sync: its log may be large
             else:
                 rw.close()
 
@@ -252,7 +259,7 @@ class FileGate:
         if self.rw is None or self.rw_users or not knocked(self.path):
             return False
         rw, self.rw = self.rw, None
-        _checkpoint_and_close(rw)
+        _checkpoint_and_close(rw, self.path)
         return True
 
     @contextmanager
@@ -277,7 +284,7 @@ class FileGate:
                 self.holds -= 1
                 if self.holds == 0 and self.rw_users == 0 and self.rw is not None:
                     rw, self.rw = self.rw, None
-                    _checkpoint_and_close(rw)
+                    _checkpoint_and_close(rw, self.path)
                 self.cond.notify_all()
             if watcher is not None:
                 watcher.join()

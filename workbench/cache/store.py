@@ -219,6 +219,8 @@ class Cache(ViewsMixin):
             yield
             return
         with self._gate.hold():
+            with self.write():
+                pass  # open it now: the reads before the first write borrow it too
             yield
 
     # -- small accessors ------------------------------------------------------------------
