@@ -326,7 +326,8 @@ def main() -> None:
         with spawn_server_process(
             sources=args.sources, candidates=args.candidates, seed=1, timeout=600
         ) as proc:
-            out |= scale(proc, work, args.sources, tuple(args.full_sync_under.split(",")))
+            full_under = tuple(t for t in args.full_sync_under.split(",") if t)
+            out |= scale(proc, work, args.sources, full_under)
         print(json.dumps(out, indent=2))
         return
     if args.first_candidate_only:
