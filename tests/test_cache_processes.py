@@ -25,6 +25,16 @@ CHILD = textwrap.dedent("""
 
     path, mode, seconds, batch = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
     gap = float(sys.argv[5])  # between write transactions: a sync fetching its next page
+
+    def commit_page(cache, i):  # one write transaction: page i + 1's points and its number
+        points = [{"id": i * batch + k, "obj_id": "X", "mjd": 59000.0 + k, "mag": 18.0,
+                   "magerr": 0.1, "filter": "ztfg", "magsys": "ab"} for k in range(batch)]
+        with cache.write() as tx:
+            tx.upsert_photometry([], points)
+            tx.set_sync_state("writer", "", last_page=i + 1)
+        print("committed", i + 1, flush=True)
+        return i + 1
+
     cache = Cache(path, lock_timeout=30)
     print("ready", os.getpid(), flush=True)
     end = time.monotonic() + seconds
@@ -36,14 +46,8 @@ CHILD = textwrap.dedent("""
         more = (lambda: done < int(seconds)) if mode == "write_n" else (
             lambda: time.monotonic() < end)
         while more():
-            points = [{"id": i * batch + k, "obj_id": "X", "mjd": 59000.0 + k, "mag": 18.0,
-                       "magerr": 0.1, "filter": "ztfg", "magsys": "ab"} for k in range(batch)]
-            with cache.write() as tx:
-                tx.upsert_photometry([], points)
-                tx.set_sync_state("writer", "", last_page=i + 1)
-            i += 1
+            i = commit_page(cache, i)
             done += 1
-            print("committed", i, flush=True)
             time.sleep(gap)
     elif mode == "hold_until":
         # a sync: the file kept open between back-to-back transactions, until told to stop
@@ -51,15 +55,8 @@ CHILD = textwrap.dedent("""
         i = state.get("last_page") or 0
         with cache.keep_open():
             while not os.path.exists(path + ".stop") and time.monotonic() < end:
-                points = [{"id": i * batch + k, "obj_id": "X", "mjd": 59000.0 + k,
-                           "mag": 18.0, "magerr": 0.1, "filter": "ztfg", "magsys": "ab"}
-                          for k in range(batch)]
-                with cache.write() as tx:
-                    tx.upsert_photometry([], points)
-                    tx.set_sync_state("writer", "", last_page=i + 1)
-                i += 1
+                i = commit_page(cache, i)
                 done += 1
-                print("committed", i, flush=True)
     elif mode == "read":
         while time.monotonic() < end:
             cache.counts()
