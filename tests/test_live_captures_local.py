@@ -25,10 +25,6 @@ INDEX: dict[str, dict] = json.loads((LIVE / "_index.json").read_text())
 # Known differences of the local server: name -> reason (strict xfail: a fix shows as XPASS).
 KNOWN_GAPS = {
     "GET_api_allocation_1.json": "the telescope ephemeris (astroplan) is left out",
-    "GET_api_assignment.json": (
-        "the list is a marshmallow dump on the real server (run/last_modified_by as ids, obj "
-        "and requester nested, spectra/photometry ids, rise/set times, no created_at/modified)"
-    ),
 }
 
 

@@ -271,6 +271,45 @@ class Resources:
             out.append({**rec, "run": run or None})
         return out
 
+    def assignment_dump(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """An assignment as SkyPortal 1.4.0's ``GET /api/assignment`` answers it: the model
+        dumped by marshmallow (``run`` and ``last_modified_by`` as ids, the ids of its
+        ``spectra`` and ``photometry``, no timestamps), the ``obj`` and ``requester``
+        records, and when the target rises above and sets below 30 degrees on the run's
+        night (:func:`.observing.rise_and_set_utc`; None where it does not)."""
+        from . import records
+        from .observing import rise_and_set_utc
+
+        idx = self.store.find(rec["obj_id"])
+        obj = records.obj(self.store, idx) if idx is not None else None
+        if obj is not None:  # not in the live answer's obj (a deferred column there)
+            obj.pop("internal_key", None)
+        run = self.rows["observing_run"].get(rec["run_id"]) or {}
+        instrument = self.rows["instrument"].get(run.get("instrument_id")) or {}
+        tel = instrument.get("telescope") or {}
+        rise = set_ = None
+        if obj is not None and run and tel:
+            rise, set_ = rise_and_set_utc(
+                float(obj["ra"]), float(obj["dec"]), str(run["calendar_date"]),
+                float(tel["lat"]), float(tel["lon"]), float(tel.get("elevation") or 0.0),
+            )  # fmt: skip
+        kept = ("requester_id", "last_modified_by_id", "obj_id", "comment", "status")
+        return {
+            "requester": records.user(int(rec.get("requester_id") or 1)),
+            "last_modified_by": rec.get("last_modified_by_id"),
+            "obj": obj,
+            "spectra": [],  # spectra taken for the assignment: none here
+            "photometry": [],
+            "photometric_series": [],
+            "run": rec["run_id"],
+            **{k: rec.get(k) for k in kept},
+            "priority": rec["priority"],
+            "run_id": rec["run_id"],
+            "id": rec["id"],
+            "rise_time_utc": rise,
+            "set_time_utc": set_,
+        }
+
     def create(self, name: str, body: dict[str, Any]) -> int:
         """Validate and store a new record; return its id."""
         spec = SPECS[name]

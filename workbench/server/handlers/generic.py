@@ -45,9 +45,12 @@ class ResourceHandler(BaseHandler):
             if self.name == "allocation":  # wrapped with its requests, as 1.4.0 answers
                 await self.success(self._call(res.allocation_detail, rid))
                 return
-            await self.success(self._call(res.get, self.name, rid))
+            rec = self._call(res.get, self.name, rid)
+            await self.success(res.assignment_dump(rec) if self.name == "assignment" else rec)
             return
         items = res.allocations() if self.name == "allocation" else res.list(self.name)
+        if self.name == "assignment":
+            items = [res.assignment_dump(rec) for rec in items]
         obj_filter = self.arg("obj_id") or self.arg("sourceID")
         if obj_filter:
             items = [r for r in items if obj_filter in str(r.get("obj_id", ""))]
