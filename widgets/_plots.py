@@ -188,7 +188,7 @@ class LightCurvePane:
     the top axis and in the hover. The legend (each filter's detections and limits, with
     counts) and the object's name are an HTML line under the figure, not Bokeh's: a legend
     grouped from the data and a changing title cost BokehJS half of each update's time
-    (measured in Chromium, ``benchmarks/bench_vetting_browser.py``).
+    (measured in Chromium, ``benchmarks/bench_lightcurve_browser.py``).
     """
 
     def __init__(self, *, width: int = 560, height: int = 300) -> None:

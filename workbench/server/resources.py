@@ -226,6 +226,22 @@ class Resources:
             raise ResourceError(f"{SPECS[name].label} with ID {rid} not found", 404)
         return rec
 
+    def listing(self, name: str) -> list[dict[str, Any]]:
+        """``GET /api/<name>`` as SkyPortal 1.4.0 lists it (allocations and assignments
+        carry more than their records)."""
+        if name == "allocation":
+            return self.allocations()
+        if name == "assignment":
+            return [self.assignment_dump(rec) for rec in self.list(name)]
+        return self.list(name)
+
+    def detail(self, name: str, rid: Any) -> dict[str, Any]:
+        """``GET /api/<name>/{id}`` as SkyPortal 1.4.0 answers it, or ``ResourceError``."""
+        if name == "allocation":
+            return self.allocation_detail(rid)
+        rec = self.get(name, rid)
+        return self.assignment_dump(rec) if name == "assignment" else rec
+
     def allocation_detail(self, rid: Any) -> dict[str, Any]:
         """``GET /api/allocation/{id}`` as SkyPortal 1.4.0 wraps it.
 
@@ -265,11 +281,15 @@ class Resources:
                 continue
             run = dict(self.rows["observing_run"].get(rec["run_id"]) or {})
             if run:
-                instrument = self.rows["instrument"].get(run.get("instrument_id"))
+                instrument = self._run_instrument(run)
                 run["instrument"] = instrument
                 run["run_end_utc"] = _run_end_utc(run["calendar_date"], instrument)
             out.append({**rec, "run": run or None})
         return out
+
+    def _run_instrument(self, run: dict[str, Any]) -> dict[str, Any] | None:
+        """An observing run's Instrument record (its telescope nested), or None."""
+        return self.rows["instrument"].get(run.get("instrument_id"))
 
     def assignment_dump(self, rec: dict[str, Any]) -> dict[str, Any]:
         """An assignment as SkyPortal 1.4.0's ``GET /api/assignment`` answers it: the model
@@ -285,8 +305,7 @@ class Resources:
         if obj is not None:  # not in the live answer's obj (a deferred column there)
             obj.pop("internal_key", None)
         run = self.rows["observing_run"].get(rec["run_id"]) or {}
-        instrument = self.rows["instrument"].get(run.get("instrument_id")) or {}
-        tel = instrument.get("telescope") or {}
+        tel = (self._run_instrument(run) or {}).get("telescope") or {}
         rise = set_ = None
         if obj is not None and run and tel:
             rise, set_ = rise_and_set_utc(

@@ -42,15 +42,9 @@ class ResourceHandler(BaseHandler):
     async def get(self, rid: str | None = None) -> None:
         res = _resources(self)
         if rid is not None:
-            if self.name == "allocation":  # wrapped with its requests, as 1.4.0 answers
-                await self.success(self._call(res.allocation_detail, rid))
-                return
-            rec = self._call(res.get, self.name, rid)
-            await self.success(res.assignment_dump(rec) if self.name == "assignment" else rec)
+            await self.success(self._call(res.detail, self.name, rid))
             return
-        items = res.allocations() if self.name == "allocation" else res.list(self.name)
-        if self.name == "assignment":
-            items = [res.assignment_dump(rec) for rec in items]
+        items = res.listing(self.name)
         obj_filter = self.arg("obj_id") or self.arg("sourceID")
         if obj_filter:
             items = [r for r in items if obj_filter in str(r.get("obj_id", ""))]
