@@ -54,6 +54,7 @@ class ChildrenMixin:
         self.phot_added: dict[int, list[dict[str, Any]]] = {}
         self.phot_owner: dict[int, int] = {}
         self.phot_deleted: set[int] = set()
+        self._phot_index = None  # PhotIndex, made by the first /api/photometry/range
         self.comments_added: dict[tuple[str, Any], list[dict[str, Any]]] = {}
         self.comment_edits: dict[int, dict[str, Any]] = {}
         self.comment_deleted: set[int] = set()
@@ -76,6 +77,16 @@ class ChildrenMixin:
                 points = [p for p in points if p["id"] not in self.phot_deleted]
         points.sort(key=lambda p: (p["mjd"], p["id"]))
         return points
+
+    def photometry_index(self):
+        """The :class:`~workbench.server.photindex.PhotIndex` of the seeded light curves
+        (made on first use; objects created later are not in it)."""
+        from .photindex import PhotIndex
+
+        with self.lock:
+            if self._phot_index is None:
+                self._phot_index = PhotIndex(self)
+            return self._phot_index
 
     def _generated_points(self, idx: int) -> list[dict[str, Any]]:
         o = self.objs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import photrec, queries, records
+from .. import photindex, photrec, queries, records
 from ..timeutil import iso, mjd_to_us, us_to_mjd
 from .base import ApiError, BaseHandler, page_slice
 from .common import (
@@ -233,10 +233,11 @@ class SourcePhotometryHandler(BaseHandler):
         if fmt not in ("mag", "flux"):
             raise ApiError(f"Invalid output format {fmt!r}: use 'mag' or 'flux'.")
         idx = find_obj(self, obj_id)
-        points = self.store.photometry(idx)
-        await self.success(
-            [photrec.record(self.store, idx, p, fmt) for p in points], rows=len(points)
-        )
+        with self.store.lock:
+            out = photindex.object_records(self.store, idx, fmt)
+            if out is None:  # posted or deleted points: the per-object path
+                out = [photrec.record(self.store, idx, p, fmt) for p in self.store.photometry(idx)]
+        await self.success(out, rows=len(out))
 
 
 class SourceSpectraHandler(BaseHandler):
