@@ -7,8 +7,9 @@ pages are first fetched one after another, as the API docs' script does:
   loopback), body not decoded; ``server_cpu_ms``: the server process's own CPU time per
   page (from ``/proc``), the figure that does not grow when other programs load the machine;
 
-then written into an empty cache the way ``workbench sync`` writes them: ``commit_rows``
-rows a transaction, on one connection kept open for the run (``Cache.keep_open``). Client
+then written into an empty cache the way ``workbench sync`` writes them: each page upserted
+as it comes into a transaction committed every ``commit_rows`` rows, on one connection kept
+open for the run (``Cache.keep_open``). Client
 figures are CPU time per page (``time.process_time``: DuckDB's own threads included), so a
 loaded machine inflates them less than wall time:
 
@@ -102,33 +103,36 @@ def fetch_all(url: str, token: str, path: str, params: dict, pid: int) -> tuple[
 
 
 def ingest(bodies: list[bytes], key: str, upsert: str, cache: Cache, commit_rows: int) -> dict:
-    """Decode and write the pages as a sync does; CPU seconds per stage (totals)."""
+    """Decode and write the pages as a sync does (each page upserted as it comes, a
+    commit every ``commit_rows`` rows); CPU seconds per stage (totals)."""
     kwargs = {"complete": ("comments",)} if upsert == "upsert_sources" else {}
     totals: dict[str, float] = defaultdict(float)
-    batch: list[dict] = []
 
-    def write(records: list[dict]) -> None:
-        with cache.write() as tx:
-            SPENT.clear()
-            start = time.process_time()
-            getattr(tx, upsert)(records, **kwargs)
-            totals["upsert"] += time.process_time() - start
-            for name, spent in SPENT.items():
-                totals[name] += spent
-            totals["python"] += time.process_time() - start - sum(SPENT.values())
-            start = time.process_time()
-        totals["commit"] += time.process_time() - start
+    def write(tx: Any, records: list[dict]) -> None:
+        SPENT.clear()
+        start = time.process_time()
+        getattr(tx, upsert)(records, **kwargs)
+        totals["upsert"] += time.process_time() - start
+        for name, spent in SPENT.items():
+            totals[name] += spent
+        totals["python"] += time.process_time() - start - sum(SPENT.values())
 
     with cache.keep_open():
+        block, tx, rows = None, None, 0
         for body in bodies:
             start = time.process_time()
-            batch.extend(orjson.loads(body)["data"][key])
+            records = orjson.loads(body)["data"][key]
             totals["decode"] += time.process_time() - start
-            if len(batch) >= commit_rows:
-                write(batch)
-                batch = []
-        if batch:
-            write(batch)
+            if tx is None:
+                block = cache.write()
+                tx = block.__enter__()
+            write(tx, records)
+            rows += len(records)
+            if rows >= commit_rows or body is bodies[-1]:
+                start = time.process_time()
+                block.__exit__(None, None, None)
+                totals["commit"] += time.process_time() - start
+                block, tx, rows = None, None, 0
     return totals
 
 

@@ -145,6 +145,9 @@ class Page:
     values: dict[str, list] = field(default_factory=dict)
     carry: list[bool] | None = None
     extra_hash: list[int] | None = None
+    #: the stored ``raw_hash`` (0 when null) of every stored row of the page, by key, when
+    #: already read (a merged page reads the stored rows anyway); ``None``: look it up
+    stored_hashes: dict[tuple, int] | None = None
 
     def column(self, name: str) -> list:
         if name in self.values:
@@ -196,6 +199,7 @@ def dedupe(page: Page) -> Page:
         {k: pick(v) for k, v in page.values.items()},
         pick(page.carry) if page.carry else None,
         pick(page.extra_hash) if page.extra_hash else None,
+        page.stored_hashes,
     )
 
 
@@ -334,13 +338,16 @@ def merge_page(
     now: datetime,
     scope: tuple[str, list] | None = None,
     track: str | None = None,
+    scope_stored: Iterable | None = None,
 ) -> Outcome:
     """Write one page into its table; count new/updated/unchanged rows.
 
     Rows whose ``raw_hash`` equals the stored one are left alone; new and changed rows are
     written with one ``INSERT`` (``INSERT OR REPLACE`` when some were stored: faster than
     DELETE + INSERT here, as no column is a VARCHAR[]). With ``scope=(column, values)`` the
-    page is the complete set for those values: other stored rows with them are deleted.
+    page is the complete set for those values: other stored rows with them are deleted;
+    ``scope_stored``, when the caller already read it, holds the scope values that have
+    stored rows (a superset is fine), so they are not looked up again.
     """
     spec = page.spec
     page = dedupe(page)
@@ -353,10 +360,17 @@ def merge_page(
     try:
         write = None
         if table is not None:
-            old = _old_hashes(con, spec)
-            is_new = old.is_null().to_numpy(zero_copy_only=False)
             hashes = table.column("raw_hash").to_numpy()
-            differs = ~is_new & (old.fill_null(0).to_numpy() != hashes)
+            if page.stored_hashes is not None:  # read with the stored JSON: no query
+                stored = page.stored_hashes
+                olds = [stored.get(k) for k in key_values(page)] if stored else [None] * n
+                is_new = np.fromiter((o is None for o in olds), bool, n)
+                old_hashes = np.fromiter((o or 0 for o in olds), np.uint64, n)
+            else:
+                old = _old_hashes(con, spec)
+                is_new = old.is_null().to_numpy(zero_copy_only=False)
+                old_hashes = old.fill_null(0).to_numpy()
+            differs = ~is_new & (old_hashes != hashes)
             write = is_new | differs
             out.new, out.updated = int(is_new.sum()), int(differs.sum())
             out.unchanged = n - out.new - out.updated
@@ -365,7 +379,7 @@ def merge_page(
         # Deleting before writing touches only rows the page does not have, so it can skip
         # scopes with nothing stored (every new obj of a first sync) before this page lands.
         if scope is not None and scope[1]:
-            out.deleted = _delete_outside(con, spec, page, scope, track, out.changed)
+            out.deleted = _delete_outside(con, spec, page, scope, track, out.changed, scope_stored)
         if write is not None and (out.new or out.updated):
             _write_changed(con, spec, out, now, None if write.all() else table.filter(write))
     finally:
@@ -446,17 +460,22 @@ def _delete_outside(
     scope: tuple[str, list],
     track: str | None,
     changed: set,
+    stored: Iterable | None = None,
 ) -> int:
     column, values = scope
     # Only values that have stored rows (a first sync: none, and no DELETE runs at all).
-    values = [
-        r[0]
-        for r in con.execute(
-            f"SELECT DISTINCT {_q(column)} FROM {spec.name} WHERE {_q(column)} IN "
-            f"(SELECT unnest(?))",
-            [list(values)],
-        ).fetchall()
-    ]
+    if stored is not None:
+        wanted = set(values)
+        values = [v for v in stored if v in wanted]
+    else:
+        values = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT {_q(column)} FROM {spec.name} WHERE {_q(column)} IN "
+                f"(SELECT unnest(?))",
+                [list(values)],
+            ).fetchall()
+        ]
     if not values:
         return 0
     keep = ""

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import CacheError, SchemaError
-from .locking import FileGate, gate_for
+from .locking import FileGate, gate_for, knocked
 from .migrations import SCHEMA_VERSION, check_not_newer, read_version, upgrade
 from .reader import Reader, _run
 from .transaction import Transaction, sync_row
@@ -222,6 +222,11 @@ class Cache(ViewsMixin):
             with self.write():
                 pass  # open it now: the reads before the first write borrow it too
             yield
+
+    def knocked(self) -> bool:
+        """Whether another process asked for the file within the last second (a sync
+        holding it then commits at once, so the other waits at most one page's write)."""
+        return knocked(self._gate.path)
 
     # -- small accessors ------------------------------------------------------------------
     def sync_state(self, resource: str, scope: str = "") -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ import itertools
 from collections.abc import Iterator
 
 from .context import SyncContext, parse_time, to_iso, utcnow
-from .writer import WriteBehind
+from .writer import PageWriter
 
 PATH = "/api/classification"
 EARLIEST = dt.datetime(2000, 1, 1)
@@ -36,18 +36,26 @@ def sync_classifications(ctx: SyncContext) -> None:
     start = ctx.options.since or (watermark - ctx.options.overlap if watermark else EARLIEST)
     end = utcnow() + dt.timedelta(minutes=1)
     seen: set[int] = set()
-    batch: list[dict] = []
 
-    def commit(records: list[dict]) -> None:
-        with ctx.cache.write() as tx:
-            ctx.summary.count("classifications", tx.upsert_classifications(records))
-        bar.update(len(records))
+    def write(tx, windows: list[list[dict]]) -> None:
+        records = windows[0] if len(windows) == 1 else [r for w in windows for r in w]
+        ctx.summary.count("classifications", tx.upsert_classifications(records))
 
-    # Windows are written behind the download and several to a transaction (the
-    # watermark moves only at the end, so a kill re-reads them all: nothing is lost).
+    # Each window is written as it arrives, several to a transaction (the watermark moves
+    # only at the end, so a kill re-reads them all: nothing is lost); writing only once
+    # 2,500 rows had come left all of a small sync's work after its download.
     # The windows of one split are fetched concurrently: a split's windows are all known
     # at once, and reading them one after another made the sync slower than paging.
-    with ctx.progress.bar("classifications") as bar, WriteBehind(ctx.options.write_depth) as w:
+    with (
+        ctx.progress.bar("classifications") as bar,
+        PageWriter(
+            ctx.cache,
+            write,
+            commit_rows=ctx.options.commit_rows,
+            committed=bar.update,
+            depth=max(2, ctx.options.write_depth),
+        ) as writer,
+    ):
         todo = [(start, end)]
         while todo:
             split: list[tuple[dt.datetime, dt.datetime]] = []
@@ -58,13 +66,9 @@ def sync_classifications(ctx: SyncContext) -> None:
                 if total > len(records):
                     records = _exhaust_window(ctx, lo, hi, total)
                 seen.update(r["id"] for r in records)
-                batch.extend(records)
-                if len(batch) >= ctx.options.commit_rows:
-                    w.submit(lambda b=batch: commit(b))
-                    batch = []
+                if records:
+                    writer.add(records)
             todo = split
-        if batch:
-            w.submit(lambda b=batch: commit(b))
     with ctx.cache.write() as tx:
         tx.set_sync_state(
             "classifications",

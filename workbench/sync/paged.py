@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import SkyPortalError
 from .context import SyncContext, parse_time, to_iso, utcnow
-from .writer import WriteBehind
+from .writer import PageWriter
 
 Upsert = Callable[[Any, list[dict]], Any]
 
@@ -93,38 +93,31 @@ def run_pass(
 
 
 def _read_pages(ctx, res, scope, pages, checkpoint, result: PassResult, bar) -> None:
-    """Commit pages a batch at a time, behind the download (see :mod:`.writer`); if the
-    server fails mid-pass, the complete pages already read are committed before the
-    error propagates."""
-    batch: list[Any] = []
-    rows = 0
+    """Write each page as it arrives (see :class:`.writer.PageWriter`), committing a few
+    at a time with the checkpoint of the last; if the server fails mid-pass, the complete
+    pages already read are committed before the error propagates."""
 
-    def commit(pages_: list[Any], rows_: int) -> None:
-        _commit_pages(ctx, res, scope, pages_, checkpoint)
-        bar.update(rows_)
+    def write(tx, batch: list[Any]) -> None:
+        _write_pages(ctx, res, scope, tx, batch, checkpoint)
 
-    with WriteBehind(depth=ctx.options.write_depth) as writer:
-
-        def flush() -> None:
-            nonlocal batch, rows
-            if batch:
-                writer.submit(lambda b=batch, n=rows: commit(b, n))
-                batch, rows = [], 0
-
+    with PageWriter(
+        ctx.cache,
+        write,
+        commit_rows=ctx.options.commit_rows,
+        size=lambda page: len(page.records),
+        committed=bar.update,
+        depth=max(2, ctx.options.write_depth),
+    ) as writer:
         try:
             for page in pages:
                 if page.total is not None:
                     result.totals.add(int(page.total))
                     bar.total = page.total
-                batch.append(page)
-                rows += len(page.records)
                 result.seen.update(record["id"] for record in page.records)
-                if rows >= ctx.options.commit_rows:
-                    flush()
+                writer.add(page)
         except SkyPortalError:
-            flush()
+            writer.finish()
             raise
-        flush()
 
 
 def since_of(ctx: SyncContext, res: PagedResource) -> str | None:
@@ -139,25 +132,21 @@ def _since(ctx: SyncContext, state: dict) -> str | None:
     return to_iso(watermark - ctx.options.overlap) if watermark else None
 
 
-def _commit_pages(
-    ctx: SyncContext, res: PagedResource, scope: str, pages: list[Any], checkpoint: dict
+def _write_pages(
+    ctx: SyncContext, res: PagedResource, scope: str, tx: Any, pages: list[Any], checkpoint: dict
 ) -> None:
-    """Upsert consecutive pages in ONE transaction with the checkpoint of the last.
-
-    Several pages a transaction amortise the fixed cost of a cache write (opening the
-    file, staging each table) while the client's threads fetch the next pages.
-    """
-    records = [record for page in pages for record in page.records]
-    with ctx.cache.write() as tx:
-        result = res.upsert(tx, records)
-        tx.set_sync_state(
-            res.name,
-            scope,
-            status="running",
-            last_page=pages[-1].number,
-            total=pages[-1].total,
-            **checkpoint,
-        )
+    """Upsert consecutive pages into the open transaction ``tx`` with the checkpoint of
+    the last (committed together by the writer)."""
+    records = pages[0].records if len(pages) == 1 else [r for p in pages for r in p.records]
+    result = res.upsert(tx, records)
+    tx.set_sync_state(
+        res.name,
+        scope,
+        status="running",
+        last_page=pages[-1].number,
+        total=pages[-1].total,
+        **checkpoint,
+    )
     ctx.summary.count(res.table, result)
 
 

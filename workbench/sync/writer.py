@@ -14,8 +14,10 @@ checkpoint would skip the failed pages on resume).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import queue
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -86,3 +88,172 @@ class WriteBehind:
 
 class _Raised(Exception):
     """Marks an error already raised, so later batches stay skipped without re-raising."""
+
+
+class PageWriter:
+    """Pages written into the cache as they arrive, committed a few at a time.
+
+    The download thread hands each page to :meth:`add`; one background thread upserts it
+    at once into the open transaction (pages that queued up while it worked go in
+    together, one upsert call), so when the last page arrives at most one page's
+    work is left; batching whole transactions of ``commit_rows`` rows left a whole
+    batch to write after the download ended. A transaction is still committed only
+    every ``commit_rows`` rows (its fixed cost amortised), or when it has been open
+    ``max_open`` seconds, or when another process knocks for the file, so others wait
+    at most that long.
+
+    ``write(tx, items)`` upserts a list of added items and records their checkpoint in
+    ``tx``, so a commit holds the pages together with the checkpoint that says they
+    were done (a ``kill -9`` resumes after the last commit); ``committed(rows)`` is
+    called after each commit with the rows it held. Use as a context manager: leaving
+    the block normally commits what is open; leaving it on an error rolls the open
+    transaction back (its pages are read again on resume), unless :meth:`finish` was
+    called first (e.g. to keep complete pages read before the server failed).
+    """
+
+    def __init__(
+        self,
+        cache: Any,
+        write: Callable[[Any, list[Any]], None],
+        *,
+        commit_rows: int,
+        size: Callable[[Any], int] = len,
+        committed: Callable[[int], None] | None = None,
+        depth: int = 4,
+        max_open: float = 1.0,
+        name: str = "sync-writer",
+    ) -> None:
+        self._cache = cache
+        self._write = write
+        self._size = size
+        self._committed = committed
+        self._commit_rows = max(1, commit_rows)
+        self._max_open = max_open
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+        self._error: BaseException | None = None
+        self._raised = False
+        self._tx_cm: Any = None  # the open ``cache.write()`` block, entered on this thread
+        self._tx: Any = None
+        self._rows = 0
+        self._opened = 0.0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # -- the writer thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            try:
+                timeout = None
+                if self._tx is not None:
+                    timeout = max(0.0, self._opened + self._max_open - time.monotonic())
+                job = self._queue.get(timeout=timeout)
+            except queue.Empty:  # the download paused: do not keep others waiting
+                self._guard(self._commit)
+                continue
+            if isinstance(job, _Stop):
+                if self._error is None and job.commit:
+                    self._guard(self._commit)
+                self._rollback(None)
+                return
+            items = [job]
+            rows = self._size(job)
+            stop = None
+            while rows < self._commit_rows:  # what queued meanwhile goes in the same call
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(more, _Stop):
+                    stop = more
+                    break
+                items.append(more)
+                rows += self._size(more)
+            if self._error is None:
+                self._guard(lambda i=items, r=rows: self._add(i, r))
+            if stop is not None:
+                self._queue.put(stop)  # seen next turn (the queue has room: we took one)
+
+    def _guard(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except BaseException as exc:  # handed to the caller's thread
+            self._rollback(exc)
+            self._error = exc
+
+    def _add(self, items: list[Any], rows: int) -> None:
+        if self._tx is None:
+            self._tx_cm = self._cache.write()
+            self._tx = self._tx_cm.__enter__()
+            self._opened = time.monotonic()
+        self._write(self._tx, items)
+        self._rows += rows
+        if (
+            self._rows >= self._commit_rows
+            or time.monotonic() - self._opened >= self._max_open
+            or self._cache.knocked()
+        ):
+            self._commit()
+
+    def _commit(self) -> None:
+        if self._tx is None:
+            return
+        cm, rows = self._tx_cm, self._rows
+        self._tx_cm = self._tx = None
+        self._rows = 0
+        cm.__exit__(None, None, None)
+        if self._committed is not None:
+            self._committed(rows)
+
+    def _rollback(self, exc: BaseException | None) -> None:
+        if self._tx is None:
+            return
+        cm = self._tx_cm
+        self._tx_cm = self._tx = None
+        self._rows = 0
+        error = exc or _RolledBack("the page writer stopped")
+        with contextlib.suppress(BaseException):  # the error that got us here is reported
+            cm.__exit__(type(error), error, error.__traceback__)
+
+    # -- the caller's thread -------------------------------------------------------------
+    def add(self, item: Any) -> None:
+        """Hand one page to the writer (blocks while ``depth`` wait); raises its error."""
+        self.raise_error()
+        self._queue.put(item)
+
+    def raise_error(self) -> None:
+        """Raise the writer's error in the caller's thread, once."""
+        if self._error is not None and not self._raised:
+            self._raised = True
+            raise self._error
+
+    def finish(self, *, commit: bool = True) -> None:
+        """Write every page added, commit (or roll back) the open transaction and stop
+        the thread; raise the writer's error, if any."""
+        if self._thread.is_alive():
+            self._queue.put(_Stop(commit))
+            self._thread.join()
+        self.raise_error()
+
+    def __enter__(self) -> PageWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.finish()
+            return
+        with contextlib.suppress(BaseException):  # the block's own error is the one to report
+            self.finish(commit=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stop:
+    commit: bool
+
+
+class _RolledBack(Exception):
+    """Rolls back the open transaction when the writer stops without committing it."""
