@@ -22,10 +22,8 @@ def test_every_key(online) -> None:  # type: ignore[no-untyped-def]
     server, wb = online
     group = a_group(wb)
     panel = VettingPanel(wb, group_ids=[group], poll_seconds=None, background=False)
-    # the browser hook: ipyevents on the candidate area, keys kept from JupyterLab
-    event = panel.keys_event
-    assert event is not None and event.source is panel.candidate_area
-    assert "keydown" in event.watched_events and event.prevent_default_action
+    # the browser hook: the stage catches keys over the candidate area (vetting_stage.js)
+    assert panel.keys_event is panel.stage and panel.stage in panel.candidate_area.children
     q = list(panel.state.queue)
 
     panel.handle_key("s")

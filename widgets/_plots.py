@@ -195,6 +195,7 @@ class LightCurvePane:
         self.figure, self.sources = live_lightcurve_figure(width=width, height=height, legend=False)
         self.plot = bokeh_widget(self.figure)
         self.legend = w.HTML()
+        self.legend.add_class("wb-lc-legend-host")  # the vetting stage fills it in the browser
         self.widget = w.VBox([self.plot, self.legend])
         self.shown: PreparedCurve | None = None
 
@@ -206,13 +207,16 @@ class LightCurvePane:
         columns = lightcurve_columns(photometry, title="")
         return PreparedCurve(columns, curve_legend_html(columns, title))
 
-    def show(self, prepared: PreparedCurve) -> None:
-        """Show a :meth:`prepare` result in the pane's figure, in place."""
+    def show(self, prepared: PreparedCurve, *, quiet: bool = False) -> None:
+        """Show a :meth:`prepare` result in the pane's figure, in place. ``quiet``: only
+        the kernel's copy is updated, nothing is sent (the browser got the figure's row
+        and the legend line another way: the vetting panel's stage)."""
         if prepared is self.shown:
             return
         # One message to the browser for the whole figure update (see update_live_lightcurve).
-        update_live_lightcurve(self.sources, prepared.columns, setter=self.plot)
-        self.legend.value = prepared.legend_html
+        update_live_lightcurve(self.sources, prepared.columns, setter=self.plot, quiet=quiet)
+        if not quiet:
+            self.legend.value = prepared.legend_html
         self.shown = prepared
 
     def sync_bundle(self) -> None:

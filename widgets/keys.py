@@ -1,21 +1,20 @@
-"""Single-key vetting: the key names, their help, and the browser hook (``ipyevents``).
+"""Single-key vetting: the key names and their help.
 
 In JupyterLab's command mode ``s`` saves the notebook and ``r``/``m``/``dd`` edit cells, so
-keys meant for the panel must never reach JupyterLab. ``ipyevents`` (the well-kept way to
-get DOM key events into an ipywidget) listens on the whole document while the mouse is
-over the watched widget, in the capture phase, and on every key it handles it calls
-``preventDefault()`` and ``stopPropagation()``: no notebook command runs. Modifier keys
-alone (Shift, Ctrl, ...) are ignored, so ``?`` (Shift + /) arrives as ``?``.
+keys meant for the panel must never reach JupyterLab. The vetting panel's stage
+(:mod:`widgets.vetting_stage`) listens on the whole document while the mouse is over the
+candidate area (or after a click on it), in the capture phase, and on every key it takes
+it calls ``preventDefault()`` and ``stopPropagation()``: no notebook command runs. Modifier
+keys alone (Shift, Ctrl, ...) are ignored, so ``?`` (Shift + /) arrives as ``?``.
 
 Key handling itself is pure Python (:meth:`widgets.VettingPanel.handle_key`), so tests
-drive it without a browser; :func:`attach_keys` only forwards ``event["key"]`` to it.
+drive it without a browser.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 # The key names are fixed: docs and scripts rely on them.
 KEYS: tuple[tuple[str, str], ...] = (
@@ -62,32 +61,3 @@ def rank_matches(typed: str, classes: Sequence[str], limit: int = 9) -> list[str
     starts = [c for c in classes if c.lower().startswith(text)]
     inside = [c for c in classes if text in c.lower() and c not in starts]
     return (starts + inside)[:limit]
-
-
-def attach_keys(area: Any, on_key: Callable[[str], Any]) -> Any:
-    """Forward key presses over ``area`` (an ipywidget) to ``on_key(key)``.
-
-    Returns the ``ipyevents.Event`` (None when ipyevents is not installed: the buttons
-    still work). Keys with Ctrl, Alt or Meta held are left alone (copy, paste, the
-    browser's own shortcuts), though ipyevents still keeps them from JupyterLab.
-    """
-    try:
-        from ipyevents import Event
-    except ImportError:  # pragma: no cover - a dependency; the panel still has buttons
-        return None
-    event = Event(
-        source=area,
-        watched_events=["keydown", "click"],
-        prevent_default_action=True,
-        ignore_modifier_key_events=True,
-    )
-
-    def handle(data: dict[str, Any]) -> None:
-        if data.get("type") != "keydown":
-            return  # a click only gives the area the keyboard
-        if data.get("ctrlKey") or data.get("altKey") or data.get("metaKey"):
-            return
-        on_key(str(data.get("key", "")))
-
-    event.on_dom_event(handle)
-    return event

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.errors import OutboxError, WorkbenchError
+from workbench.plots.lightcurve import live_view_row
 
 from ._common import Panel, as_id_list, html_table
 from ._plots import LightCurvePane
@@ -39,13 +40,14 @@ from .classification import (
     with_taxonomy_names,
 )
 from .cutouts import cutouts_html
-from .keys import attach_keys
+from .keys import KEY_ALIASES
 from .scan_report import ScanJournal, report_csv
 from .vetting_data import CandidateLoader, CandidateView, Prefetcher
 from .vetting_decisions import VERBS, DecisionDesk, initial_save_groups
 from .vetting_keys import KeyHandler
 from .vetting_live import LivePoller, learn_order, learned_figures
-from .vetting_state import ORDERS, Decision, VettingFilters, VettingState
+from .vetting_stage import CandidateStage, Slide, json_safe
+from .vetting_state import FINAL_DECISIONS, ORDERS, Decision, VettingFilters, VettingState
 from .vetting_view import (
     TABS,
     badges_html,
@@ -131,6 +133,12 @@ class VettingPanel(Panel):
         # About as wide as the three cutouts' row (3 x 220 px and gaps): below them in a
         # notebook of usual width, beside them where the panel is wide enough (the row wraps).
         self.lightcurve = LightCurvePane(width=LIGHTCURVE_WIDTH_PX, height=300)
+        self.stage = CandidateStage(
+            figure_id=self.lightcurve.figure.id,
+            view_source_id=self.lightcurve.sources["view"].id,
+        )
+        self._slides: dict[str, tuple[tuple[Any, ...], Slide]] = {}
+        self._done_curve = self.lightcurve.prepare(None)
         self.annotations_table = AnnotationsTable()
         self.loader = CandidateLoader(
             wb,
@@ -138,6 +146,7 @@ class VettingPanel(Panel):
             make_plot=lambda phot, obj: self.lightcurve.prepare(phot, title=obj),
         )
         self.prefetcher = Prefetcher(self.loader, keep=self.prefetch + 4, background=background)
+        self.prefetcher.on_ready = self._publish_stage  # the next slides, once prepared
         # decisions are written behind the display, by one worker when ``background``
         self.desk = DecisionDesk(self, background=background)
         self.view: CandidateView | None = None
@@ -157,7 +166,10 @@ class VettingPanel(Panel):
         )
         self.plot_box.children = (self.lightcurve.widget,)
         self.tabs.observe(self._tab_opened, names="selected_index")
-        self.keys_event = attach_keys(self.candidate_area, self.errors.guard(self.handle_key))
+        # keys are caught in the browser by the stage (it moves on before the kernel hears)
+        self.stage.on_key = self.errors.guard(self._stage_key)
+        self.stage.on_hello = self._publish_stage
+        self.keys_event = self.stage
         if order not in ORDERS:
             raise WorkbenchError(f"order must be one of {ORDERS}, not {order!r}")
         self._requeue()
@@ -178,8 +190,7 @@ class VettingPanel(Panel):
         self.prefetcher.close()
         if self.classifier is not None:
             self.classifier.close()
-        if self.keys_event is not None:
-            self.keys_event.close()
+        self.stage.close()
         super().close()
 
     # -- scan groups ---------------------------------------------------------------------
@@ -404,8 +415,9 @@ class VettingPanel(Panel):
             self.prefetcher.pinned = None
             self.header.value = "<b>Queue done.</b> Refresh after a sync, or relax the filters."
             self.badges.value = ""
-            self.lightcurve.show(self.lightcurve.prepare(None))
             self.cutouts_html.value = ""
+            self.lightcurve.show(self._done_curve, quiet=True)
+            self._publish_stage()
             self.last_show_seconds = time.perf_counter() - start
             return
         view = self.prefetcher.get(obj_id, self.state.row(obj_id))
@@ -415,15 +427,10 @@ class VettingPanel(Panel):
         learned = None
         if self.state.order == "learned" and obj_id in self.state.learned:
             learned = (self.state.learned[obj_id], self._drivers.get(obj_id, ""))
-        # Header and cutouts first: the browser applies them in a few milliseconds and
-        # decodes the images while BokehJS applies the light curve's update, which takes
-        # longest (sent first, or between header and cutouts, it held back what follows by
-        # 40-70 ms in Chromium, bench_vetting_browser.py). Each line
-        # is one message to the browser (none when the value did not change).
-        self.header.value = header_html(view, learned=learned) + self._decision_note(obj_id)
-        self.cutouts_html.value = cutouts_html(view.thumbnails)
-        self.lightcurve.show(view.plot)
-        self.badges.value = badges_html(view, self._taxonomy_names)
+        current = self._slide(view, learned, self._decision_note(obj_id))
+        self.header.value, self.badges.value, self.cutouts_html.value = current.parts
+        # the stage sends the row and the legend to the browser: the kernel's copy only here
+        self.lightcurve.show(view.plot, quiet=True)
         # The tabs below the candidate area: all of them now when a cell asked; when a key
         # or click asked, only the open one and after the candidate is drawn (_later).
         loop = _deferring_loop()
@@ -436,9 +443,90 @@ class VettingPanel(Panel):
             self.classifier.set_object(obj_id)
         if self.key_mode == "classify":
             self.key_mode, self.class_hint.value = None, ""
+        self._publish_stage(current)
         self.last_show_seconds = time.perf_counter() - start
         if shown is not None and shown.obj_id != obj_id and shown.obj_id not in self.state.rows:
             self.prefetcher.forget(shown.obj_id)  # decided and gone from the queue
+
+    # -- the stage (widgets.vetting_stage): the candidate drawn in the browser ------------------
+    def _stage_key(self, key: str, obj_id: str, _seq: int = 0) -> Any:
+        """A key pressed in the browser while ``obj_id`` was on screen. A key acting on the
+        candidate shown is applied only if that is still the current one here: a decision
+        never lands on an object the scanner did not see."""
+        name = KEY_ALIASES.get(key, key)
+        current = self.state.current or ""
+        if self.key_mode is None and name in ("s", "r", "n", "c", "m") and obj_id != current:
+            self.say(
+                f"'{key}' was pressed on {obj_id or 'the end of the queue'} but the panel had "
+                f"moved to {current or 'the end of the queue'}: nothing was done; press it again"
+            )
+            return None
+        return self.handle_key(key)
+
+    def _slide(
+        self, view: CandidateView, learned: tuple[float, str] | None = None, note: str = ""
+    ) -> Slide:
+        """The candidate as the stage draws it (kept per candidate until what it shows
+        changes: the cutouts' base64 is built once)."""
+        key = (id(view), id(view.plot), learned, note)
+        known = self._slides.get(view.obj_id)
+        if known is not None and known[0] == key:
+            return known[1]
+        header = header_html(view, learned=learned) + note
+        badges = badges_html(view, self._taxonomy_names)
+        cutouts = cutouts_html(view.thumbnails)
+        slide = Slide(
+            view.obj_id,
+            f"<div class='wb-stage-header'>{header}</div>{badges}{cutouts}",
+            view.plot.legend_html,
+            json_safe(live_view_row(view.plot.columns)),
+            f"{view.obj_id}:{hash(key)}",
+            parts=(header, badges, cutouts),
+        )
+        if len(self._slides) > 4 * (self.prefetch + 4):
+            self._slides.pop(next(iter(self._slides)))
+        self._slides[view.obj_id] = (key, slide)
+        return slide
+
+    def _done_slide(self) -> Slide:
+        columns = self._done_curve.columns
+        return Slide("", self.header.value, "", json_safe(live_view_row(columns)), "done")
+
+    def _publish_stage(self, current: Slide | None = None) -> None:
+        """Send the stage what it shows now and what each advance shows next (the
+        prepared candidates only: a slide is never waited for)."""
+        if self.stage.handling:
+            return  # published once the key is handled, with its ack
+        with self._lock:
+            obj_id = self.state.current
+            view = self.view
+            if obj_id is None or view is None:
+                self.stage.publish(self._done_slide(), [])
+                return
+            if current is None:
+                learned = None
+                if self.state.order == "learned" and obj_id in self.state.learned:
+                    learned = (self.state.learned[obj_id], self._drivers.get(obj_id, ""))
+                current = self._slide(view, learned, self._decision_note(obj_id))
+            chain: list[Slide] = []
+            record = self.decided.get(obj_id)
+            if not self.state.revisiting and (
+                record is None or record.decision not in FINAL_DECISIONS
+            ):
+                for upcoming in self.state.upcoming(self.prefetch):
+                    ahead = self.prefetcher.peek(upcoming)
+                    if ahead is None:
+                        break  # an advance past it waits for the kernel
+                    learned = None
+                    if self.state.order == "learned" and upcoming in self.state.learned:
+                        learned = (self.state.learned[upcoming], self._drivers.get(upcoming, ""))
+                    chain.append(self._slide(ahead, learned))
+            self.stage.publish(
+                current,
+                chain,
+                mode=self.key_mode or "",
+                can_save=bool(self.save_groups.value),
+            )
 
     def _later(self, loop: Any, fn: Any, *args: Any) -> None:
         """Run ``fn(*args)`` on the kernel's event loop ``DEFERRED_SECONDS`` from now: its

@@ -212,6 +212,13 @@ class Prefetcher:
         self.failures: dict[str, str] = {}
         self._generation = 0  # bumped by forget(): a load started before is not kept
         self.pinned: str | None = None  # the view on screen: never dropped by eviction
+        # called (in the worker thread) after background views were stored
+        self.on_ready: Callable[[], Any] | None = None
+
+    def peek(self, obj_id: str) -> CandidateView | None:
+        """The view of ``obj_id`` if it is prepared already, else None (never waits)."""
+        with self._lock:
+            return self._views.get(obj_id)
 
     def get(self, obj_id: str, row: dict[str, Any]) -> CandidateView:
         """The view of ``obj_id``: prepared already (a hit) or read now (a miss)."""
@@ -253,7 +260,9 @@ class Prefetcher:
         if not hasattr(self.loader, "load_many"):
             with self._lock:
                 for _index, obj_id, row in missing:
-                    self._pending[obj_id] = self._executor.submit(self._prepare_one, obj_id, row)
+                    future = self._executor.submit(self._prepare_one, obj_id, row)
+                    future.add_done_callback(lambda _f: self._ready())
+                    self._pending[obj_id] = future
             return
         if len(missing) < self.batch and missing[0][0] >= 2:
             return  # not urgent: wait for a fuller batch
@@ -283,6 +292,15 @@ class Prefetcher:
             with self._lock:
                 self._pending.pop(obj_id, None)
             futures[obj_id].set_result(view)
+        self._ready()
+
+    def _ready(self) -> None:
+        # after the futures are set: a caller waiting in get() holds the panel's lock
+        if self.on_ready is not None:
+            try:
+                self.on_ready()
+            except Exception as exc:  # a worker thread: keep it alive
+                self.failures["(ready)"] = f"{type(exc).__name__}: {exc}"
 
     def _prepare_one(self, obj_id: str, row: dict[str, Any]) -> CandidateView | None:
         generation = self._generation

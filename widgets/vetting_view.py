@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ipywidgets as w
@@ -33,6 +34,14 @@ ORDER_OPTIONS = (
     ("order: learned", "learned"),
 )
 MJD_UNIX_EPOCH = 40587.0  # MJD of 1970-01-01
+
+
+@dataclass
+class TextSlot:
+    """The HTML of one part of the candidate shown (header, badges, cutouts): what the
+    stage draws in the browser, kept in the kernel for tests, reports and scripts."""
+
+    value: str = ""
 
 
 class VettingCallbacks(Protocol):
@@ -234,18 +243,10 @@ def build_layout(
     _candidate_display(p, annotations_widget)
     _action_controls(p, save_group_ids, groups)
     # The tabs (with the annotations' search box) stay outside: keys typed there must not
-    # act on the panel, and ipyevents takes every key while the mouse is over the area.
+    # act on the panel, and the stage takes every key while the mouse is over the area.
+    # The stage draws header, badges and cutouts in the browser; the light curve below it.
     p.candidate_area = w.VBox(
-        [
-            p.header,
-            p.badges,
-            # wraps: the light curve goes below the cutouts when both do not fit side by side
-            w.HBox(
-                [p.cutouts_html, p.plot_box],
-                layout=w.Layout(flex_flow="row wrap", align_items="flex-start", gap="8px"),
-            ),
-        ],
-        layout=w.Layout(border="1px solid #e0e0e0", padding="4px"),
+        [p.stage, p.plot_box], layout=w.Layout(border="1px solid #e0e0e0", padding="4px")
     )
     p.candidate_area.add_class("wb-candidate-area")
     actions = [
@@ -322,9 +323,10 @@ def _candidate_display(p: Any, annotations_widget: Any) -> None:
     p.position = w.HTML()
     p.live_note = w.HTML()
     p.live_note.add_class("wb-live-note")
-    p.header = w.HTML()
-    p.badges = w.HTML()
-    p.cutouts_html = w.HTML()
+    # drawn by the stage (widgets.vetting_stage) from slides; these hold the current text
+    p.header = TextSlot()
+    p.badges = TextSlot()
+    p.cutouts_html = TextSlot()
     p.plot_box = w.Box(layout=w.Layout(min_height="300px"))
     p.tab_html = {name: w.HTML() for name in TABS}
     p.report_links = w.HTML()
@@ -393,6 +395,7 @@ def parse_score(text: str) -> float | None:
 
 
 __all__ = [
+    "TextSlot",
     "VettingCallbacks",
     "badges_html",
     "build_layout",

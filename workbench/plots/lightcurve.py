@@ -53,6 +53,7 @@ __all__ = [
     "lightcurve_grid",
     "lightcurve_plot",
     "live_lightcurve_figure",
+    "live_view_row",
     "mjd_now",
     "prepare_photometry",
     "update_live_lightcurve",
@@ -646,28 +647,13 @@ if (Math.abs(shown - first("now")) > 1e-3) { formatter.args = new Map([["now", f
 """
 
 
-def update_live_lightcurve(
-    sources: PlotSources, columns: LightCurveColumns, *, setter: Any = None
-) -> None:
-    """Show ``columns`` in a figure from :func:`live_lightcurve_figure`.
-
-    Without ``setter``: the points, then one row with ranges, title and note, which the
-    figure's ``CustomJS`` applies in the browser. With ``setter`` (the ``BokehModel``
-    showing the figure): the points travel INSIDE that row, one message in all, and the
-    CustomJS puts them into the point sources in the browser; the Python-side sources are
-    updated as if by the browser (``setter``: not sent back), so both sides agree.
-    :attr:`PlotSources.models` ``['columns']`` tells what is shown.
-    """
-    row: dict[str, list[Any]] = {}
-    for name, data in (("det", columns.det), ("lim", columns.lim)):
-        if setter is None:
-            sources[name].data = data
-        else:
-            descriptor = sources[name].lookup("data")
-            descriptor._set(sources[name], descriptor._get(sources[name]), data, setter=setter)
-            row[name] = [data]
-    # Last: its change applies the ranges once both point sets are in place.
-    sources["view"].data = row | {
+def live_view_row(columns: LightCurveColumns, *, points: bool = True) -> dict[str, list[Any]]:
+    """The one-row data of a live figure's ``view`` source for ``columns``: axis ranges
+    (days from now, AB magnitudes), title, note, whether "now" is drawn and its MJD, and
+    with ``points`` the detections' and limits' columns, which the figure's ``CustomJS``
+    puts into their sources in the browser."""
+    row: dict[str, list[Any]] = {"det": [columns.det], "lim": [columns.lim]} if points else {}
+    return row | {
         "x0": [columns.x_range[0]],
         "x1": [columns.x_range[1]],
         "y0": [columns.y_range[0]],
@@ -677,6 +663,41 @@ def update_live_lightcurve(
         "now_visible": [bool(columns.now_visible)],
         "now": [columns.now],
     }
+
+
+def _set_as_browser(model: Any, name: str, value: Any, setter: Any) -> None:
+    # A change made as if by the browser view ``setter``: nothing is sent to it.
+    descriptor = model.lookup(name)
+    descriptor._set(model, descriptor._get(model), value, setter=setter)
+
+
+def update_live_lightcurve(
+    sources: PlotSources, columns: LightCurveColumns, *, setter: Any = None, quiet: bool = False
+) -> None:
+    """Show ``columns`` in a figure from :func:`live_lightcurve_figure`.
+
+    Without ``setter``: the points, then one row with ranges, title and note, which the
+    figure's ``CustomJS`` applies in the browser. With ``setter`` (the ``BokehModel``
+    showing the figure): the points travel INSIDE that row, one message in all, and the
+    CustomJS puts them into the point sources in the browser; the Python-side sources are
+    updated as if by the browser (``setter``: not sent back), so both sides agree. With
+    ``quiet`` (needs ``setter``) the row is not sent either: the browser was given it by
+    other means (the vetting panel's stage applies it there). :attr:`PlotSources.models`
+    ``['columns']`` tells what is shown.
+    """
+    if quiet and setter is None:
+        raise ValueError("quiet needs the setter (the BokehModel showing the figure)")
+    for name, data in (("det", columns.det), ("lim", columns.lim)):
+        if setter is None:
+            sources[name].data = data
+        else:
+            _set_as_browser(sources[name], "data", data, setter)
+    # Last: its change applies the ranges once both point sets are in place.
+    row = live_view_row(columns, points=setter is not None)
+    if quiet:
+        _set_as_browser(sources["view"], "data", row, setter)
+    else:
+        sources["view"].data = row
     sources.models["columns"] = columns
 
 

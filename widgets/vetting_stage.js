@@ -1,0 +1,241 @@
+// The vetting panel's candidate stage (see widgets/vetting_stage.py).
+//
+// The kernel sends "slides" ahead: for the candidate shown and the next few, the HTML of
+// header, badges and cutouts, the legend line and the light curve's view row. A key that
+// moves on (n, ArrowRight, s, r) shows the next slide here at once, and the kernel is told
+// afterwards which candidate the scanner was looking at when the key was pressed; the
+// kernel acts on that candidate only if it is still its current one. The kernel stays
+// the authority: once it has handled every key sent, the candidate it names is shown.
+
+const ADVANCE = new Set(["n", "N", "ArrowRight", "s", "S", "r", "R"]);
+const MODE_KEYS = new Set(["c", "C", "m", "M"]);
+const MODIFIERS = new Set(["Shift", "Control", "Alt", "Meta", "CapsLock", "AltGraph"]);
+const RETRY_FRAMES = 600; // about 10 s of frames for a view built after the stage
+
+const panels = new Map(); // one state per widget model (several views may show it)
+
+function stateOf(model) {
+  const uid = model.get("uid");
+  if (!panels.has(uid)) {
+    panels.set(uid, {
+      slides: new Map(), // obj_id -> slide, in arrival order
+      chain: [], // the candidate shown by the kernel, then what each advance shows
+      current: "",
+      ack: 0, // the last key the kernel has handled
+      seq: 0, // the last key sent
+      modeSeqs: [], // keys sent that may change the mode (c, m), not yet handled
+      mode: "",
+      canSave: false,
+      displayed: null, // obj_id on screen ("" for the empty queue)
+      views: new Set(),
+    });
+  }
+  return panels.get(uid);
+}
+
+function keepRecent(slides, limit) {
+  while (slides.size > limit) {
+    slides.delete(slides.keys().next().value);
+  }
+}
+
+// Put the light curve's view row into every BokehJS view of the figure. The figure's own
+// CustomJS applies the row (points, ranges, note). The documents' change callbacks are set
+// aside meanwhile: the kernel's copy is updated by the kernel itself, so nothing needs to
+// travel back (each message to the kernel costs the page a busy/idle round).
+function applyCurve(model, row) {
+  const Bokeh = window.Bokeh;
+  if (!Bokeh || !Bokeh.index || !row) {
+    return false;
+  }
+  const figureId = model.get("figure_id");
+  const sourceId = model.get("view_source_id");
+  let applied = false;
+  for (const view of Bokeh.index) {
+    if (view.model.id !== figureId || !view.el.isConnected) {
+      continue;
+    }
+    const doc = view.model.document;
+    const source = doc && doc.get_model_by_id(sourceId);
+    if (!source) {
+      continue;
+    }
+    const callbacks = doc._callbacks;
+    doc._callbacks = new Map();
+    try {
+      source.setv({ data: row }, { check_eq: false });
+    } finally {
+      doc._callbacks = callbacks;
+    }
+    applied = true;
+  }
+  return applied;
+}
+
+function legendHosts(el) {
+  const area = el.closest(".wb-candidate-area");
+  return area ? area.querySelectorAll(".wb-lc-legend-host .widget-html-content") : [];
+}
+
+function drawView(model, el, slide) {
+  el.querySelector(".wb-stage-main").innerHTML = slide.html;
+  el.dataset.token = slide.token;
+  const apply = (frames) => {
+    const hosts = el.isConnected ? legendHosts(el) : [];
+    hosts.forEach((host) => {
+      host.innerHTML = slide.legend_html;
+    });
+    const drawn = applyCurve(model, slide.curve);
+    if ((!drawn || hosts.length === 0) && frames > 0 && el.dataset.token === slide.token) {
+      requestAnimationFrame(() => apply(frames - 1)); // the plot's view is not built yet
+    }
+  };
+  apply(RETRY_FRAMES);
+}
+
+// Show the slide of objId ("": the end of the queue) in every view; false if not sent yet.
+function show(model, st, objId) {
+  const slide = st.slides.get(objId);
+  if (!slide) {
+    return false;
+  }
+  st.displayed = objId;
+  st.displayedToken = slide.token;
+  for (const el of st.views) {
+    drawView(model, el, slide);
+  }
+  return true;
+}
+
+function onMessage(model, st, msg) {
+  if (msg.type !== "state") {
+    return;
+  }
+  for (const slide of msg.slides) {
+    st.slides.delete(slide.obj_id); // re-inserted last: the kernel keeps the same order
+    st.slides.set(slide.obj_id, slide);
+  }
+  keepRecent(st.slides, msg.keep);
+  st.chain = msg.chain;
+  st.current = msg.current;
+  st.ack = msg.ack;
+  st.mode = msg.mode;
+  st.canSave = msg.can_save;
+  st.modeSeqs = st.modeSeqs.filter((s) => s > st.ack);
+  const settled = st.ack >= st.seq; // every key sent has been handled: the kernel's word is final
+  const slide = st.slides.get(st.current);
+  const stale = slide && st.displayed === st.current && slide.token !== st.displayedToken;
+  if (settled && (st.displayed !== st.current || stale)) {
+    show(model, st, st.current);
+  }
+}
+
+function nextInChain(st) {
+  const at = st.chain.indexOf(st.displayed);
+  if (at < 0 || at + 1 >= st.chain.length) {
+    return null;
+  }
+  const next = st.chain[at + 1];
+  return st.slides.has(next) ? next : null;
+}
+
+function pressKey(model, st, key) {
+  const obj = st.displayed || "";
+  const seq = ++st.seq;
+  let shown = obj;
+  const idle = st.mode === "" && st.modeSeqs.length === 0;
+  const isSave = key === "s" || key === "S";
+  if (ADVANCE.has(key) && idle && (!isSave || st.canSave)) {
+    const next = nextInChain(st);
+    if (next !== null && show(model, st, next)) {
+      shown = next;
+    }
+  }
+  if (MODE_KEYS.has(key) && idle) {
+    st.modeSeqs.push(seq);
+  }
+  model.send({ type: "key", key, obj, seq, shown });
+}
+
+function isTextInput(target) {
+  if (!target || !target.tagName) {
+    return false;
+  }
+  const tag = target.tagName.toLowerCase();
+  return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+}
+
+// Keys act on the panel while the mouse is over its candidate area, or after a click on
+// it until a click elsewhere; they never reach JupyterLab then (no notebook command runs).
+function listenForKeys(model, st, el) {
+  let hovered = false;
+  let armed = false;
+  let area = null;
+  const onEnter = () => {
+    hovered = true;
+  };
+  const onLeave = () => {
+    hovered = false;
+  };
+  const onDown = (event) => {
+    armed = area !== null && area.contains(event.target) && !isTextInput(event.target);
+  };
+  const onKey = (event) => {
+    if (!(hovered || armed) || !el.isConnected || isTextInput(event.target)) {
+      return;
+    }
+    if (event.ctrlKey || event.altKey || event.metaKey || MODIFIERS.has(event.key)) {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+    pressKey(model, st, event.key);
+  };
+  const attach = (frames) => {
+    area = el.isConnected ? el.closest(".wb-candidate-area") : null;
+    if (area === null) {
+      if (frames > 0) {
+        requestAnimationFrame(() => attach(frames - 1));
+      }
+      return;
+    }
+    area.addEventListener("mouseenter", onEnter);
+    area.addEventListener("mouseleave", onLeave);
+    hovered = area.matches(":hover");
+  };
+  attach(RETRY_FRAMES);
+  document.addEventListener("mousedown", onDown, true);
+  document.addEventListener("keydown", onKey, true);
+  return () => {
+    document.removeEventListener("mousedown", onDown, true);
+    document.removeEventListener("keydown", onKey, true);
+    if (area !== null) {
+      area.removeEventListener("mouseenter", onEnter);
+      area.removeEventListener("mouseleave", onLeave);
+    }
+  };
+}
+
+function initialize({ model }) {
+  const st = stateOf(model);
+  model.on("msg:custom", (msg) => onMessage(model, st, msg));
+  model.send({ type: "hello" });
+}
+
+function render({ model, el }) {
+  const st = stateOf(model);
+  el.classList.add("wb-stage");
+  el.innerHTML = "<div class='wb-stage-main'></div>";
+  st.views.add(el);
+  const slide = st.displayed !== null ? st.slides.get(st.displayed) : null;
+  if (slide) {
+    drawView(model, el, slide);
+  }
+  const stopKeys = listenForKeys(model, st, el);
+  return () => {
+    st.views.delete(el);
+    stopKeys();
+  };
+}
+
+export default { initialize, render };
