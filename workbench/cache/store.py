@@ -240,9 +240,12 @@ class Cache(ViewsMixin):
             rows = rel.fetchall()
             return sync_row(rows[0], rel.columns) if rows else None
 
-    def counts(self) -> dict[str, int]:
-        """Rows per table."""
-        query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TABLES)
+    def counts(self, tables: tuple[str, ...] = TABLES) -> dict[str, int]:
+        """Rows per table (of ``tables``, by default all)."""
+        unknown = set(tables) - set(TABLES)
+        if unknown:
+            raise CacheError(f"counts: unknown tables {sorted(unknown)}; choose from {TABLES}")
+        query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in tables)
         with self.read() as r:
             return {name: int(n) for name, n in r.rows(query)}
 

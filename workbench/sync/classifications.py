@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .context import SyncContext, parse_time, to_iso, utcnow
-from .writer import PageWriter
+from .writer import Finish, PageWriter
 
 PATH = "/api/classification"
 EARLIEST = dt.datetime(2000, 1, 1)
@@ -37,9 +39,18 @@ def sync_classifications(ctx: SyncContext) -> None:
     end = utcnow() + dt.timedelta(minutes=1)
     seen: set[int] = set()
 
-    def write(tx, windows: list[list[dict]]) -> None:
-        records = windows[0] if len(windows) == 1 else [r for w in windows for r in w]
-        ctx.summary.count("classifications", tx.upsert_classifications(records))
+    def write(tx, windows: list[Any]) -> None:
+        got = [w for w in windows if not isinstance(w, Finish)]
+        records = got[0] if len(got) == 1 else [r for w in got for r in w]
+        if records:
+            ctx.summary.count("classifications", tx.upsert_classifications(records))
+        for item in windows:
+            if isinstance(item, Finish):
+                item.run(tx)
+
+    def done(tx) -> None:
+        watermark = to_iso(end - dt.timedelta(minutes=1))
+        tx.set_sync_state("classifications", scope, status="complete", watermark=watermark)
 
     # Each window is written as it arrives, several to a transaction (the watermark moves
     # only at the end, so a kill re-reads them all: nothing is lost); writing only once
@@ -52,6 +63,7 @@ def sync_classifications(ctx: SyncContext) -> None:
             ctx.cache,
             write,
             commit_rows=ctx.options.commit_rows,
+            size=lambda item: 0 if isinstance(item, Finish) else len(item),
             committed=bar.update,
             depth=max(2, ctx.options.write_depth),
         ) as writer,
@@ -69,13 +81,7 @@ def sync_classifications(ctx: SyncContext) -> None:
                 if records:
                     writer.add(records)
             todo = split
-    with ctx.cache.write() as tx:
-        tx.set_sync_state(
-            "classifications",
-            scope,
-            status="complete",
-            watermark=to_iso(end - dt.timedelta(minutes=1)),
-        )
+        writer.add(Finish(done))  # the watermark moves with the last windows' commit
     if ctx.options.reconcile and start == EARLIEST:
         with ctx.cache.write() as tx:
             removed = tx.retain("classifications", seen)
@@ -110,14 +116,19 @@ def _split(
 def _fetch_windows(
     ctx: SyncContext, windows: list[tuple[dt.datetime, dt.datetime]]
 ) -> Iterator[tuple[tuple[dt.datetime, dt.datetime], tuple[list[dict], int]]]:
-    """Each window's first page, fetched concurrently (within the client's rate limit),
-    a few at a time so that only those wait in memory for the writer."""
+    """Each window's first page, fetched concurrently (within the client's rate limit)."""
     if len(windows) == 1:
         yield windows[0], _window(ctx, *windows[0])
         return
-    chunk = 4 * max(1, ctx.options.concurrency)
-    for pairs in ctx.map_concurrently(lambda w: _window(ctx, *w), windows, batch=chunk):
-        yield from pairs
+    # Each window is yielded as soon as it and those before it are in (pool.map yields
+    # in order as results come), so the writer starts on the first while the others
+    # download; a few at a time, so that only those wait in memory for the writer.
+    workers = max(1, ctx.options.concurrency)
+    chunk = 4 * workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
+        for start in range(0, len(windows), chunk):
+            part = windows[start : start + chunk]
+            yield from zip(part, pool.map(lambda w: _window(ctx, *w), part), strict=True)
 
 
 def _window(ctx: SyncContext, lo: dt.datetime, hi: dt.datetime) -> tuple[list[dict], int]:

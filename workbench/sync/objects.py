@@ -40,7 +40,7 @@ def sync_photometry(ctx: SyncContext) -> None:
         return
     # /api/photometry/range returns every accessible object's points in a date window:
     # worth it only when most cached objects need photometry anyway (a first sync).
-    cached = ctx.cache.counts().get("objs", 0)
+    cached = ctx.cache.counts(("objs",))["objs"]
     if len(stale) > ctx.options.photometry_bulk_threshold and len(stale) >= cached / 2:
         _photometry_by_range(ctx, stale)
     else:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import SkyPortalError
 from .context import SyncContext, parse_time, to_iso, utcnow
-from .writer import PageWriter
+from .writer import Finish, PageWriter
 
 Upsert = Callable[[Any, list[dict]], Any]
 
@@ -85,26 +85,36 @@ def run_pass(
     checkpoint = {"pass_id": pass_id, "pass_since": since, "pass_started": started}
     result = PassResult(seen=set(), totals=set(), full=not since)
     with ctx.progress.bar(res.name) as bar:
-        _read_pages(ctx, res, scope, pages, checkpoint, result, bar)
+        # the pass is marked complete in the transaction of its last pages (one commit
+        # less after the download)
+        finish = Finish(lambda tx: _finish_pass(ctx, tx, res, scope, started, state))
+        _read_pages(ctx, res, scope, pages, checkpoint, result, bar, finish)
     if start_page > 1:  # resumed: the pages before the kill were not seen by this process
         result.totals.add(-1)
-    _finish_pass(ctx, res, scope, started, state)
     return result
 
 
-def _read_pages(ctx, res, scope, pages, checkpoint, result: PassResult, bar) -> None:
+def _read_pages(
+    ctx, res, scope, pages, checkpoint, result: PassResult, bar, finish: Finish
+) -> None:
     """Write each page as it arrives (see :class:`.writer.PageWriter`), committing a few
     at a time with the checkpoint of the last; if the server fails mid-pass, the complete
-    pages already read are committed before the error propagates."""
+    pages already read are committed before the error propagates. ``finish`` runs in the
+    transaction of the last pages once every page was read."""
 
     def write(tx, batch: list[Any]) -> None:
-        _write_pages(ctx, res, scope, tx, batch, checkpoint)
+        got = [p for p in batch if not isinstance(p, Finish)]
+        if got:
+            _write_pages(ctx, res, scope, tx, got, checkpoint)
+        for item in batch:
+            if isinstance(item, Finish):
+                item.run(tx)
 
     with PageWriter(
         ctx.cache,
         write,
         commit_rows=ctx.options.commit_rows,
-        size=lambda page: len(page.records),
+        size=lambda page: 0 if isinstance(page, Finish) else len(page.records),
         committed=bar.update,
         depth=max(2, ctx.options.write_depth),
     ) as writer:
@@ -118,6 +128,7 @@ def _read_pages(ctx, res, scope, pages, checkpoint, result: PassResult, bar) -> 
         except SkyPortalError:
             writer.finish()
             raise
+        writer.add(finish)
 
 
 def since_of(ctx: SyncContext, res: PagedResource) -> str | None:
@@ -150,22 +161,22 @@ def _write_pages(
     ctx.summary.count(res.table, result)
 
 
-def _finish_pass(ctx, res, scope, started, state) -> None:
+def _finish_pass(ctx, tx, res, scope, started, state) -> None:
+    """Mark the pass complete in ``tx``: the watermark moves to its start."""
     # A backfill (--since) must not move the saved watermark backwards.
     watermark = started
     old = parse_time(state.get("watermark"))
     if ctx.options.since is not None and old is not None and old > parse_time(started):
         watermark = to_iso(old)
-    with ctx.cache.write() as tx:
-        tx.set_sync_state(
-            res.name,
-            scope,
-            status="complete",
-            watermark=watermark,
-            pass_id=None,
-            pass_since=None,
-            last_page=None,
-        )
+    tx.set_sync_state(
+        res.name,
+        scope,
+        status="complete",
+        watermark=watermark,
+        pass_id=None,
+        pass_since=None,
+        last_page=None,
+    )
 
 
 def settle_full_pass(

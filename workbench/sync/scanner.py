@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import AuthError, CacheError, ConnectionFailed, SkyPortalError
 from .context import ALL_RESOURCES, SyncContext, SyncOptions
 from .objects import store_thumbnails, thumbnail_bytes
-from .summary import Stopwatch, SyncSummary
+from .summary import LANDS_EMBEDDED, Stopwatch, SyncSummary
 
 #: What the vetting panel needs before it can show a candidate.
 SCANNER_RESOURCES = ("groups", "taxonomies", "candidates")
@@ -113,12 +113,12 @@ def scanner_phase(syncer: Any, options: SyncOptions) -> tuple[SyncSummary, tuple
     ctx = SyncContext(syncer.client, syncer.cache, dataclasses.replace(options, resources=first))
     clock = Stopwatch()
     before = syncer.client.stats.snapshot()
-    rows_before = syncer.cache.counts()
+    rows_before = syncer.cache.counts(tuple(LANDS_EMBEDDED))
     for name in first:
         syncer._run_one(ctx, name)
     if "candidates" in first and ({"photometry", "thumbnails"} & set(options.resources)):
         _details(ctx, READY)
-    ctx.summary.settle_new(rows_before, syncer.cache.counts())
+    ctx.summary.settle_new(rows_before, syncer.cache.counts(tuple(LANDS_EMBEDDED)))
     after = syncer.client.stats.snapshot()
     for key in ("requests", "retries", "rate_limited"):
         setattr(ctx.summary, key, after[key] - before[key])

@@ -251,6 +251,14 @@ class PageWriter:
 
 
 @dataclasses.dataclass(frozen=True)
+class Finish:
+    """An item added after the last page: ``run(tx)`` marks the work done in the
+    transaction of the last pages (committed with them, or not at all)."""
+
+    run: Callable[[Any], None]
+
+
+@dataclasses.dataclass(frozen=True)
 class _Stop:
     commit: bool
 
