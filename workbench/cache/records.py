@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,10 @@ def check_records(records: Any, what: str, key: str = "id") -> list[dict]:
     if records is None or isinstance(records, str | bytes):
         raise CacheError(f"{what}: expected a list of records, got {type(records).__name__}")
     out = list(records)
+    if all(type(rec) is dict for rec in out):  # the server's JSON: no ABC check per record
+        ids = list(map(dict.get, out, repeat(key)))
+        if None not in ids and "" not in ids:  # membership tests run in C
+            return out
     for i, rec in enumerate(out):
         if not isinstance(rec, Mapping):
             raise CacheError(f"{what}: record #{i} is a {type(rec).__name__}, not a JSON object")
@@ -69,12 +74,17 @@ def check_records(records: Any, what: str, key: str = "id") -> list[dict]:
 
 def obj_part(record: Mapping, drop: Iterable[str]) -> dict:
     """The obj's own fields: the record without embedded collections and ``drop`` keys."""
-    skip = set(EMBEDDED).union(drop)
-    return {k: v for k, v in record.items() if k not in skip}
+    # a copy (in C) less a few keys: ~4x a comprehension over every key of every record
+    out = dict(record)
+    for key in EMBEDDED:
+        out.pop(key, None)
+    for key in drop:
+        out.pop(key, None)
+    return out
 
 
 def _username(user: Any) -> str | None:
-    if isinstance(user, Mapping):
+    if type(user) is dict or isinstance(user, Mapping):
         return user.get("username")
     return user if isinstance(user, str) else None
 
@@ -83,7 +93,7 @@ def _ids(items: Any) -> list | None:
     """Sorted distinct ids of a list of group dicts or ids (SkyPortal repeats some)."""
     if items is None:
         return None
-    ids = {i.get("id") if isinstance(i, Mapping) else i for i in items}
+    ids = {i.get("id") if type(i) is dict or isinstance(i, Mapping) else i for i in items}
     return sorted(i for i in ids if i is not None)
 
 
@@ -91,14 +101,18 @@ def source_links(obj_id: str, groups: list) -> tuple[list[dict], dict[str, list]
     """The ``sources`` rows (obj saved to each group) of one source record's ``groups``."""
     raws, values = [], {"obj_id": [], "group_id": [], "saved_by_id": [], "saved_by": []}
     for g in groups or []:
-        if not isinstance(g, Mapping) or g.get("id") is None:
+        if not (type(g) is dict or isinstance(g, Mapping)) or g.get("id") is None:
             raise CacheError(f"source {obj_id}: a 'groups' entry has no group id: {g!r:.120}")
         raws.append(g)
         saved_by = g.get("saved_by")
         values["obj_id"].append(obj_id)
         values["group_id"].append(g["id"])
-        values["saved_by_id"].append(saved_by.get("id") if isinstance(saved_by, Mapping) else None)
-        values["saved_by"].append(_username(saved_by))
+        if type(saved_by) is dict or isinstance(saved_by, Mapping):
+            values["saved_by_id"].append(saved_by.get("id"))
+            values["saved_by"].append(saved_by.get("username"))
+        else:
+            values["saved_by_id"].append(None)
+            values["saved_by"].append(saved_by if isinstance(saved_by, str) else None)
     return raws, values
 
 

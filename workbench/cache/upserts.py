@@ -215,9 +215,10 @@ class UpsertMixin:
                 items = r.get(name) or []
                 rows.extend(items)
                 parents.extend([r["id"]] * len(items))
-            for i, row in enumerate(rows):
-                if not isinstance(row, Mapping):
-                    raise CacheError(f"{name} of {parents[i]}: an entry is not a JSON object")
+            if not all(type(row) is dict for row in rows):  # the ABC check only if needed
+                for i, row in enumerate(rows):
+                    if not isinstance(row, Mapping):
+                        raise CacheError(f"{name} of {parents[i]}: an entry is not a JSON object")
             known = None if stored is None else stored.get(spec.name)
             out = self._children(spec, rows, parents, [r["id"] for r in holders], known)
             changed |= out.changed
