@@ -4,7 +4,10 @@ In one run, side by side:
 
 0. The same script against ``workbench sync`` of sources, candidates and classifications
    (each into an empty cache) with the server unthrottled and no latency: the ratio that
-   shows the client's own cost (target <= 1.0).
+   shows the client's own cost (target <= 1.0), and beside it the CPU seconds of the
+   client (this process: the sync's open of the cache included) and of the server, which
+   a loaded machine inflates far less than wall time; ``--repeat N`` alternates the two N
+   times.
 1. The API docs' pagination script (sequential pages, sleep 1 s on 429) against a full
    ``workbench sync`` of the same sources, with the production rate limit on (5 r/s, burst
    10) and SkyPortal's measured per-page latency (~0.2 s per 500 sources). The sync also
@@ -23,7 +26,7 @@ In one run, side by side:
    its own (the docs' script keeps every record in memory in this process).
 
 Usage: ``.venv/bin/python benchmarks/bench_sync.py [--sources 100000] [--candidates 20000]
-[--scale]``
+[--scale] [--unthrottled-only [--repeat 3]]``
 """
 
 from __future__ import annotations
@@ -92,17 +95,51 @@ UNTHROTTLED = (
 )
 
 
-def unthrottled_ratios(proc, work: Path) -> dict[str, object]:
-    """Docs script vs ``workbench sync --resources R`` (empty cache), no limit, no latency."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_during(proc, fn):
+    """``fn()``'s result with the CPU seconds this process and the server used meanwhile
+    (figures a loaded machine inflates far less than wall time)."""
+    mine, server = time.process_time(), process_cpu(proc.pid)
+    result = fn()
+    return result, time.process_time() - mine, process_cpu(proc.pid) - server
+
+
+def unthrottled_ratios(proc, work: Path, repeat: int = 1) -> dict[str, object]:
+    """Docs script vs ``workbench sync --resources R`` (empty cache), no limit, no latency;
+    ``repeat`` alternations of the two (lists of figures when more than one). Beside each
+    wall time: the client's and the server's CPU seconds."""
     behave(proc, rate_limit=False, latency="none")
-    out: dict[str, object] = {}
+    out: dict[str, object] = {"load_average_before": round(os.getloadavg()[0], 2)}
     for i, (name, path, key) in enumerate(UNTHROTTLED):
-        n, script_s, _ = docs_script(proc.url, proc.token, path, key)
-        _, sync_s = timed_sync(proc.url, proc.token, work / f"u{i}.duckdb", resources=[name])
+        rows: dict[str, list] = {}
+        for r in range(repeat):
+            (n, script_s, _), script_cpu, script_server = cpu_during(
+                proc, lambda p=path, k=key: docs_script(proc.url, proc.token, p, k)
+            )
+            cache = work / f"u{i}-{r}.duckdb"
+            (_, sync_s), sync_cpu, sync_server = cpu_during(
+                proc, lambda c=cache, nm=name: timed_sync(proc.url, proc.token, c, resources=[nm])
+            )
+            figures = {
+                "script_s": round(script_s, 2),
+                "sync_s": round(sync_s, 2),
+                "sync_over_script": round(sync_s / script_s, 3),
+                "script_client_cpu_s": round(script_cpu, 2),
+                "sync_client_cpu_s": round(sync_cpu, 2),
+                "script_server_cpu_s": round(script_server, 2),
+                "sync_server_cpu_s": round(sync_server, 2),
+            }
+            for k, v in figures.items():
+                rows.setdefault(k, []).append(v)
         out[f"unthrottled_{name}"] = n
-        out[f"unthrottled_{name}_script_s"] = round(script_s, 2)
-        out[f"unthrottled_{name}_sync_s"] = round(sync_s, 2)
-        out[f"unthrottled_{name}_sync_over_script"] = round(sync_s / script_s, 3)
+        for k, values in rows.items():
+            out[f"unthrottled_{name}_{k}"] = values if repeat > 1 else values[0]
+    out["load_average_after"] = round(os.getloadavg()[0], 2)
     return out
 
 
@@ -310,6 +347,12 @@ def main() -> None:
         help="only the unthrottled docs-script ratios (sources, candidates, classifications)",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="with --unthrottled-only: alternate the script and the sync this many times",
+    )
+    parser.add_argument(
         "--scale",
         action="store_true",
         help="only the docs script vs sync and the full sync with photometry, in own processes",
@@ -343,7 +386,7 @@ def main() -> None:
         sources=args.sources, candidates=args.candidates, seed=1, timeout=300
     ) as proc:
         # 0. docs script vs sync, unthrottled: the client's own cost is not hidden by pacing
-        out |= unthrottled_ratios(proc, work)
+        out |= unthrottled_ratios(proc, work, args.repeat if args.unthrottled_only else 1)
         if args.unthrottled_only:
             print(json.dumps(out, indent=2))
             return

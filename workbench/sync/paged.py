@@ -102,21 +102,42 @@ def _read_pages(
     pages already read are committed before the error propagates. ``finish`` runs in the
     transaction of the last pages once every page was read."""
 
+    last: list[Any] = []  # the last page written and not yet checkpointed
+
     def write(tx, batch: list[Any]) -> None:
         got = [p for p in batch if not isinstance(p, Finish)]
         if got:
-            _write_pages(ctx, res, scope, tx, got, checkpoint)
+            _write_pages(ctx, res, tx, got)
+            last[:] = got[-1:]
         for item in batch:
             if isinstance(item, Finish):
+                last.clear()  # the pass is complete: no "running" checkpoint after it
                 item.run(tx)
 
+    def save_checkpoint(tx) -> None:
+        # once a transaction, not once a page: two statements a page saved
+        if last:
+            page = last.pop()
+            tx.set_sync_state(
+                res.name,
+                scope,
+                status="running",
+                last_page=page.number,
+                total=page.total,
+                **checkpoint,
+            )
+
+    # pages waiting for a busy writer are written in one call: up to a transaction's
+    # worth (the old batches held that many pages, twice over)
+    pages_a_commit = -(-ctx.options.commit_rows // max(1, ctx.options.page_size))
     with PageWriter(
         ctx.cache,
         write,
         commit_rows=ctx.options.commit_rows,
         size=lambda page: 0 if isinstance(page, Finish) else len(page.records),
         committed=bar.update,
-        depth=max(2, ctx.options.write_depth),
+        before_commit=save_checkpoint,
+        depth=max(2, ctx.options.write_depth, pages_a_commit),
     ) as writer:
         try:
             for page in pages:
@@ -143,22 +164,11 @@ def _since(ctx: SyncContext, state: dict) -> str | None:
     return to_iso(watermark - ctx.options.overlap) if watermark else None
 
 
-def _write_pages(
-    ctx: SyncContext, res: PagedResource, scope: str, tx: Any, pages: list[Any], checkpoint: dict
-) -> None:
-    """Upsert consecutive pages into the open transaction ``tx`` with the checkpoint of
-    the last (committed together by the writer)."""
+def _write_pages(ctx: SyncContext, res: PagedResource, tx: Any, pages: list[Any]) -> None:
+    """Upsert consecutive pages into the open transaction ``tx`` (the writer records the
+    checkpoint of the last one before it commits)."""
     records = pages[0].records if len(pages) == 1 else [r for p in pages for r in p.records]
-    result = res.upsert(tx, records)
-    tx.set_sync_state(
-        res.name,
-        scope,
-        status="running",
-        last_page=pages[-1].number,
-        total=pages[-1].total,
-        **checkpoint,
-    )
-    ctx.summary.count(res.table, result)
+    ctx.summary.count(res.table, res.upsert(tx, records))
 
 
 def _finish_pass(ctx, tx, res, scope, started, state) -> None:

@@ -102,10 +102,13 @@ class PageWriter:
     ``max_open`` seconds, or when another process knocks for the file, so others wait
     at most that long.
 
-    ``write(tx, items)`` upserts a list of added items and records their checkpoint in
-    ``tx``, so a commit holds the pages together with the checkpoint that says they
-    were done (a ``kill -9`` resumes after the last commit); ``committed(rows)`` is
-    called after each commit with the rows it held. Use as a context manager: leaving
+    ``write(tx, items)`` upserts a list of added items; ``before_commit(tx)`` runs just
+    before each commit (to record, once a transaction, the checkpoint of its last page),
+    so a commit holds the pages together with the checkpoint that says they were done (a
+    ``kill -9`` resumes after the last commit); ``committed(rows)`` is called after each
+    commit with the rows it held. ``depth`` items wait at most (the download is held
+    back beyond that); when the writer is the slower side, what waited is written in one
+    call, which costs less than a call per page. Use as a context manager: leaving
     the block normally commits what is open; leaving it on an error rolls the open
     transaction back (its pages are read again on resume), unless :meth:`finish` was
     called first (e.g. to keep complete pages read before the server failed).
@@ -119,6 +122,7 @@ class PageWriter:
         commit_rows: int,
         size: Callable[[Any], int] = len,
         committed: Callable[[int], None] | None = None,
+        before_commit: Callable[[Any], None] | None = None,
         depth: int = 4,
         max_open: float = 1.0,
         name: str = "sync-writer",
@@ -127,6 +131,7 @@ class PageWriter:
         self._write = write
         self._size = size
         self._committed = committed
+        self._before_commit = before_commit
         self._commit_rows = max(1, commit_rows)
         self._max_open = max_open
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
@@ -197,6 +202,8 @@ class PageWriter:
     def _commit(self) -> None:
         if self._tx is None:
             return
+        if self._before_commit is not None:
+            self._before_commit(self._tx)
         cm, rows = self._tx_cm, self._rows
         self._tx_cm = self._tx = None
         self._rows = 0
