@@ -199,9 +199,30 @@ def _run(page, presses: int, gap_s: float) -> list[dict]:  # type: ignore[no-unt
     return page.evaluate(f"() => window.__wbBench.results.slice({before})")
 
 
-def _report(label: str, results: list[dict]) -> None:
+# How the vetting stage (widgets/vetting_stage.js) met each advancing key so far: drawn from
+# a slide the kernel had sent ahead, or waiting for the kernel (and why).
+STAGE_STATS = """() => {
+    const all = { fromSlide: 0, waited: {} };
+    for (const st of (window.__wbStage?.values() ?? [])) {
+        all.fromSlide += st.stats.fromSlide;
+        for (const [why, n] of Object.entries(st.stats.waited)) {
+            all.waited[why] = (all.waited[why] || 0) + n;
+        }
+    }
+    return all;
+}"""
+
+
+def _report(label: str, results: list[dict], stage: tuple[dict, dict]) -> None:
     same = sum(r["same_cutouts"] or r["same_lc"] for r in results)
     print(f"-- {label}: {len(results)} presses ({same} with cutouts or light curve unchanged)")
+    before, after = stage
+    waited = {k: v - before["waited"].get(k, 0) for k, v in after["waited"].items()}
+    waits = ", ".join(f"{why}: {n}" for why, n in waited.items() if n) or "none"
+    print(
+        f"   drawn from a slide sent ahead: {after['fromSlide'] - before['fromSlide']}; "
+        f"waited for the kernel: {waits}"
+    )
     print(_figures("   key -> header shows the next id", [r["header"] for r in results]))
     print(_figures("   key -> cutouts decoded and painted", [r["cutouts"] for r in results]))
     print(_figures("   key -> light curve painted", [r["lc"] for r in results]))
@@ -265,10 +286,13 @@ def main() -> int:
                     page.click(".wb-vetting .wb-candidate-area", position={"x": 6, "y": 6})
                     page.wait_for_timeout(2000)
                     _run(page, 3, 0.5)  # warm-up: first views, JIT
-                    _report("back-to-back", _run(page, args.presses, 0.0))
-                    _report(
-                        f"a scanner who looks ({args.gap:g} s)", _run(page, args.presses, args.gap)
-                    )
+                    for label, gap in (
+                        ("back-to-back", 0.0),
+                        (f"a scanner who looks ({args.gap:g} s)", args.gap),
+                    ):
+                        before = page.evaluate(STAGE_STATS)
+                        results = _run(page, args.presses, gap)
+                        _report(label, results, (before, page.evaluate(STAGE_STATS)))
                     if args.screenshot:
                         page.locator(".wb-vetting").screenshot(path=str(args.screenshot))
                         print(f"panel screenshot: {args.screenshot}")

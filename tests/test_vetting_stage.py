@@ -43,6 +43,7 @@ def test_slides_are_sent_once_and_chain_the_next_candidates(online) -> None:  # 
     assert first["html"].count("wb-cutout'") >= 3 and "wb-lc-legend" in first["legend_html"]
     assert first["curve"]["x0"] and first["curve"]["det"][0]["x"] is not None
     # the kernel's Bokeh copy holds what the browser was given (nothing travels back)
+    assert panel.lightcurve.figure_columns is panel.view.plot.columns
     assert panel.lightcurve.sources["view"].data["x0"] == first["curve"]["x0"]
     # published again: nothing new to send
     panel._publish_stage()

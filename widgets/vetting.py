@@ -107,7 +107,7 @@ class VettingPanel(Panel):
         *,
         group_ids: list[int] | None = None,
         min_score: float | None = None,
-        prefetch: int = 6,
+        prefetch: int = 8,
         background: bool = True,
         galaxy_radius_arcsec: float = 60.0,
         poll_seconds: float | None = 60.0,

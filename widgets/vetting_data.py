@@ -212,6 +212,7 @@ class Prefetcher:
         self.failures: dict[str, str] = {}
         self._generation = 0  # bumped by forget(): a load started before is not kept
         self.pinned: str | None = None  # the view on screen: never dropped by eviction
+        self.wanted: set[str] = set()  # the candidates asked for last (to come): kept too
         # called (in the worker thread) after background views were stored
         self.on_ready: Callable[[], Any] | None = None
 
@@ -246,6 +247,8 @@ class Prefetcher:
         pay a cache connection per batch, not per candidate.
         """
         items = list(items)
+        with self._lock:
+            self.wanted = {obj_id for obj_id, _row in items}
         missing = []
         for index, (obj_id, row) in enumerate(items):
             with self._lock:
@@ -344,7 +347,12 @@ class Prefetcher:
     def _store(self, view: CandidateView) -> CandidateView:
         with self._lock:
             self._views[view.obj_id] = view
+            # the oldest go first, but never the one on screen or one still to come: those
+            # were prepared first, so arrival order alone dropped the next candidate
+            keep = {self.pinned, view.obj_id, *self.wanted}
             while len(self._views) > self.keep:
-                oldest = next(k for k in self._views if k not in (self.pinned, view.obj_id))
+                oldest = next((k for k in self._views if k not in keep), None)
+                if oldest is None:
+                    break
                 self._views.pop(oldest)
         return view

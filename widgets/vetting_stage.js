@@ -28,7 +28,12 @@ function stateOf(model) {
       canSave: false,
       displayed: null, // obj_id on screen ("" for the empty queue)
       views: new Set(),
+      // what happened to each advancing key: shown from a slide, or why it waited for the
+      // kernel (read by benchmarks/bench_vetting_browser.py through window.__wbStage)
+      stats: { fromSlide: 0, waited: {} },
+      queued: [], // keys not yet sent to the kernel (in order)
     });
+    window.__wbStage = panels;
   }
   return panels.get(uid);
 }
@@ -77,8 +82,25 @@ function legendHosts(el) {
   return area ? area.querySelectorAll(".wb-lc-legend-host .widget-html-content") : [];
 }
 
+// The slide's HTML parsed once, on arrival, and its cutouts decoded then: showing it later
+// moves this node into the page (no parsing, no decoding while the scanner waits).
+function prepareNode(slide) {
+  const node = document.createElement("div");
+  node.innerHTML = slide.html;
+  for (const img of node.querySelectorAll("img")) {
+    img.decode().catch(() => null); // a broken image shows as broken; nothing to wait for
+  }
+  slide.node = node;
+}
+
 function drawView(model, el, slide) {
-  el.querySelector(".wb-stage-main").innerHTML = slide.html;
+  const main = el.querySelector(".wb-stage-main");
+  const node = slide.node;
+  if (node && (node.parentNode === null || node.parentNode === main)) {
+    main.replaceChildren(node);
+  } else {
+    main.innerHTML = slide.html; // a second view of the same panel: its own copy
+  }
   el.dataset.token = slide.token;
   const apply = (frames) => {
     const hosts = el.isConnected ? legendHosts(el) : [];
@@ -114,6 +136,7 @@ function onMessage(model, st, msg) {
   for (const slide of msg.slides) {
     st.slides.delete(slide.obj_id); // re-inserted last: the kernel keeps the same order
     st.slides.set(slide.obj_id, slide);
+    prepareNode(slide);
   }
   keepRecent(st.slides, msg.keep);
   st.chain = msg.chain;
@@ -145,16 +168,41 @@ function pressKey(model, st, key) {
   let shown = obj;
   const idle = st.mode === "" && st.modeSeqs.length === 0;
   const isSave = key === "s" || key === "S";
-  if (ADVANCE.has(key) && idle && (!isSave || st.canSave)) {
-    const next = nextInChain(st);
-    if (next !== null && show(model, st, next)) {
-      shown = next;
+  if (ADVANCE.has(key)) {
+    let why = !idle ? "mode" : isSave && !st.canSave ? "no save group" : null;
+    if (why === null) {
+      const next = nextInChain(st);
+      if (next !== null && show(model, st, next)) {
+        shown = next;
+      } else {
+        why = st.chain.indexOf(st.displayed) < 0 ? "not in chain" : "chain ended";
+      }
+    }
+    if (why === null) {
+      st.stats.fromSlide += 1;
+    } else {
+      st.stats.waited[why] = (st.stats.waited[why] || 0) + 1;
     }
   }
   if (MODE_KEYS.has(key) && idle) {
     st.modeSeqs.push(seq);
   }
-  model.send({ type: "key", key, obj, seq, shown });
+  const message = { type: "key", key, obj, seq, shown };
+  if (shown !== obj) {
+    // Told after the next candidate is painted: the kernel's busy/idle round and its
+    // answer would otherwise be handled by the page before that frame.
+    st.queued.push(message);
+    requestAnimationFrame(() => setTimeout(() => flushKeys(model, st), 0));
+  } else {
+    st.queued.push(message);
+    flushKeys(model, st); // keys keep their order: any deferred one goes first
+  }
+}
+
+function flushKeys(model, st) {
+  for (const message of st.queued.splice(0)) {
+    model.send(message);
+  }
 }
 
 function isTextInput(target) {
