@@ -47,8 +47,8 @@ def keys_help_html() -> str:
         for k, what in KEYS
     )
     return (
-        "<div class='wb-keys'><b>Keys</b> (click the candidate area first; the mouse stays "
-        f"over it)<table>{rows}</table></div>"
+        "<div class='wb-keys'><b>Keys</b> (click the candidate area first; they act on the "
+        f"panel until a click elsewhere)<table>{rows}</table></div>"
     )
 
 

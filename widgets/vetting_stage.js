@@ -44,10 +44,35 @@ function keepRecent(slides, limit) {
   }
 }
 
+const detached = new WeakMap(); // BokehJS document -> its change callbacks, set aside
+
+// Run fn with the document's change callbacks (jupyter_bokeh's sync to the kernel) set
+// aside. BokehJS runs a CustomJS asynchronously (in a microtask), so they come back in a
+// later task, after the figure's CustomJS has applied what fn set.
+function quietly(doc, fn) {
+  let entry = detached.get(doc);
+  if (!entry) {
+    entry = { callbacks: doc._callbacks, pending: 0 };
+    detached.set(doc, entry);
+    doc._callbacks = new Map();
+  }
+  entry.pending += 1;
+  try {
+    fn();
+  } finally {
+    setTimeout(() => {
+      entry.pending -= 1;
+      if (entry.pending === 0) {
+        doc._callbacks = entry.callbacks;
+        detached.delete(doc);
+      }
+    }, 0);
+  }
+}
+
 // Put the light curve's view row into every BokehJS view of the figure. The figure's own
-// CustomJS applies the row (points, ranges, note). The documents' change callbacks are set
-// aside meanwhile: the kernel's copy is updated by the kernel itself, so nothing needs to
-// travel back (each message to the kernel costs the page a busy/idle round).
+// CustomJS applies the row (points, ranges, note). Nothing is synced back: the kernel
+// updates its own copy, and each message to the kernel costs the page a busy/idle round.
 function applyCurve(model, row) {
   const Bokeh = window.Bokeh;
   if (!Bokeh || !Bokeh.index || !row) {
@@ -65,13 +90,7 @@ function applyCurve(model, row) {
     if (!source) {
       continue;
     }
-    const callbacks = doc._callbacks;
-    doc._callbacks = new Map();
-    try {
-      source.setv({ data: row }, { check_eq: false });
-    } finally {
-      doc._callbacks = callbacks;
-    }
+    quietly(doc, () => source.setv({ data: row }, { check_eq: false }));
     applied = true;
   }
   return applied;
