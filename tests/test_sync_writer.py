@@ -126,3 +126,33 @@ def test_page_writer_commits_an_idle_transaction_after_max_open(tmp_path):
         assert _stored(cache) == [1]
         writer.add([2])
     assert _stored(cache) == [1, 2]
+
+
+def test_page_writer_lets_another_threads_write_in_while_it_waits_for_pages(tmp_path):
+    import threading
+
+    from workbench.sync.writer import PageWriter
+
+    cache = _cache_with_table(tmp_path)
+    written = threading.Event()
+
+    def write(tx, batch):
+        for rows in batch:
+            tx.execute("INSERT INTO pw SELECT unnest(?)", [rows])
+        written.set()
+
+    with cache.keep_open(), PageWriter(cache, write, commit_rows=100, max_open=600) as writer:
+        writer.add([1])  # a transaction stays open for the next pages...
+        assert written.wait(timeout=120)
+
+        def click() -> None:
+            with cache.write() as tx:
+                tx.execute("INSERT INTO pw VALUES (2)")
+
+        other = threading.Thread(target=click)
+        other.start()
+        other.join(timeout=120)  # ...but not for max_open: the waiting write got in
+        assert not other.is_alive()
+        assert _stored(cache) == [1, 2]
+        writer.add([3])
+    assert _stored(cache) == [1, 2, 3]

@@ -223,6 +223,12 @@ class Cache(ViewsMixin):
                 pass  # open it now: the reads before the first write borrow it too
             yield
 
+    def writers_waiting(self) -> int:
+        """Threads of this process waiting to start a write transaction (a long writer,
+        such as a sync's, commits early for them)."""
+        with self._gate.cond:
+            return self._gate.writers_waiting
+
     def knocked(self) -> bool:
         """Whether another process asked for the file within the last second (a sync
         holding it then commits at once, so the other waits at most one page's write)."""

@@ -23,6 +23,9 @@ from types import TracebackType
 from typing import Any
 
 _STOP: Any = object()
+#: How often (seconds) a writer with an open transaction and no page to write looks for
+#: another writer waiting for the cache.
+_WAIT_POLL = 0.02
 
 
 class WriteBehind:
@@ -100,7 +103,9 @@ class PageWriter:
     batch to write after the download ended. A transaction is still committed only
     every ``commit_rows`` rows (its fixed cost amortised), or when it has been open
     ``max_open`` seconds, or when another process knocks for the file, so others wait
-    at most that long.
+    at most that long: a write from another thread of this process (a vetting click
+    while a background sync runs) gets in within ~20 ms of asking while the writer waits
+    for pages, or after the page being written.
 
     ``write(tx, items)`` upserts a list of added items; ``before_commit(tx)`` runs just
     before each commit (to record, once a transaction, the checkpoint of its last page),
@@ -149,11 +154,17 @@ class PageWriter:
         while True:
             try:
                 timeout = None
-                if self._tx is not None:
-                    timeout = max(0.0, self._opened + self._max_open - time.monotonic())
+                if self._tx is not None:  # look for someone waiting every few ms meanwhile
+                    left = self._opened + self._max_open - time.monotonic()
+                    timeout = max(0.0, min(left, _WAIT_POLL))
                 job = self._queue.get(timeout=timeout)
-            except queue.Empty:  # the download paused: do not keep others waiting
-                self._guard(self._commit)
+            except queue.Empty:
+                # the download paused: do not keep others waiting (another thread's write,
+                # another process's knock) longer than a poll, nor anyone past max_open
+                if self._tx is not None and (
+                    time.monotonic() - self._opened >= self._max_open or self._wanted()
+                ):
+                    self._guard(self._commit)
                 continue
             if isinstance(job, _Stop):
                 if self._error is None and job.commit:
@@ -195,9 +206,13 @@ class PageWriter:
         if (
             self._rows >= self._commit_rows
             or time.monotonic() - self._opened >= self._max_open
-            or self._cache.knocked()
+            or self._wanted()
         ):
             self._commit()
+
+    def _wanted(self) -> bool:
+        """Another thread of this process waits to write, or another process knocked."""
+        return self._cache.writers_waiting() > 0 or self._cache.knocked()
 
     def _commit(self) -> None:
         if self._tx is None:
