@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import repeat
+from itertools import compress, repeat
 from typing import Any
 
 import duckdb
@@ -363,9 +363,12 @@ def merge_page(
             hashes = table.column("raw_hash").to_numpy()
             if page.stored_hashes is not None:  # read with the stored JSON: no query
                 stored = page.stored_hashes
-                olds = [stored.get(k) for k in key_values(page)] if stored else [None] * n
-                is_new = np.fromiter((o is None for o in olds), bool, n)
-                old_hashes = np.fromiter((o or 0 for o in olds), np.uint64, n)
+                if stored:
+                    olds = [stored.get(k) for k in key_values(page)]
+                    is_new = np.fromiter((o is None for o in olds), bool, n)
+                    old_hashes = np.fromiter((o or 0 for o in olds), np.uint64, n)
+                else:  # none stored (a first sync)
+                    is_new, old_hashes = np.ones(n, bool), np.zeros(n, np.uint64)
             else:
                 old = _old_hashes(con, spec)
                 is_new = old.is_null().to_numpy(zero_copy_only=False)
@@ -375,7 +378,7 @@ def merge_page(
             out.new, out.updated = int(is_new.sum()), int(differs.sum())
             out.unchanged = n - out.new - out.updated
             if track:
-                out.changed.update(v for v, w in zip(page.column(track), write, strict=True) if w)
+                out.changed.update(compress(page.column(track), write))  # in C
         # Deleting before writing touches only rows the page does not have, so it can skip
         # scopes with nothing stored (every new obj of a first sync) before this page lands.
         if scope is not None and scope[1]:

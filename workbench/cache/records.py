@@ -99,20 +99,25 @@ def _ids(items: Any) -> list | None:
 
 def source_links(obj_id: str, groups: list) -> tuple[list[dict], dict[str, list]]:
     """The ``sources`` rows (obj saved to each group) of one source record's ``groups``."""
-    raws, values = [], {"obj_id": [], "group_id": [], "saved_by_id": [], "saved_by": []}
-    for g in groups or []:
+    raws = list(groups or [])
+    group_ids, by_ids, by_names = [], [], []
+    for g in raws:
         if not (type(g) is dict or isinstance(g, Mapping)) or g.get("id") is None:
             raise CacheError(f"source {obj_id}: a 'groups' entry has no group id: {g!r:.120}")
-        raws.append(g)
+        group_ids.append(g["id"])
         saved_by = g.get("saved_by")
-        values["obj_id"].append(obj_id)
-        values["group_id"].append(g["id"])
         if type(saved_by) is dict or isinstance(saved_by, Mapping):
-            values["saved_by_id"].append(saved_by.get("id"))
-            values["saved_by"].append(saved_by.get("username"))
+            by_ids.append(saved_by.get("id"))
+            by_names.append(saved_by.get("username"))
         else:
-            values["saved_by_id"].append(None)
-            values["saved_by"].append(saved_by if isinstance(saved_by, str) else None)
+            by_ids.append(None)
+            by_names.append(saved_by if isinstance(saved_by, str) else None)
+    values = {
+        "obj_id": [obj_id] * len(raws),
+        "group_id": group_ids,
+        "saved_by_id": by_ids,
+        "saved_by": by_names,
+    }
     return raws, values
 
 
