@@ -259,7 +259,8 @@ KEY_CELLS = [
     "vetting",
     "print('keys ready', gid)",
 ]
-OBJ_ID = "document.querySelector('.wb-vetting .wb-obj-id')?.textContent?.trim() ?? ''"
+# parenthesised: "OBJ_ID === x" must compare the id, not bind to the ?? fallback
+OBJ_ID = "(document.querySelector('.wb-vetting .wb-obj-id')?.textContent?.trim() ?? '')"
 STATUS = """() => [...document.querySelectorAll(
     '.wb-vetting .wb-status, .wb-vetting .wb-class-hint, .wb-vetting textarea'
 )].map(e => e.value ?? e.textContent).join(' | ')"""

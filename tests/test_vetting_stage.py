@@ -78,6 +78,11 @@ def test_a_key_acts_only_on_the_candidate_the_scanner_saw(online) -> None:  # ty
     assert panel.state.current == b and sent[-1]["current"] == b
     panel.flush()
     assert b not in rejected_on_server(server)
+    # typed right after the undo, before its answer: the browser still showed C, and the
+    # key follows the kernel (skips B, as typed in order)
+    message = {"type": "key", "key": "n", "obj": c, "seq": 5, "follow": True}
+    panel.stage._receive(panel.stage, message, None)
+    assert panel.state.current == c and panel.state.queue[-1] == b
     panel.close()
 
 

@@ -449,13 +449,15 @@ class VettingPanel(Panel):
             self.prefetcher.forget(shown.obj_id)  # decided and gone from the queue
 
     # -- the stage (widgets.vetting_stage): the candidate drawn in the browser ------------------
-    def _stage_key(self, key: str, obj_id: str, _seq: int = 0) -> Any:
-        """A key pressed in the browser while ``obj_id`` was on screen. A key acting on the
-        candidate shown is applied only if that is still the current one here: a decision
-        never lands on an object the scanner did not see."""
+    def _stage_key(self, key: str, obj_id: str | None, _seq: int = 0) -> Any:
+        """A key pressed in the browser while ``obj_id`` was on screen (None: typed right
+        after a key the browser could not foresee, such as undo; it acts in order). A key
+        acting on the candidate shown is applied only if that is still the current one
+        here: a decision never lands on an object the scanner did not see."""
         name = KEY_ALIASES.get(key, key)
         current = self.state.current or ""
-        if self.key_mode is None and name in ("s", "r", "n", "c", "m") and obj_id != current:
+        acts_on_shown = self.key_mode is None and name in ("s", "r", "n", "c", "m")
+        if acts_on_shown and obj_id is not None and obj_id != current:
             self.say(
                 f"'{key}' was pressed on {obj_id or 'the end of the queue'} but the panel had "
                 f"moved to {current or 'the end of the queue'}: nothing was done; press it again"

@@ -8,7 +8,6 @@
 // the authority: once it has handled every key sent, the candidate it names is shown.
 
 const ADVANCE = new Set(["n", "N", "ArrowRight", "s", "S", "r", "R"]);
-const MODE_KEYS = new Set(["c", "C", "m", "M"]);
 const MODIFIERS = new Set(["Shift", "Control", "Alt", "Meta", "CapsLock", "AltGraph"]);
 const RETRY_FRAMES = 600; // about 10 s of frames for a view built after the stage
 
@@ -23,7 +22,9 @@ function stateOf(model) {
       current: "",
       ack: 0, // the last key the kernel has handled
       seq: 0, // the last key sent
-      modeSeqs: [], // keys sent that may change the mode (c, m), not yet handled
+      // keys sent whose outcome the page cannot foresee (back, undo, classify...), not yet
+      // handled: until they are, keys wait for the kernel and follow whatever it shows
+      unforeseen: [],
       mode: "",
       canSave: false,
       displayed: null, // obj_id on screen ("" for the empty queue)
@@ -163,7 +164,7 @@ function onMessage(model, st, msg) {
   st.ack = msg.ack;
   st.mode = msg.mode;
   st.canSave = msg.can_save;
-  st.modeSeqs = st.modeSeqs.filter((s) => s > st.ack);
+  st.unforeseen = st.unforeseen.filter((s) => s > st.ack);
   const settled = st.ack >= st.seq; // every key sent has been handled: the kernel's word is final
   const slide = st.slides.get(st.current);
   const stale = slide && st.displayed === st.current && slide.token !== st.displayedToken;
@@ -185,10 +186,13 @@ function pressKey(model, st, key) {
   const obj = st.displayed || "";
   const seq = ++st.seq;
   let shown = obj;
-  const idle = st.mode === "" && st.modeSeqs.length === 0;
+  // after a key whose outcome is not known yet, the candidate on screen is not the one
+  // this key will act on: it acts on the kernel's (as typed, in order)
+  const follow = st.unforeseen.length > 0;
   const isSave = key === "s" || key === "S";
   if (ADVANCE.has(key)) {
-    let why = !idle ? "mode" : isSave && !st.canSave ? "no save group" : null;
+    let why = follow ? "after back/undo/mode" : st.mode !== "" ? "mode" : null;
+    why = why === null && isSave && !st.canSave ? "no save group" : why;
     if (why === null) {
       const next = nextInChain(st);
       if (next !== null && show(model, st, next)) {
@@ -203,10 +207,10 @@ function pressKey(model, st, key) {
       st.stats.waited[why] = (st.stats.waited[why] || 0) + 1;
     }
   }
-  if (MODE_KEYS.has(key) && idle) {
-    st.modeSeqs.push(seq);
+  if (shown === obj) {
+    st.unforeseen.push(seq);
   }
-  const message = { type: "key", key, obj, seq, shown };
+  const message = { type: "key", key, obj, seq, shown, follow };
   if (shown !== obj) {
     // Told after the next candidate is painted: the kernel's busy/idle round and its
     // answer would otherwise be handled by the page before that frame.

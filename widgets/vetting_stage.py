@@ -70,14 +70,15 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-KeyCallback = Callable[[str, str, int], Any]
+KeyCallback = Callable[[str, str | None, int], Any]
 
 
 class CandidateStage(anywidget.AnyWidget):
     """The browser side of the vetting panel's candidate area (see the module's doc).
 
     ``on_key(key, obj_id, seq)`` is called for each key pressed over the panel (``obj_id``:
-    the candidate on screen when it was pressed, "" for none); ``on_hello()`` when a
+    the candidate on screen when it was pressed, "" for none, None when the key was typed
+    after one whose outcome the page could not foresee); ``on_hello()`` when a
     browser page connects and needs everything again. :meth:`publish` sends the state.
     """
 
@@ -106,17 +107,20 @@ class CandidateStage(anywidget.AnyWidget):
         elif kind == "key" and self.on_key is not None:
             seq = int(content.get("seq") or 0)
             self.handling = True
+            # "follow": typed after a key whose outcome the page could not foresee (back,
+            # undo, a mode), so it acts on whatever the kernel shows by then, in order
+            obj = None if content.get("follow") else str(content.get("obj") or "")
             try:
-                self.press(str(content.get("key", "")), str(content.get("obj") or ""), seq)
+                self.press(str(content.get("key", "")), obj, seq)
             finally:
                 self.handling = False
                 self.acked = max(self.acked, seq)
             if self.on_hello is not None:
                 self.on_hello()  # publish the state after the key, with its ack
 
-    def press(self, key: str, obj_id: str, seq: int = 0) -> Any:
-        """Handle one key as if pressed in the browser over candidate ``obj_id`` (tests
-        and scripts drive the panel through this)."""
+    def press(self, key: str, obj_id: str | None, seq: int = 0) -> Any:
+        """Handle one key as if pressed in the browser over candidate ``obj_id`` (None:
+        whichever is current; tests and scripts drive the panel through this)."""
         return None if self.on_key is None else self.on_key(key, obj_id, seq)
 
     def publish(
