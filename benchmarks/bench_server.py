@@ -1,12 +1,14 @@
 """Local server figures: seeding time and memory at scale, page latency, page sizes.
 
 Run by hand: ``.venv/bin/python benchmarks/bench_server.py [--sources 100000]``. Prints
-figures; asserts nothing (speed targets are measured here, not in unit tests).
+figures; asserts nothing (speed targets are measured here, not in unit tests). The last
+figures are ``/api/photometry/range`` in a first sync's ~20,000-point windows.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import resource
 import statistics
 import time
@@ -84,6 +86,51 @@ def main() -> None:
             n += len(r.json()["data"]["sources"])
             page_no += 1
         print(f"sequential read of all {n:,} sources: {time.perf_counter() - t:.1f} s")
+        photometry_windows(s, srv.url)
+
+
+def photometry_windows(session: requests.Session, url: str, days: float = 60.0) -> None:
+    """``/api/photometry/range`` in windows of ~20,000 points, as a first sync asks, over
+    ``days`` days from 2025-06-01: per request (ms), twice (the second time every light
+    curve the windows touch is already in the server's index)."""
+    start = datetime.datetime(2025, 6, 1)
+    end = start + datetime.timedelta(days=days)
+    windows, lo, step = [], start, datetime.timedelta(days=1)
+    for label in ("first pass (light curves generated)", "second pass (index built)"):
+        times, points = [], 0
+        if not windows:  # the first pass sizes the windows like the sync does
+            while lo < end:
+                hi = min(lo + step, end)
+                t = time.perf_counter()
+                r = session.get(
+                    url + "/api/photometry/range",
+                    params={"min_date": lo.isoformat(), "max_date": hi.isoformat()},
+                    timeout=600,
+                )
+                times.append(time.perf_counter() - t)
+                got = len(r.json()["data"]) if r.status_code == 200 else 0
+                if r.status_code != 200:  # too many points: halve the window
+                    step = (hi - lo) / 2
+                    continue
+                windows.append((lo, hi))
+                points += got
+                lo = hi
+                step *= max(0.25, min(2.0, 20_000 / got)) if got else 2.0
+        else:
+            for a, b in windows:
+                t = time.perf_counter()
+                r = session.get(
+                    url + "/api/photometry/range",
+                    params={"min_date": a.isoformat(), "max_date": b.isoformat()},
+                    timeout=600,
+                )
+                times.append(time.perf_counter() - t)
+                points += len(r.json()["data"])
+        print(
+            f"/api/photometry/range, {days:.0f} days in {len(windows)} windows, {label}: "
+            f"{points:,} points, median {statistics.median(times) * 1000:.0f} ms a request, "
+            f"{points / sum(times):,.0f} points/s"
+        )
 
 
 if __name__ == "__main__":
