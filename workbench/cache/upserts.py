@@ -95,10 +95,15 @@ class UpsertMixin:
         raws: list[dict],
         values: dict[str, list],
         extra: tuple[str, ...] = (),
+        none_stored: bool = False,
     ) -> tuple[Page, list[tuple | None]]:
         """A page whose raw JSON is merged into what is stored (partial views of one
-        entity); returns it with each row's stored ``extra`` columns (None when new)."""
+        entity); returns it with each row's stored ``extra`` columns (None when new).
+        ``none_stored``: the caller knows no row of the page is stored (nothing is read)."""
         page = Page(spec, raws, values)
+        if none_stored:
+            page.stored_hashes = {}
+            return page, [None] * len(raws)
         keys = list(zip(*(page.column(k) for k in spec.keys), strict=True))
         # The stored hash comes with the stored JSON, so merge_page need not look it up
         # (one statement less a table a page); only for keys that compare equal as Python
@@ -123,8 +128,10 @@ class UpsertMixin:
         page.raws = merged
         return page, olds
 
-    def _upsert_objs(self, parts: list[dict]) -> Outcome:
-        page, _ = self._merged_page(OBJS, parts, {})
+    def _upsert_objs(self, parts: list[dict], stored: set[str] | None = None) -> Outcome:
+        """Obj rows; ``stored``: which of them are in ``objs``, when already read."""
+        none = stored is not None and stored.isdisjoint(p["id"] for p in parts)
+        page, _ = self._merged_page(OBJS, parts, {}, none_stored=none)
         return merge_page(self._con, page, now=self._now, track="id")
 
     def _children(
@@ -171,16 +178,17 @@ class UpsertMixin:
         ]
 
     def _stored_obj_ids(self, tables: Iterable[str], ids: list[str]) -> dict[str, set[str]]:
-        """Which of ``ids`` have rows in each of ``tables`` (each with an ``obj_id``), in
-        one statement: a statement costs ~2 ms here, and a page asked this of up to six
-        tables (new objs, and which embedded collections may need deletions)."""
+        """Which of ``ids`` have rows in each of ``tables`` (each with an ``obj_id``;
+        ``objs`` by its ``id``), in one statement: a statement costs ~2 ms here, and a page
+        asked this of up to seven tables (stored objs, new sources or candidates, which
+        embedded collections may need deletions)."""
         tables = list(dict.fromkeys(tables))
         found: dict[str, set[str]] = {t: set() for t in tables}
         if not ids or not tables:
             return found
         query = " UNION ALL ".join(
-            f"SELECT DISTINCT '{t}', obj_id FROM {t} WHERE obj_id IN (SELECT unnest($ids))"
-            for t in tables
+            f"SELECT DISTINCT '{t}', {c} FROM {t} WHERE {c} IN (SELECT unnest($ids))"
+            for t, c in ((t, "id" if t == "objs" else "obj_id") for t in tables)
         )
         for table, obj_id in self._con.execute(query, {"ids": ids}).fetchall():
             found[table].add(obj_id)
@@ -246,9 +254,9 @@ class UpsertMixin:
         records = rec.check_records(records, "upsert_sources")
         complete = _check_names(complete, rec.COLLECTIONS, "upsert_sources(complete=...)")
         ids = [r["id"] for r in records]
-        stored = self._stored_obj_ids(("sources", *self._held(records, complete)), ids)
+        stored = self._stored_obj_ids(("objs", "sources", *self._held(records, complete)), ids)
         before = stored["sources"]
-        changed = self._upsert_objs([rec.obj_part(r, ()) for r in records]).changed
+        changed = self._upsert_objs([rec.obj_part(r, ()) for r in records], stored["objs"]).changed
         holders = [r for r in records if "groups" in r]
         raws, values = [], {k: [] for k in ("obj_id", "group_id", "saved_by_id", "saved_by")}
         for r in holders:
@@ -280,11 +288,18 @@ class UpsertMixin:
         records = rec.check_records(records, "upsert_candidates")
         complete = _check_names(complete, rec.COLLECTIONS, "upsert_candidates(complete=...)")
         ids = [r["id"] for r in records]
-        stored = self._stored_obj_ids(("candidates", *self._held(records, complete)), ids)
+        stored = self._stored_obj_ids(("objs", "candidates", *self._held(records, complete)), ids)
         before = stored["candidates"]
-        changed = self._upsert_objs([rec.obj_part(r, rec.CANDIDATE_KEYS) for r in records]).changed
+        obj_parts = [rec.obj_part(r, rec.CANDIDATE_KEYS) for r in records]
+        changed = self._upsert_objs(obj_parts, stored["objs"]).changed
         parts = [{k: r[k] for k in rec.CANDIDATE_KEYS if k in r} for r in records]
-        page, olds = self._merged_page(CANDIDATES, parts, {"obj_id": ids}, extra=("score",))
+        page, olds = self._merged_page(
+            CANDIDATES,
+            parts,
+            {"obj_id": ids},
+            extra=("score",),
+            none_stored=before.isdisjoint(ids),  # keyed by obj_id: exact
+        )
         values: dict[str, list] = {}
         for merged, r, old in zip(page.raws, records, olds, strict=True):
             # the single-candidate answer lacks some keys: the merged view has them all
@@ -368,7 +383,14 @@ class UpsertMixin:
         scope_stored: set[str] | None = None,
     ) -> Outcome:
         values = {"obj_id": [r.get("obj_id") or p for r, p in zip(rows, parents, strict=True)]}
-        page, olds = self._merged_page(THUMBNAILS, rows, values)
+        # keyed by (obj_id, type): none is stored when none of these objs has a thumbnail
+        none = (
+            scope_stored is not None
+            and scope_ids is not None
+            and set(values["obj_id"]) <= set(scope_ids)
+            and scope_stored.isdisjoint(values["obj_id"])
+        )
+        page, olds = self._merged_page(THUMBNAILS, rows, values, none_stored=none)
         # Keep the fetched image unless the server now points at a different one.
         page.carry = [
             old is not None and old[0].get("public_url") in (None, r.get("public_url"))
