@@ -9,6 +9,10 @@ batches wait) and holds the download back when the cache is the slower side.
 Order is what keeps a sync resumable: batches are committed in the order submitted, each
 with its own checkpoint, and after a failed batch nothing later is committed (a later
 checkpoint would skip the failed pages on resume).
+
+:class:`PageWriter` (the paged listings and classification windows) writes each page as
+it arrives into a transaction it keeps open for a few pages; :class:`WriteBehind` runs
+whole batches, each its own transaction.
 """
 
 from __future__ import annotations
