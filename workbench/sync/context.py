@@ -45,7 +45,7 @@ class SyncOptions:
     page_size: int = 500
     commit_rows: int = 2500  # rows committed per cache transaction (pages are not split)
     concurrency: int = 4
-    write_depth: int = 2  # batches waiting for the cache writer while pages download
+    write_depth: int = 2  # pages waiting for the cache writer (at least a commit_rows worth)
     photometry_bulk_threshold: int = 50
     thumbnail_limit: int = 200
     reconcile: bool = False
