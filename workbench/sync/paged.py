@@ -97,15 +97,20 @@ def run_pass(
 def _read_pages(
     ctx, res, scope, pages, checkpoint, result: PassResult, bar, finish: Finish
 ) -> None:
-    """Write each page as it arrives (see :class:`.writer.PageWriter`), committing a few
+    """Write the pages as they arrive (see :class:`.writer.PageWriter`), committing a few
     at a time with the checkpoint of the last; if the server fails mid-pass, the complete
     pages already read are committed before the error propagates. ``finish`` runs in the
-    transaction of the last pages once every page was read."""
+    transaction of the last pages once every page was read.
+
+    Pages go to the writer :data:`GROUP_PAGES` at a time (an upsert call a page cost
+    10-50% more CPU than one per five pages), and one at a time once fewer than that are
+    still to come, so that at most one page's work is left after the last byte.
+    """
 
     last: list[Any] = []  # the last page written and not yet checkpointed
 
     def write(tx, batch: list[Any]) -> None:
-        got = [p for p in batch if not isinstance(p, Finish)]
+        got = [p for item in batch if not isinstance(item, Finish) for p in item]
         if got:
             _write_pages(ctx, res, tx, got)
             last[:] = got[-1:]
@@ -127,29 +132,51 @@ def _read_pages(
                 **checkpoint,
             )
 
-    # pages waiting for a busy writer are written in one call: up to a transaction's
-    # worth (the old batches held that many pages, twice over)
+    # groups waiting for a busy writer are written in one call: up to a transaction's
+    # worth and a group (the old batches held that many pages, twice over)
     pages_a_commit = -(-ctx.options.commit_rows // max(1, ctx.options.page_size))
+    groups_a_commit = -(-pages_a_commit // GROUP_PAGES) + 1
     with PageWriter(
         ctx.cache,
         write,
         commit_rows=ctx.options.commit_rows,
-        size=lambda page: 0 if isinstance(page, Finish) else len(page.records),
+        size=lambda item: 0 if isinstance(item, Finish) else sum(len(p.records) for p in item),
         committed=bar.update,
         before_commit=save_checkpoint,
-        depth=max(2, ctx.options.write_depth, pages_a_commit),
+        depth=max(2, ctx.options.write_depth, groups_a_commit),
     ) as writer:
+        group: list[Any] = []
         try:
             for page in pages:
                 if page.total is not None:
                     result.totals.add(int(page.total))
                     bar.total = page.total
                 result.seen.update(record["id"] for record in page.records)
-                writer.add(page)
+                group.append(page)
+                if len(group) >= GROUP_PAGES or _near_end(page, ctx.options.page_size):
+                    writer.add(group)
+                    group = []
         except SkyPortalError:
+            if group:
+                writer.add(group)
             writer.finish()
             raise
+        if group:
+            writer.add(group)
         writer.add(finish)
+
+
+#: Pages handed to the cache writer together while more than that are still to come.
+GROUP_PAGES = 3
+
+
+def _near_end(page: Any, page_size: int) -> bool:
+    """Fewer than :data:`GROUP_PAGES` pages come after ``page`` (by its ``totalMatches``;
+    a server that pages by fewer rows than asked only makes the groups end sooner)."""
+    if page.total is None:
+        return False
+    last = -(-int(page.total) // max(1, page_size))
+    return last - page.number < GROUP_PAGES
 
 
 def since_of(ctx: SyncContext, res: PagedResource) -> str | None:
