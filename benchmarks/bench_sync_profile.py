@@ -7,9 +7,9 @@ pages are first fetched one after another, as the API docs' script does:
   loopback), body not decoded; ``server_cpu_ms``: the server process's own CPU time per
   page (from ``/proc``), the figure that does not grow when other programs load the machine;
 
-then written into an empty cache the way ``workbench sync`` writes them: each page upserted
-as it comes into a transaction committed every ``commit_rows`` rows, on one connection kept
-open for the run (``Cache.keep_open``). Client
+then written into an empty cache the way ``workbench sync`` writes them: pages upserted as
+they come, three a call until the last three (one a call), into a transaction committed
+every ``commit_rows`` rows, on one connection kept open for the run (``Cache.keep_open``). Client
 figures are CPU time per page (``time.process_time``: DuckDB's own threads included), so a
 loaded machine inflates them less than wall time:
 
@@ -47,6 +47,7 @@ import requests
 from workbench.cache import Cache, bulk, upserts
 from workbench.server import spawn_server_process
 from workbench.sync.context import SyncOptions
+from workbench.sync.paged import GROUP_PAGES
 
 SPENT: dict[str, float] = defaultdict(float)
 
@@ -103,8 +104,9 @@ def fetch_all(url: str, token: str, path: str, params: dict, pid: int) -> tuple[
 
 
 def ingest(bodies: list[bytes], key: str, upsert: str, cache: Cache, commit_rows: int) -> dict:
-    """Decode and write the pages as a sync does (each page upserted as it comes, a
-    commit every ``commit_rows`` rows); CPU seconds per stage (totals)."""
+    """Decode and write the pages as a sync does (``GROUP_PAGES`` pages an upsert call,
+    one at a time once fewer than that are still to come, a commit every ``commit_rows``
+    rows); CPU seconds per stage (totals)."""
     kwargs = {"complete": ("comments",)} if upsert == "upsert_sources" else {}
     totals: dict[str, float] = defaultdict(float)
 
@@ -118,17 +120,20 @@ def ingest(bodies: list[bytes], key: str, upsert: str, cache: Cache, commit_rows
         totals["python"] += time.process_time() - start - sum(SPENT.values())
 
     with cache.keep_open():
-        block, tx, rows = None, None, 0
-        for body in bodies:
+        block, tx, rows, group = None, None, 0, []
+        for number, body in enumerate(bodies, 1):
             start = time.process_time()
-            records = orjson.loads(body)["data"][key]
+            group.extend(orjson.loads(body)["data"][key])
             totals["decode"] += time.process_time() - start
+            if number % GROUP_PAGES and len(bodies) - number >= GROUP_PAGES:
+                continue  # as the sync: pages go to the writer in groups until near the end
             if tx is None:
                 block = cache.write()
                 tx = block.__enter__()
-            write(tx, records)
-            rows += len(records)
-            if rows >= commit_rows or body is bodies[-1]:
+            write(tx, group)
+            rows += len(group)
+            group = []
+            if rows >= commit_rows or number == len(bodies):
                 start = time.process_time()
                 block.__exit__(None, None, None)
                 totals["commit"] += time.process_time() - start
