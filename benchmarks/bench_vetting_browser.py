@@ -5,11 +5,11 @@ A local server with 100,000 candidates, a cache synced from it (everything but t
 photometry; the photometry and cutouts of the candidates the run will show are fetched
 first, as a scan of a synced cache has them), the vetting panel in JupyterLab, headless
 Debian Chromium (Playwright). In the page, a capturing ``keydown`` listener takes the time
-of each ``n`` (skip) press; a MutationObserver and the light curve's BokehJS data source
+of each ``n`` (skip) press; a MutationObserver and the light curves' BokehJS data sources
 then time when the header's object id changed, when the new cutout images were decoded
-and painted, and when the light curve's update (its points, then its "view" row of ranges
-and title, applied by a CustomJS) was painted; "painted" is a task queued from the next
-animation frame. "Fully drawn" is the latest of the three. All times are
+and painted, and when the figure shown holds the new candidate's curve (the vetting
+stage either shows the hidden figure it drew that curve into ahead, or draws it into the
+one shown) and was painted; "painted" is a task queued from the next animation frame. "Fully drawn" is the latest of the three. All times are
 ``performance.now()`` in the page. Two runs: back-to-back (the next press as soon as the
 candidate is drawn) and a scanner who looks (presses 1.5 s apart). Prints figures; asserts
 nothing.
@@ -57,20 +57,20 @@ MEASURE_JS = r"""() => {
   // frame has been rendered (the usual "next paint" approximation).
   const painted = () => new Promise(r => requestAnimationFrame(
     () => setTimeout(() => r(performance.now()), 0)));
-  // The light curve's last update of a candidate is its "view" row (ranges, title), sent
-  // after the points; its CustomJS runs, then BokehJS repaints.
-  let lcSource = null;
+  // The light curve: the vetting stage (widgets/vetting_stage.js) shows the figure that
+  // holds the new candidate's curve (drawn into a hidden figure ahead) or draws it into the
+  // one shown; either way its frontToken becomes the candidate's slide token, and BokehJS
+  // paints in the next frame. Each figure's "view" row change also triggers a check.
+  const stage = () => window.__wbStage?.values().next().value ?? null;
+  let sources = 0;
   for (const view of Bokeh.index.roots) {
-    const doc = view.model.document;
-    const found = doc?.get_model_by_name('view') ?? doc?.get_model_by_name('det');
-    if (found) { lcSource = found; break; }
+    const found = view.model.document?.get_model_by_name('view');
+    if (found) {
+      sources += 1;
+      found.properties.data.change.connect(() => setTimeout(check, 0));
+    }
   }
-  const state = { results: [], open: null, lcChanges: 0, found_lc: lcSource !== null };
-  if (lcSource) lcSource.properties.data.change.connect(() => {
-    state.lcChanges += 1;
-    // the CustomJS applies the ranges asynchronously: check after it has had its turn
-    setTimeout(check, 0);
-  });
+  const state = { results: [], open: null, found_lc: sources > 0 && stage() !== null };
   function check() {
     const m = state.open;
     if (!m) return;
@@ -89,7 +89,9 @@ MEASURE_JS = r"""() => {
           .then(painted).then(t => { m.cutouts = t; finish(m); });
       }
     }
-    if (m.lc === null && !m.lcPending && state.lcChanges > m.lcBefore) {
+    const st = stage();
+    const slide = m.header !== null && st ? st.slides.get(m.id) : null;
+    if (m.lc === null && !m.lcPending && slide && st.frontToken === slide.token) {
       m.lcPending = true;
       m.lcSeen = now;
       painted().then(t => { m.lc = t; finish(m); });
@@ -118,7 +120,7 @@ MEASURE_JS = r"""() => {
     const el = cutouts();
     state.open = {
       t0: performance.now(), prevId: objId(), prevCutouts: el ? el.innerHTML : '',
-      lcBefore: state.lcChanges, header: null, cutouts: null, lc: null, done: false,
+      header: null, cutouts: null, lc: null, done: false,
     };
   }, true);
   new MutationObserver(check).observe(root, {

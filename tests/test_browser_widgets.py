@@ -273,6 +273,23 @@ LC_POINTS = """() => {
     }
     return -1;
 }"""
+# The light curve on screen: [figures visible, detections in the visible figure's BokehJS
+# source, detections in the slide of the candidate shown] (the stage swaps two figures).
+CURVE_SHOWN = """() => {
+    const st = window.__wbStage?.values().next().value;
+    const slide = st?.slides.get(st.displayed);
+    const area = document.querySelector('.wb-vetting .wb-candidate-area');
+    const boxes = [...area.querySelectorAll('.wb-lc-plot-0, .wb-lc-plot-1')]
+        .filter(b => getComputedStyle(b).visibility === 'visible');
+    for (const view of (window.Bokeh?.index?.roots ?? [])) {
+        if (boxes.length && boxes[0].contains(view.el)) {
+            const det = view.model.document.get_model_by_name('det');
+            const x = det.data instanceof Map ? det.data.get('x') : det.data.x;
+            return [boxes.length, x.length, slide ? slide.curve.det[0].x.length : -1];
+        }
+    }
+    return [boxes.length, -1, -1];
+}"""
 CELL_TYPES = """() => {
     const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
     return Array.from({length: cells.length}, (_, i) => cells.get(i).type);
@@ -413,12 +430,34 @@ def test_keys_drive_the_panel_and_never_reach_jupyterlab(
             page.wait_for_timeout(500)  # let any stray command land before looking
             after_types = page.evaluate(CELL_TYPES)
             final = current()
+            # one figure shown, holding the curve of the candidate shown (drawn ahead into
+            # the hidden figure and swapped in, or drawn into the one shown)
+            curves, shown = [], final
+            for _ in range(4):
+                press("n")
+                shown = next_after(shown)
+                page.wait_for_function(
+                    f"() => {{ const [n, mine, theirs] = ({CURVE_SHOWN})(); "
+                    "return n === 1 && mine === theirs && mine >= 0; }",
+                    timeout=30_000,
+                )
+                curves.append(page.evaluate(CURVE_SHOWN))
+            # a comment by keys: m focuses the comment box, the letters go into it, Enter
+            # queues it in the outbox; then the keys are the panel's again (n moves on)
+            for key in ("m", "o", "k", "Enter"):
+                press(key)
+            page.wait_for_function(
+                f"() => ({STATUS})().includes('comment on {shown} queued')", timeout=30_000
+            )
+            press("n")
+            next_after(shown)
         finally:
             browser.close()
     assert a != b != c
     assert gid in _saved_to(key_server, a), "the save by key did not stay"
     assert b not in _rejected(key_server), "the undo did not reverse the rejection"
     assert final == b, steps
+    assert any(mine > 0 for _shown, mine, _theirs in curves), curves
     assert after_types == cell_types == ["code"] * len(KEY_CELLS), after_types
     assert saved_at() == before_saved, "a key press saved the notebook"
     assert page_errors == [], page_errors

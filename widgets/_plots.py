@@ -38,6 +38,7 @@ __all__ = [
     "ensure_bokehjs",
     "in_kernel",
     "lightcurve_widget",
+    "stacked_curves",
 ]
 
 _BOKEHJS_COMPONENTS = ["bokeh", "bokeh-gl", "bokeh-widgets", "bokeh-tables"]
@@ -176,6 +177,20 @@ def curve_legend_html(columns: LightCurveColumns, title: str = "") -> str:
     if columns.limits_note:
         parts.append(f"<i style='color:#777'>{html.escape(columns.limits_note)}</i>")
     return f"<div class='wb-lc-legend' style='font-size:0.85em'>{' '.join(parts)}</div>"
+
+
+def stacked_curves(panes: tuple[LightCurvePane, ...]) -> w.VBox:
+    """The panes' figures in one place, one over the other (CSS grid, one cell), the
+    first pane's legend line under them. Each figure's widget gets the class
+    ``wb-lc-plot-<i>``; the vetting stage shows one and hides the others (visibility, so
+    the hidden ones keep their size and BokehJS draws into them)."""
+    for index, pane in enumerate(panes):
+        pane.plot.layout.grid_area = "1 / 1"
+        pane.plot.add_class(f"wb-lc-plot-{index}")
+        if index:
+            pane.plot.layout.visibility = "hidden"
+    stack = w.Box([pane.plot for pane in panes], layout=w.Layout(display="grid"))
+    return w.VBox([stack, panes[0].legend])
 
 
 class LightCurvePane:

@@ -31,7 +31,7 @@ from workbench.errors import OutboxError, WorkbenchError
 from workbench.plots.lightcurve import live_view_row
 
 from ._common import Panel, as_id_list, html_table
-from ._plots import LightCurvePane
+from ._plots import LightCurvePane, stacked_curves
 from .annotations_table import AnnotationsTable
 from .classification import (
     CLASSIFICATION_COLUMNS,
@@ -133,9 +133,13 @@ class VettingPanel(Panel):
         # About as wide as the three cutouts' row (3 x 220 px and gaps): below them in a
         # notebook of usual width, beside them where the panel is wide enough (the row wraps).
         self.lightcurve = LightCurvePane(width=LIGHTCURVE_WIDTH_PX, height=300)
+        # A second figure stacked under the first: the stage draws the next candidate's
+        # curve into it while the scanner looks, and a key swaps the two (no redraw then).
+        self.lightcurve_back = LightCurvePane(width=LIGHTCURVE_WIDTH_PX, height=300)
+        panes = (self.lightcurve, self.lightcurve_back)
         self.stage = CandidateStage(
-            figure_id=self.lightcurve.figure.id,
-            view_source_id=self.lightcurve.sources["view"].id,
+            figure_ids=[pane.figure.id for pane in panes],
+            view_source_ids=[pane.sources["view"].id for pane in panes],
         )
         self._slides: dict[str, tuple[tuple[Any, ...], Slide]] = {}
         self._done_curve = self.lightcurve.prepare(None)
@@ -164,7 +168,7 @@ class VettingPanel(Panel):
             save_ids,
             annotations_widget=self.annotations_table.widget,
         )
-        self.plot_box.children = (self.lightcurve.widget,)
+        self.plot_box.children = (stacked_curves(panes),)
         self.tabs.observe(self._tab_opened, names="selected_index")
         # keys are caught in the browser by the stage (it moves on before the kernel hears)
         self.stage.on_key = self.errors.guard(self._stage_key)
@@ -191,6 +195,7 @@ class VettingPanel(Panel):
         if self.classifier is not None:
             self.classifier.close()
         self.stage.close()
+        self.lightcurve_back.close()
         super().close()
 
     # -- scan groups ---------------------------------------------------------------------

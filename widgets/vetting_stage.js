@@ -33,6 +33,10 @@ function stateOf(model) {
       // kernel (read by benchmarks/bench_vetting_browser.py through window.__wbStage)
       stats: { fromSlide: 0, waited: {} },
       queued: [], // keys not yet sent to the kernel (in order)
+      front: 0, // the light-curve figure shown (the others are drawn ahead)
+      frontToken: "", // the slide whose curve it shows
+      preloads: 0,
+      commentSeq: 0, // the last "m" sent (the comment mode focuses a text box)
     });
     window.__wbStage = panels;
   }
@@ -71,35 +75,94 @@ function quietly(doc, fn) {
   }
 }
 
-// Put the light curve's view row into every BokehJS view of the figure. The figure's own
-// CustomJS applies the row (points, ranges, note). Nothing is synced back: the kernel
-// updates its own copy, and each message to the kernel costs the page a busy/idle round.
-function applyCurve(model, row) {
+// The connected BokehJS root views of one figure (one per view of the panel in the page).
+function figureViews(figureId) {
   const Bokeh = window.Bokeh;
-  if (!Bokeh || !Bokeh.index || !row) {
-    return false;
-  }
-  const figureId = model.get("figure_id");
-  const sourceId = model.get("view_source_id");
-  let applied = false;
-  for (const view of Bokeh.index) {
-    if (view.model.id !== figureId || !view.el.isConnected) {
-      continue;
+  const views = [];
+  for (const view of (Bokeh && Bokeh.index) || []) {
+    if (view.model.id === figureId && view.el.isConnected) {
+      views.push(view);
     }
-    const doc = view.model.document;
-    const source = doc && doc.get_model_by_id(sourceId);
-    if (!source) {
-      continue;
-    }
-    quietly(doc, () => source.setv({ data: row }, { check_eq: false }));
-    applied = true;
   }
-  return applied;
+  return views;
 }
 
-function legendHosts(el) {
-  const area = el.closest(".wb-candidate-area");
-  return area ? area.querySelectorAll(".wb-lc-legend-host .widget-html-content") : [];
+// Put a slide's view row into light-curve figure `index` (each of its views); the figure's
+// own CustomJS applies it (points, ranges, note). Nothing is synced back: the kernel keeps
+// its own copy, and each message to the kernel costs the page a busy/idle round. False
+// while the figure has no view yet.
+function loadCurve(model, index, slide) {
+  const sourceId = model.get("view_source_ids")[index];
+  let loaded = false;
+  for (const view of figureViews(model.get("figure_ids")[index])) {
+    if (view.__wbToken !== slide.token) {
+      const doc = view.model.document;
+      const source = doc && doc.get_model_by_id(sourceId);
+      if (!source) {
+        continue;
+      }
+      quietly(doc, () => source.setv({ data: slide.curve }, { check_eq: false }));
+      view.__wbToken = slide.token;
+    }
+    loaded = true;
+  }
+  return loaded;
+}
+
+function holds(model, index, token) {
+  const views = figureViews(model.get("figure_ids")[index]);
+  return views.length > 0 && views.every((view) => view.__wbToken === token);
+}
+
+// Show figure `index` and hide the others (hidden ones keep their size, so BokehJS still
+// draws into them).
+function showFigure(model, st, index, token) {
+  st.front = index;
+  st.frontToken = token;
+  for (const el of st.views) {
+    const area = el.closest(".wb-candidate-area");
+    model.get("figure_ids").forEach((_, i) => {
+      const box = area && area.querySelector(`.wb-lc-plot-${i}`);
+      if (box) {
+        box.style.visibility = i === index ? "visible" : "hidden";
+      }
+    });
+  }
+}
+
+// The slide's light curve on screen: the figure that already holds it is shown (drawn
+// ahead, while the scanner looked at the one before), else it is drawn into the one shown.
+function presentCurve(model, st, slide, frames = RETRY_FRAMES) {
+  const count = model.get("figure_ids").length;
+  let index = [...Array(count).keys()].find((i) => holds(model, i, slide.token));
+  if (index === undefined) {
+    index = st.front;
+    if (!loadCurve(model, index, slide)) {
+      if (frames > 0 && st.displayed === slide.obj_id) {
+        requestAnimationFrame(() => presentCurve(model, st, slide, frames - 1));
+      }
+      return; // the plot's view is not built yet
+    }
+  }
+  showFigure(model, st, index, slide.token);
+  preloadNext(model, st);
+}
+
+// After the next paint, draw the candidate an advance shows next into a hidden figure.
+function preloadNext(model, st) {
+  const count = model.get("figure_ids").length;
+  const serial = ++st.preloads;
+  if (count < 2) {
+    return;
+  }
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      const next = nextInChain(st);
+      if (serial === st.preloads && next !== null) {
+        loadCurve(model, (st.front + 1) % count, st.slides.get(next));
+      }
+    }, 0),
+  );
 }
 
 // The slide's HTML parsed once, on arrival, and its cutouts decoded then: showing it later
@@ -113,7 +176,12 @@ function prepareNode(slide) {
   slide.node = node;
 }
 
-function drawView(model, el, slide) {
+function legendHosts(el) {
+  const area = el.closest(".wb-candidate-area");
+  return area ? area.querySelectorAll(".wb-lc-legend-host .widget-html-content") : [];
+}
+
+function drawView(el, slide) {
   const main = el.querySelector(".wb-stage-main");
   const node = slide.node;
   if (node && (node.parentNode === null || node.parentNode === main)) {
@@ -122,17 +190,16 @@ function drawView(model, el, slide) {
     main.innerHTML = slide.html; // a second view of the same panel: its own copy
   }
   el.dataset.token = slide.token;
-  const apply = (frames) => {
+  const legend = (frames) => {
     const hosts = el.isConnected ? legendHosts(el) : [];
     hosts.forEach((host) => {
       host.innerHTML = slide.legend_html;
     });
-    const drawn = applyCurve(model, slide.curve);
-    if ((!drawn || hosts.length === 0) && frames > 0 && el.dataset.token === slide.token) {
-      requestAnimationFrame(() => apply(frames - 1)); // the plot's view is not built yet
+    if (hosts.length === 0 && frames > 0 && el.dataset.token === slide.token) {
+      requestAnimationFrame(() => legend(frames - 1)); // not in the page yet
     }
   };
-  apply(RETRY_FRAMES);
+  legend(RETRY_FRAMES);
 }
 
 // Show the slide of objId ("": the end of the queue) in every view; false if not sent yet.
@@ -144,8 +211,9 @@ function show(model, st, objId) {
   st.displayed = objId;
   st.displayedToken = slide.token;
   for (const el of st.views) {
-    drawView(model, el, slide);
+    drawView(el, slide);
   }
+  presentCurve(model, st, slide);
   return true;
 }
 
@@ -162,6 +230,9 @@ function onMessage(model, st, msg) {
   st.chain = msg.chain;
   st.current = msg.current;
   st.ack = msg.ack;
+  if (st.mode === "comment" && msg.mode === "") {
+    releaseCommentBox(st); // the comment was posted or cancelled: keys are the panel's again
+  }
   st.mode = msg.mode;
   st.canSave = msg.can_save;
   st.unforeseen = st.unforeseen.filter((s) => s > st.ack);
@@ -210,6 +281,9 @@ function pressKey(model, st, key) {
   if (shown === obj) {
     st.unforeseen.push(seq);
   }
+  if ((key === "m" || key === "M") && st.mode === "") {
+    st.commentSeq = seq;
+  }
   const message = { type: "key", key, obj, seq, shown, follow };
   if (shown !== obj) {
     // Told after the next candidate is painted: the kernel's busy/idle round and its
@@ -226,6 +300,22 @@ function flushKeys(model, st) {
   for (const message of st.queued.splice(0)) {
     model.send(message);
   }
+}
+
+// The comment mode focused the panel's comment box; when it ends, that focus goes.
+function releaseCommentBox(st) {
+  const active = document.activeElement;
+  for (const el of st.views) {
+    const panel = el.closest(".wb-vetting");
+    if (active && isTextInput(active) && panel && panel.contains(active)) {
+      active.blur();
+    }
+  }
+}
+
+// An "m" sent and not yet handled: the kernel is entering the comment mode.
+function commentKeyPending(st) {
+  return st.commentSeq > st.ack;
 }
 
 function isTextInput(target) {
@@ -252,7 +342,11 @@ function listenForKeys(model, st, el) {
     armed = area !== null && area.contains(event.target) && !isTextInput(event.target);
   };
   const onKey = (event) => {
-    if (!(hovered || armed) || !el.isConnected || isTextInput(event.target)) {
+    // A text box with the focus keeps its keys, except in the comment mode (m): that
+    // focuses the panel's own comment box, and its keys (Enter posts, Escape cancels) are
+    // the panel's. A click into a text box disarms the panel.
+    const typing = isTextInput(event.target) && st.mode !== "comment" && !commentKeyPending(st);
+    if (!(hovered || armed) || !el.isConnected || typing) {
       return;
     }
     if (event.ctrlKey || event.altKey || event.metaKey || MODIFIERS.has(event.key)) {
@@ -300,7 +394,8 @@ function render({ model, el }) {
   st.views.add(el);
   const slide = st.displayed !== null ? st.slides.get(st.displayed) : null;
   if (slide) {
-    drawView(model, el, slide);
+    drawView(el, slide); // a new view of a panel already on screen elsewhere
+    presentCurve(model, st, slide);
   }
   const stopKeys = listenForKeys(model, st, el);
   return () => {

@@ -84,11 +84,14 @@ class CandidateStage(anywidget.AnyWidget):
 
     _esm = Path(__file__).with_name("vetting_stage.js")
     uid = traitlets.Unicode("").tag(sync=True)
-    figure_id = traitlets.Unicode("").tag(sync=True)  # the light curve's Bokeh figure
-    view_source_id = traitlets.Unicode("").tag(sync=True)  # its view row's data source
+    # the light-curve figures (Bokeh ids), stacked: one shown, the next drawn into another
+    figure_ids = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    view_source_ids = traitlets.List(traitlets.Unicode()).tag(sync=True)  # their view rows
 
-    def __init__(self, *, figure_id: str, view_source_id: str) -> None:
-        super().__init__(uid=uuid.uuid4().hex, figure_id=figure_id, view_source_id=view_source_id)
+    def __init__(self, *, figure_ids: list[str], view_source_ids: list[str]) -> None:
+        super().__init__(
+            uid=uuid.uuid4().hex, figure_ids=figure_ids, view_source_ids=view_source_ids
+        )
         self.on_key: KeyCallback | None = None
         self.on_hello: Callable[[], Any] | None = None
         self.acked = 0  # the last key handled
