@@ -81,9 +81,10 @@ def main() -> None:
                 params={"numPerPage": 500, "pageNumber": page_no},
                 timeout=120,
             )
-            if r.status_code != 200:
+            rows = r.json()["data"]["sources"] if r.status_code == 200 else []
+            if not rows:  # past the last page: an empty list, as SkyPortal answers
                 break
-            n += len(r.json()["data"]["sources"])
+            n += len(rows)
             page_no += 1
         print(f"sequential read of all {n:,} sources: {time.perf_counter() - t:.1f} s")
         photometry_windows(s, srv.url)
