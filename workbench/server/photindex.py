@@ -206,6 +206,13 @@ def _has_deleted(store, idx: int) -> bool:
     return any(base < pid <= top for pid in store.phot_deleted)
 
 
+# A seeded point's MJD may fall outside its light curve's [lc_start, lc_end] (each visit is
+# put in the night of its draw: up to a day before the start, half a day after the end).
+# Objects are picked with this margin; the points themselves by their own MJD, as SkyPortal
+# filters photometry on each point's date.
+POINT_MARGIN_DAYS = 2.0
+
+
 class PhotIndex:
     """Every seeded point of the objects that existed when it was made, by MJD.
 
@@ -248,10 +255,10 @@ class PhotIndex:
         self.built = need
 
     def window(self, store, lo_mjd: float, hi_mjd: float) -> tuple[np.ndarray, ...]:
-        """Columns (obj, k, band, mjd, flux, fluxerr) of seeded points with ``lo <= mjd
-        <= hi`` of objects whose ``[lc_start, lc_end]`` overlaps the window, ordered by
-        object, MJD and id (the order the per-object path answers in)."""
-        self._extend(store, hi_mjd)
+        """Columns (obj, k, band, mjd, flux, fluxerr) of the seeded points with ``lo <=
+        mjd <= hi`` (each point by its own date), ordered by object, MJD and id (the order
+        the per-object path answers in)."""
+        self._extend(store, hi_mjd + POINT_MARGIN_DAYS)
         pieces = []
         for chunk in self.chunks:
             a = int(np.searchsorted(chunk.mjd, lo_mjd, side="left"))
@@ -279,9 +286,7 @@ class PhotIndex:
             )
         obj, k, band, mjd, flux, fluxerr = (np.concatenate(c) for c in zip(*pieces, strict=True))
         o = store.objs
-        # the per-object path picks objects by their light curve's span, not the points'
-        # dates (a point can fall up to a night outside [lc_start, lc_end])
-        keep = (o["lc_end"][obj] >= lo_mjd) & (o["lc_start"][obj] <= hi_mjd)
+        keep = np.ones(len(obj), dtype=bool)
         if store.phot_added:
             keep &= ~np.isin(obj, np.fromiter(store.phot_added, dtype=np.int64))
         if store.phot_deleted:

@@ -78,9 +78,9 @@ class PhotometryHandler(BaseHandler):
 def range_records(
     store, lo: int | None, hi: int | None, instruments: list[int] | None, fmt: str
 ) -> list[dict[str, Any]]:
-    """Records of ``/api/photometry/range``: points with ``lo <= mjd <= hi`` (epoch µs,
-    None: unbounded) of the objects whose light curve overlaps the window or that have
-    posted points, by object then (MJD, id); 400 beyond :data:`MAX_RANGE_POINTS`.
+    """Records of ``/api/photometry/range``: every point with ``lo <= mjd <= hi`` (epoch
+    µs, None: unbounded; each point by its own date), by object then (MJD, id); 400 beyond
+    :data:`MAX_RANGE_POINTS`.
 
     Seeded points come from the store's :class:`~workbench.server.photindex.PhotIndex`;
     objects with posted points and objects created after the index take the per-object
@@ -94,7 +94,9 @@ def range_records(
     if not instruments or 1 in instruments:  # every seeded point is instrument 1 (ZTF)
         fast = index.window(store, lo_mjd, hi_mjd)
     late = np.arange(index.covered, len(o))
-    late = late[o["gen"][late] & (o["lc_end"][late] >= lo_mjd) & (o["lc_start"][late] <= hi_mjd)]
+    margin = photindex.POINT_MARGIN_DAYS  # objects near the window; points by their own date
+    near = (o["lc_end"][late] >= lo_mjd - margin) & (o["lc_start"][late] <= hi_mjd + margin)
+    late = late[o["gen"][late] & near]
     slow = sorted(set(store.phot_added) | set(late.tolist()))
     total = 0 if fast is None else len(fast[0])
     per_object: dict[int, list[dict[str, Any]]] = {}
