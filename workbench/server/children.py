@@ -88,12 +88,14 @@ class ChildrenMixin:
                 self._phot_index = PhotIndex(self)
             return self._phot_index
 
-    def _generated_points(self, idx: int) -> list[dict[str, Any]]:
+    def seeded_curve(self, idx: int) -> lightcurve.LightCurve | None:
+        """The seeded light curve of object ``idx`` (None: it has none); the same curve
+        for the same seed, every time."""
         o = self.objs
         count = int(o["n_phot"][idx])
         if not o["gen"][idx] or count == 0:
-            return []
-        curve = lightcurve.generate(
+            return None
+        return lightcurve.generate(
             self.seed,
             idx,
             self.kind(idx),
@@ -105,6 +107,13 @@ class ChildrenMixin:
             float(o["period"][idx]),
             i_band=idx >= N_NAMED and idx % 3 == 0,
         )
+
+    def _generated_points(self, idx: int) -> list[dict[str, Any]]:
+        curve = self.seeded_curve(idx)
+        if curve is None:
+            return []
+        count = int(self.objs["n_phot"][idx])
+        o = self.objs
         base = int(o["phot_base"][idx])
         created = int(o["created"][idx])
         det = curve.detected

@@ -28,7 +28,6 @@ from . import lightcurve
 from .lightcurve import ZP, LightCurve
 from .photrec import PHOT_GROUPS
 from .records import group_brief
-from .sky import N_NAMED
 
 _EPOCH_US = np.datetime64(0, "us")
 
@@ -46,23 +45,8 @@ class _Chunk:
 
 
 def curve(store, idx: int) -> LightCurve | None:
-    """The seeded light curve of object ``idx`` (None when it has no generated points)."""
-    o = store.objs
-    count = int(o["n_phot"][idx])
-    if not o["gen"][idx] or count == 0:
-        return None
-    return lightcurve.generate(
-        store.seed,
-        idx,
-        store.kind(idx),
-        count,
-        float(o["lc_start"][idx]),
-        float(o["lc_end"][idx]),
-        float(o["peak_mjd"][idx]),
-        float(o["peak_mag"][idx]),
-        float(o["period"][idx]),
-        i_band=idx >= N_NAMED and idx % 3 == 0,
-    )
+    """The seeded light curve of object ``idx`` (None: it has none)."""
+    return store.seeded_curve(idx)
 
 
 def iso_column(us: np.ndarray) -> list[str]:
