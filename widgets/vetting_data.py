@@ -213,8 +213,15 @@ class Prefetcher:
         self._generation = 0  # bumped by forget(): a load started before is not kept
         self.pinned: str | None = None  # the view on screen: never dropped by eviction
         self.wanted: set[str] = set()  # the candidates asked for last (to come): kept too
-        # called (in the worker thread) after background views were stored
+        # called after background views were stored, in a thread of its own: a caller may
+        # hold the panel's lock while it waits in get() for a view the worker has yet to
+        # read, so the worker itself must never wait for that lock
         self.on_ready: Callable[[], Any] | None = None
+        self._notifier = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vetting-ready")
+            if background
+            else None
+        )
 
     def peek(self, obj_id: str) -> CandidateView | None:
         """The view of ``obj_id`` if it is prepared already, else None (never waits)."""
@@ -298,12 +305,14 @@ class Prefetcher:
         self._ready()
 
     def _ready(self) -> None:
-        # after the futures are set: a caller waiting in get() holds the panel's lock
-        if self.on_ready is not None:
-            try:
-                self.on_ready()
-            except Exception as exc:  # a worker thread: keep it alive
-                self.failures["(ready)"] = f"{type(exc).__name__}: {exc}"
+        if self.on_ready is not None and self._notifier is not None:
+            self._notifier.submit(self._notify)
+
+    def _notify(self) -> None:
+        try:
+            self.on_ready()  # type: ignore[misc]
+        except Exception as exc:  # a thread of its own: keep it alive, keep the reason
+            self.failures["(ready)"] = f"{type(exc).__name__}: {exc}"
 
     def _prepare_one(self, obj_id: str, row: dict[str, Any]) -> CandidateView | None:
         generation = self._generation
@@ -339,6 +348,9 @@ class Prefetcher:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._notifier is not None:
+            self._notifier.shutdown(wait=True, cancel_futures=True)
+            self._notifier = None
 
     def __contains__(self, obj_id: str) -> bool:
         with self._lock:
