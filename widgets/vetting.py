@@ -172,7 +172,7 @@ class VettingPanel(Panel):
         self.tabs.observe(self._tab_opened, names="selected_index")
         # keys are caught in the browser by the stage (it moves on before the kernel hears)
         self.stage.on_key = self.errors.guard(self._stage_key)
-        self.stage.on_hello = self._publish_stage
+        self.stage.on_state_wanted = self._publish_stage
         self.keys_event = self.stage
         if order not in ORDERS:
             raise WorkbenchError(f"order must be one of {ORDERS}, not {order!r}")
@@ -429,10 +429,7 @@ class VettingPanel(Panel):
         self.view = view
         self.prefetcher.pinned = obj_id
         self._shown_serial += 1
-        learned = None
-        if self.state.order == "learned" and obj_id in self.state.learned:
-            learned = (self.state.learned[obj_id], self._drivers.get(obj_id, ""))
-        current = self._slide(view, learned, self._decision_note(obj_id))
+        current = self._slide(view, self._learned(obj_id), self._decision_note(obj_id))
         self.header.value, self.badges.value, self.cutouts_html.value = current.parts
         # the stage sends the row and the legend to the browser: the kernel's copy only here
         self.lightcurve.show(view.plot, quiet=True)
@@ -469,6 +466,12 @@ class VettingPanel(Panel):
             )
             return None
         return self.handle_key(key)
+
+    def _learned(self, obj_id: str) -> tuple[float, str] | None:
+        """With the learned order: the candidate's p_wanted and what drove it."""
+        if self.state.order == "learned" and obj_id in self.state.learned:
+            return self.state.learned[obj_id], self._drivers.get(obj_id, "")
+        return None
 
     def _slide(
         self, view: CandidateView, learned: tuple[float, str] | None = None, note: str = ""
@@ -511,10 +514,7 @@ class VettingPanel(Panel):
                 self.stage.publish(self._done_slide(), [])
                 return
             if current is None:
-                learned = None
-                if self.state.order == "learned" and obj_id in self.state.learned:
-                    learned = (self.state.learned[obj_id], self._drivers.get(obj_id, ""))
-                current = self._slide(view, learned, self._decision_note(obj_id))
+                current = self._slide(view, self._learned(obj_id), self._decision_note(obj_id))
             chain: list[Slide] = []
             record = self.decided.get(obj_id)
             if not self.state.revisiting and (
@@ -524,10 +524,7 @@ class VettingPanel(Panel):
                     ahead = self.prefetcher.peek(upcoming)
                     if ahead is None:
                         break  # an advance past it waits for the kernel
-                    learned = None
-                    if self.state.order == "learned" and upcoming in self.state.learned:
-                        learned = (self.state.learned[upcoming], self._drivers.get(upcoming, ""))
-                    chain.append(self._slide(ahead, learned))
+                    chain.append(self._slide(ahead, self._learned(upcoming)))
             self.stage.publish(
                 current,
                 chain,

@@ -78,8 +78,8 @@ class CandidateStage(anywidget.AnyWidget):
 
     ``on_key(key, obj_id, seq)`` is called for each key pressed over the panel (``obj_id``:
     the candidate on screen when it was pressed, "" for none, None when the key was typed
-    after one whose outcome the page could not foresee); ``on_hello()`` when a
-    browser page connects and needs everything again. :meth:`publish` sends the state.
+    after one whose outcome the page could not foresee); ``on_state_wanted()`` when a
+    browser page connects and needs everything again, and after each key (its ack). :meth:`publish` sends the state.
     """
 
     _esm = Path(__file__).with_name("vetting_stage.js")
@@ -93,7 +93,7 @@ class CandidateStage(anywidget.AnyWidget):
             uid=uuid.uuid4().hex, figure_ids=figure_ids, view_source_ids=view_source_ids
         )
         self.on_key: KeyCallback | None = None
-        self.on_hello: Callable[[], Any] | None = None
+        self.on_state_wanted: Callable[[], Any] | None = None
         self.acked = 0  # the last key handled
         self.handling = False  # a key is being handled: publish once, after it
         self._sent: OrderedDict[str, str] = OrderedDict()  # obj_id -> token sent
@@ -105,8 +105,8 @@ class CandidateStage(anywidget.AnyWidget):
         if kind == "hello":
             with self._send_lock:
                 self._sent.clear()  # a new page: it has no slide yet
-            if self.on_hello is not None:
-                self.on_hello()
+            if self.on_state_wanted is not None:
+                self.on_state_wanted()
         elif kind == "key" and self.on_key is not None:
             seq = int(content.get("seq") or 0)
             self.handling = True
@@ -118,8 +118,8 @@ class CandidateStage(anywidget.AnyWidget):
             finally:
                 self.handling = False
                 self.acked = max(self.acked, seq)
-            if self.on_hello is not None:
-                self.on_hello()  # publish the state after the key, with its ack
+            if self.on_state_wanted is not None:
+                self.on_state_wanted()  # the state after the key, with its ack
 
     def press(self, key: str, obj_id: str | None, seq: int = 0) -> Any:
         """Handle one key as if pressed in the browser over candidate ``obj_id`` (None:

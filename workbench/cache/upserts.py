@@ -89,6 +89,22 @@ class UpsertMixin:
     _now: datetime
 
     # -- helpers -------------------------------------------------------------------------
+    def _merge_for_objs(
+        self, page: Page, scope_ids: Iterable[str] | None, scope_stored: set[str] | None
+    ) -> Outcome:
+        """Merge a page of rows keyed by obj_id; with ``scope_ids``, stored rows of those
+        objs that the page no longer holds are removed (``scope_stored``: the objs known
+        to have rows, when already read)."""
+        scope = ("obj_id", scope_ids) if scope_ids is not None else None
+        return merge_page(
+            self._con,
+            page,
+            now=self._now,
+            scope=scope,
+            track="obj_id",
+            scope_stored=scope_stored,
+        )
+
     def _merged_page(
         self,
         spec: TableSpec,
@@ -160,15 +176,7 @@ class UpsertMixin:
         derive = _DERIVED.get(spec.name)
         if derive is not None:
             page.values.update(derive(page.raws))
-        scope = ("obj_id", scope_ids) if scope_ids is not None else None
-        return merge_page(
-            self._con,
-            page,
-            now=self._now,
-            scope=scope,
-            track="obj_id",
-            scope_stored=scope_stored,
-        )
+        return self._merge_for_objs(page, scope_ids, scope_stored)
 
     @staticmethod
     def _held(records: list[dict], complete: set[str]) -> list[str]:
@@ -396,15 +404,7 @@ class UpsertMixin:
             old is not None and old[0].get("public_url") in (None, r.get("public_url"))
             for r, old in zip(rows, olds, strict=True)
         ]
-        scope = ("obj_id", scope_ids) if scope_ids is not None else None
-        return merge_page(
-            self._con,
-            page,
-            now=self._now,
-            scope=scope,
-            track="obj_id",
-            scope_stored=scope_stored,
-        )
+        return self._merge_for_objs(page, scope_ids, scope_stored)
 
     def upsert_thumbnails(
         self, records: Iterable[dict], *, replace_for: str | Iterable[str] | None = None

@@ -44,11 +44,6 @@ class _Chunk:
     fluxerr: np.ndarray  # float64, µJy
 
 
-def curve(store, idx: int) -> LightCurve | None:
-    """The seeded light curve of object ``idx`` (None: it has none)."""
-    return store.seeded_curve(idx)
-
-
 def iso_column(us: np.ndarray) -> list[str]:
     """:func:`timeutil.iso` of each epoch-microsecond value (no fraction when it is 0)."""
     text = np.datetime_as_string(_EPOCH_US + us.astype("timedelta64[us]"), unit="us").tolist()
@@ -174,7 +169,7 @@ def object_records(store, idx: int, fmt: str) -> list[dict[str, Any]] | None:
     """
     if idx in store.phot_added or _has_deleted(store, idx):
         return None
-    lc = curve(store, idx)
+    lc = store.seeded_curve(idx)
     if lc is None:
         return []
     k = np.lexsort((np.arange(len(lc.mjd)), lc.mjd)).astype(np.int32)  # by (mjd, id)
@@ -221,7 +216,7 @@ class PhotIndex:
             return
         parts = []
         for idx in self.order[self.built : need].tolist():
-            lc = curve(store, idx)
+            lc = store.seeded_curve(idx)
             n = len(lc.mjd)
             parts.append(
                 (
