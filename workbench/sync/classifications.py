@@ -7,6 +7,13 @@ So the sync never asks for a second page. It splits the ``created_at`` range
 ``totalMatches`` fits in one page, and checks it got that many distinct rows. Edits are
 invisible to ``startDate``; the classifications embedded in synced sources and
 candidates carry them.
+
+A GCN-event-scoped sync reads only the event's objs' classifications: the scoped
+sources and candidates listings embed each obj's complete set (SkyPortal's listings carry
+``classifications`` without any ``include`` flag: see the live captures), and the objs
+they returned are recorded (:func:`.listings.event_objs`). What is left is what was
+created since an obj was listed: the windows from then (or from the event's own
+watermark) until now, whole-server but incremental, kept for the event's objs only.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .context import SyncContext, parse_time, to_iso, utcnow
+from .listings import event_objs
 from .writer import Finish, PageWriter
 
 PATH = "/api/classification"
@@ -31,11 +39,53 @@ def _fmt(t: dt.datetime) -> str:
 
 
 def sync_classifications(ctx: SyncContext) -> None:
-    """Bring classifications created since the watermark into the cache."""
+    """Bring classifications created since the watermark into the cache (with a GCN event
+    in the options: only the classifications of that event's objs)."""
+    if ctx.options.gcn_event:
+        _sync_event_classifications(ctx)
+        return
     scope = ctx.options.scope("classifications")
     state = ctx.cache.sync_state("classifications", scope) or {}
     watermark = parse_time(state.get("watermark"))
     start = ctx.options.since or (watermark - ctx.options.overlap if watermark else EARLIEST)
+    seen = _read_windows(ctx, scope, start)
+    if ctx.options.reconcile and start == EARLIEST:
+        with ctx.cache.write() as tx:
+            removed = tx.retain("classifications", seen)
+        if removed:
+            ctx.summary.notes.append(f"classifications: {removed} deleted on the server, removed")
+
+
+def _sync_event_classifications(ctx: SyncContext) -> None:
+    """The event's objs' classifications created since the scoped listings embedded them.
+
+    Each obj's listing carried its complete set as of when that pass began (the time the
+    event record keeps); from the earliest such time, or from the event's own watermark
+    (kept under a scope naming the event, so the whole-server watermark never moves), the
+    windows of ``/api/classification`` are read and only the event's objs' rows kept.
+    Right after the scoped listings that is one request holding minutes of rows.
+    """
+    objs = event_objs(ctx)
+    if not objs:
+        ctx.summary.notes.append(
+            f"classifications: no objects of the event {ctx.options.gcn_event} in the cache "
+            f"yet; sync sources and candidates with this gcn_event (they carry them)"
+        )
+        return
+    scope = ctx.options.scope("classifications")
+    state = ctx.cache.sync_state("classifications", scope) or {}
+    since = parse_time(state.get("watermark")) or min(
+        t for t in (parse_time(v) for v in objs.values()) if t is not None
+    )
+    start = ctx.options.since or since - ctx.options.overlap
+    _read_windows(ctx, scope, start, keep=set(objs))
+
+
+def _read_windows(
+    ctx: SyncContext, scope: str, start: dt.datetime, keep: set[str] | None = None
+) -> set[int]:
+    """Read ``[start, now]`` in windows of one page each into the cache, then move the
+    watermark of ``scope``; the ids seen. ``keep``: store only these objs' rows."""
     end = utcnow() + dt.timedelta(minutes=1)
     seen: set[int] = set()
 
@@ -78,15 +128,13 @@ def sync_classifications(ctx: SyncContext) -> None:
                 if total > len(records):
                     records = _exhaust_window(ctx, lo, hi, total)
                 seen.update(r["id"] for r in records)
+                if keep is not None:
+                    records = [r for r in records if r.get("obj_id") in keep]
                 if records:
                     writer.add(records)
             todo = split
         writer.add(Finish(done))  # the watermark moves with the last windows' commit
-    if ctx.options.reconcile and start == EARLIEST:
-        with ctx.cache.write() as tx:
-            removed = tx.retain("classifications", seen)
-        if removed:
-            ctx.summary.notes.append(f"classifications: {removed} deleted on the server, removed")
+    return seen
 
 
 def _split(

@@ -58,7 +58,17 @@ class SyncOptions:
             parts.append("groups=" + ",".join(map(str, sorted(self.group_ids))))
         if self.filter_ids and resource == "candidates":
             parts.append("filters=" + ",".join(map(str, sorted(self.filter_ids))))
-        if self.gcn_event and resource in {"gcn_events", "galaxies", "sources", "candidates"}:
+        # classifications and spectra of an event are read for its objs only: their own
+        # watermark, so a scoped pass never makes the next whole-server pass skip rows
+        scoped_by_event = {
+            "gcn_events",
+            "galaxies",
+            "sources",
+            "candidates",
+            "classifications",
+            "spectra",
+        }
+        if self.gcn_event and resource in scoped_by_event:
             parts.append(f"event={self.gcn_event}")
         if self.galaxy_catalog and resource == "galaxies":
             parts.append(f"catalog={self.galaxy_catalog}")

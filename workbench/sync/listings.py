@@ -9,6 +9,8 @@ triggers a full reconcile pass, whose keys then say exactly what the server stil
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from .context import SyncContext, parse_time, to_iso, utcnow
 from .paged import PagedResource, run_pass, server_total, settle_full_pass, since_of
@@ -41,7 +43,9 @@ def sources_resource(
         list_key="sources",
         table="sources",
         # includeComments: a record without the key has no comments
-        upsert=lambda tx, records: tx.upsert_sources(records, complete=("comments",)),
+        upsert=_recording_event_objs(
+            ctx, lambda tx, records: tx.upsert_sources(records, complete=("comments",))
+        ),
         since_param=since_param,
         params=params,
     )
@@ -60,10 +64,54 @@ def candidates_resource(ctx: SyncContext) -> PagedResource:
         path="/api/candidates",
         list_key="candidates",
         table="candidates",
-        upsert=lambda tx, records: tx.upsert_candidates(records),
+        upsert=_recording_event_objs(ctx, lambda tx, records: tx.upsert_candidates(records)),
         since_param="startDate",
         params=params,
     )
+
+
+#: The ``sync_state`` row (scope ``event=<dateobs>``) whose ``objs`` say which objs the
+#: event-scoped listings returned: ``{obj_id: when it was first listed (naive UTC ISO)}``.
+EVENT_OBJS = "event_objs"
+
+
+def _recording_event_objs(
+    ctx: SyncContext, upsert: Callable[[Any, list[dict]], Any]
+) -> Callable[[Any, list[dict]], Any]:
+    """``upsert``, which in an event-scoped sync also records the page's objs as the
+    event's, in the same transaction (a killed pass loses neither).
+
+    Classifications and spectra of the event read this record: the server decided which
+    objs lie in the localization (its own crossmatch, its cumprob semantics), so the cache
+    keeps its answer rather than redo the crossmatch (whose localization may not even be
+    cached yet: ``gcn_events`` syncs after them). The time stored is when this pass began,
+    before any page was fetched: the embedded classifications are complete as of then.
+    """
+    if not ctx.options.gcn_event:
+        return upsert
+    started = to_iso(utcnow())
+    scope = f"event={ctx.options.gcn_event}"
+
+    def write(tx: Any, records: list[dict]) -> Any:
+        result = upsert(tx, records)
+        state = tx.get_sync_state(EVENT_OBJS, scope) or {}
+        objs: dict[str, str] = dict(state.get("objs") or {})
+        new = {r["id"] for r in records} - objs.keys()
+        if new:
+            objs.update(dict.fromkeys(sorted(new), started))
+            tx.set_sync_state(EVENT_OBJS, scope, status="complete", objs=objs)
+        return result
+
+    return write
+
+
+def event_objs(ctx: SyncContext) -> dict[str, str]:
+    """``{obj_id: first listed (naive UTC ISO)}`` of the objs the event-scoped sources and
+    candidates listings have returned so far (``{}`` outside an event-scoped sync)."""
+    if not ctx.options.gcn_event:
+        return {}
+    state = ctx.cache.sync_state(EVENT_OBJS, f"event={ctx.options.gcn_event}") or {}
+    return dict(state.get("objs") or {})
 
 
 def detection_window(

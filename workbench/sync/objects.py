@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BadRequest
 from .context import SyncContext, parse_time, to_iso, utcnow
+from .listings import event_objs
 from .summary import TableCounts
 
 #: Photometry before this is fetched in one open-ended window (pre-ZTF archives).
@@ -179,25 +180,62 @@ def _next_step(step: dt.timedelta, points: int) -> dt.timedelta:
 
 
 def sync_spectra(ctx: SyncContext) -> None:
+    """Spectra new or changed since the watermark: the metadata listing, then the arrays
+    of those the cache lacks or holds an older version of. With a GCN event in the
+    options, only the spectra of the event's objs (see :func:`_event_scope`)."""
     scope = ctx.options.scope("spectra")
     state = ctx.cache.sync_state("spectra", scope) or {}
     watermark = parse_time(state.get("watermark"))
     started = to_iso(utcnow())
     params: dict[str, str] = {"minimalPayload": "true"}
     since = ctx.options.since or (watermark - ctx.options.overlap if watermark else None)
+    objs: set[str] | None = None
+    if ctx.options.gcn_event:
+        objs, since = _event_scope(ctx, since, watermark)
+        if not objs:
+            ctx.summary.notes.append(
+                f"spectra: no objects of the event {ctx.options.gcn_event} in the cache yet; "
+                f"sync sources and candidates with this gcn_event first"
+            )
+            return
     if since:
         params["modifiedAfter"] = to_iso(since)
     if ctx.options.group_ids:
         params["groupIDs"] = ",".join(map(str, ctx.options.group_ids))
+    # SkyPortal's only obj filter (objID) is one substring: the event's objs are picked
+    # from the metadata here, which is one cheap request either way.
     listed = ctx.client.get("/api/spectra", params)
+    if objs is not None:
+        listed = [s for s in listed if s.get("obj_id") in objs]
     known = ctx.cache.spectra_versions()
     wanted = [s["id"] for s in listed if known.get(s["id"]) != str(s.get("modified"))]
-    if SPECTRA_LIST_MIN < len(wanted) <= SPECTRA_LIST_MAX:
+    # the full listing carries every spectrum the filters pass, the event's or not: with
+    # an event, the arrays come one spectrum at a time
+    if objs is None and SPECTRA_LIST_MIN < len(wanted) <= SPECTRA_LIST_MAX:
         _spectra_in_one_request(ctx, params, set(wanted))
     else:
         _spectra_one_by_one(ctx, wanted)
     with ctx.cache.write() as tx:
         tx.set_sync_state("spectra", scope, status="complete", watermark=started)
+
+
+def _event_scope(
+    ctx: SyncContext, since: dt.datetime | None, watermark: dt.datetime | None
+) -> tuple[set[str], dt.datetime | None]:
+    """The event's objs, and the ``modifiedAfter`` their spectra can be listed with.
+
+    The event's own watermark (its scope names the event, so the whole-server one never
+    moves) covers the objs recorded before that pass began; an obj the scoped listings
+    first returned after it (both times are this machine's clock) may have older spectra,
+    so the listing is then read whole (metadata only: arrays the cache holds at the
+    listed version are not fetched again).
+    """
+    objs = event_objs(ctx)
+    if ctx.options.since is None and watermark is not None:
+        newest = max((t for t in map(parse_time, objs.values()) if t is not None), default=None)
+        if newest is not None and newest >= watermark:
+            since = None
+    return set(objs), since
 
 
 def _spectra_in_one_request(ctx: SyncContext, params: dict[str, str], wanted: set[int]) -> None:

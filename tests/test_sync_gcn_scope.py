@@ -1,0 +1,193 @@
+"""A GCN-event-scoped sync reads only that event's classifications and spectra.
+
+The whole-server ``/api/classification`` listing is not paged and no spectrum arrays
+outside the event are fetched; the event's objs' classifications and spectra land
+exactly; and the scoped sync leaves the whole-server watermarks alone, so a later
+unscoped sync still gets everything. Real HTTP on loopback, a real DuckDB file; the
+server's own request counters say what was asked.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sync_helpers import QUIET, cached_ids, open_wb, server_ids
+
+from workbench.sync.listings import EVENT_OBJS, detection_window
+
+pytestmark = pytest.mark.slow
+
+#: The GRB of the captures: an 11-degree localization, so ~10% of the seeded objs are in
+#: its 95% region (the GW event's holds three at this size).
+EVENT = "2018-01-16T00:36:53"
+SCOPED = {"gcn_event": EVENT, **QUIET}
+#: Small pages make the whole server's classifications several windows (455 rows here),
+#: so reading them would show in the request counts.
+PAGE = 100
+LISTINGS = ["sources", "candidates"]
+DETAIL = ["classifications", "spectra"]
+
+
+def _event_objs(srv) -> set[str]:
+    """The objs the server's own localization filter puts in the event (both listings)."""
+    start, end = (t.isoformat(timespec="seconds") for t in detection_window(EVENT))
+    loc = {"localizationDateobs": EVENT, "localizationCumprob": 0.95}
+    sources = server_ids(srv, "/api/sources", "sources", startDate=start, endDate=end, **loc)
+    candidates = server_ids(
+        srv,
+        "/api/candidates",
+        "candidates",
+        firstDetectionAfter=start,
+        lastDetectionBefore=end,
+        numberDetections=1,
+        **loc,
+    )
+    return sources | candidates
+
+
+def _server_classifications(srv) -> dict[int, str]:
+    """``{classification id: obj_id}`` of every classification, pagination quirks off."""
+    quirks = dict(srv.behaviour.quirks)
+    srv.behaviour.update(quirks={k: False for k in quirks})
+    try:
+        out, page = {}, 1
+        while True:
+            query = {"numPerPage": 500, "pageNumber": page}
+            r = requests.get(
+                srv.url + "/api/classification", params=query, headers=srv.headers, timeout=30
+            )
+            data = r.json()["data"]
+            out |= {c["id"]: c["obj_id"] for c in data["classifications"]}
+            if len(out) >= data["totalMatches"] or not data["classifications"]:
+                return out
+            page += 1
+    finally:
+        srv.behaviour.update(quirks=quirks)
+
+
+def _server_spectra(srv) -> dict[int, str]:
+    """``{spectrum id: obj_id}`` of every spectrum (the metadata listing)."""
+    r = requests.get(
+        srv.url + "/api/spectra",
+        params={"minimalPayload": "true"},
+        headers=srv.headers,
+        timeout=30,
+    )
+    return {s["id"]: s["obj_id"] for s in r.json()["data"]}
+
+
+def _array_fetches(srv) -> int:
+    """Requests for one spectrum's arrays, plus full (non-minimal) listings' spectra.
+
+    The stats key a path without its query, so a full listing shows as a second
+    ``GET /api/spectra`` beside the metadata one."""
+    return srv.stats.count("GET", "/api/spectra/")
+
+
+def _cached_by_obj(wb, table: str) -> dict[int, str]:
+    frame = wb.sql(f"SELECT id, obj_id FROM {table}")
+    return dict(zip(frame["id"].astype(int), frame["obj_id"], strict=True))
+
+
+@pytest.fixture
+def grb_server(make_server):
+    return make_server(sources=1000, candidates=200, seed=42)
+
+
+def test_scoped_sync_reads_only_the_events_classifications_and_spectra(grb_server, tmp_path):
+    srv = grb_server
+    inside = _event_objs(srv)
+    classifications = _server_classifications(srv)
+    spectra = _server_spectra(srv)
+    event_cls = {c for c, o in classifications.items() if o in inside}
+    event_spectra = {s for s, o in spectra.items() if o in inside}
+    # the event holds some of each, the server many more outside it
+    assert event_cls and len(classifications) > 3 * len(event_cls)
+    assert event_spectra and len(spectra) > 3 * len(event_spectra)
+    assert len(classifications) > 2 * PAGE
+
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    srv.stats.reset()
+    summary = wb.sync(resources=LISTINGS + DETAIL, page_size=PAGE, **SCOPED)
+    assert summary.ok, summary
+    requests_made = srv.stats.requests
+    # classifications: one window from the listings' start, not the whole server's
+    assert requests_made.get("GET /api/classification", 0) <= 1, requests_made
+    # spectra: the metadata listing once, then the arrays of the event's spectra only
+    assert requests_made.get("GET /api/spectra") == 1, requests_made
+    assert _array_fetches(srv) == len(event_spectra), requests_made
+
+    # the cache holds exactly the event's objs' classifications and spectra
+    assert set(_cached_by_obj(wb, "classifications")) == event_cls
+    assert set(_cached_by_obj(wb, "spectra")) == event_spectra
+    with_arrays = cached_ids(wb, "SELECT id FROM spectra WHERE wavelengths IS NOT NULL")
+    assert with_arrays == event_spectra
+    recorded = wb.cache.sync_state(EVENT_OBJS, f"event={EVENT}")["objs"]
+    assert set(recorded) == inside
+
+    # the whole-server watermarks were not touched
+    assert wb.cache.sync_state("classifications", "") is None
+    assert wb.cache.sync_state("spectra", "") is None
+
+    # so an unscoped sync still gets everything
+    summary = wb.sync(resources=DETAIL, page_size=PAGE, **QUIET)
+    assert summary.ok, summary
+    assert _cached_by_obj(wb, "classifications") == classifications
+    assert _cached_by_obj(wb, "spectra") == spectra
+    assert cached_ids(wb, "SELECT id FROM spectra WHERE wavelengths IS NOT NULL") == set(spectra)
+
+
+def test_a_later_scoped_sync_adds_only_the_events_new_rows(grb_server, tmp_path):
+    """Without the listings (no re-listed objs), the event's new classifications come from
+    the windows since its watermark, and its new spectra from the metadata listing."""
+    srv = grb_server
+    inside = sorted(_event_objs(srv))
+    outside = next(o for o in _server_spectra(srv).values() if o not in inside)
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    assert wb.sync(resources=LISTINGS + DETAIL, page_size=PAGE, **SCOPED).ok
+
+    def classify(obj_id: str) -> int:
+        body = {"obj_id": obj_id, "classification": "Ia", "taxonomy_id": 1, "probability": 0.7}
+        return int(wb.client.post("/api/classification", body)["classification_id"])
+
+    def add_spectrum(obj_id: str) -> int:
+        body = {
+            "obj_id": obj_id,
+            "observed_at": "2026-11-30T05:00:00",
+            "instrument_id": 3,
+            "wavelengths": [4000.0, 5000.0, 6000.0],
+            "fluxes": [1.0, 2.0, 1.5],
+        }
+        return int(wb.client.post("/api/spectra", body)["id"])
+
+    mine, theirs = classify(inside[0]), classify(outside)
+    new_spectrum, other_spectrum = add_spectrum(inside[0]), add_spectrum(outside)
+    srv.stats.reset()
+    summary = wb.sync(resources=DETAIL, page_size=PAGE, **SCOPED)
+    assert summary.ok, summary
+    assert srv.stats.count("GET", "/api/classification") == 1, srv.stats.requests
+    assert _array_fetches(srv) == 1, srv.stats.requests
+    cls = _cached_by_obj(wb, "classifications")
+    assert mine in cls and theirs not in cls
+    spectra = cached_ids(wb, "SELECT id FROM spectra WHERE wavelengths IS NOT NULL")
+    assert new_spectrum in spectra and other_spectrum not in spectra
+    # each event obj's classifications, as the server lists them
+    for obj_id in inside:
+        r = requests.get(
+            f"{srv.url}/api/sources/{obj_id}/classifications", headers=srv.headers, timeout=30
+        )
+        truth = {c["id"] for c in r.json()["data"]}
+        assert {c for c, o in cls.items() if o == obj_id} == truth, obj_id
+
+
+def test_without_the_events_objs_nothing_is_read_and_the_note_says_what_to_run(
+    grb_server, tmp_path
+):
+    srv = grb_server
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    srv.stats.reset()
+    summary = wb.sync(resources=DETAIL, **SCOPED)
+    assert summary.ok, summary
+    assert srv.stats.total == 0, srv.stats.requests
+    assert sum("sync sources and candidates" in n for n in summary.notes) == 2, summary.notes
+    assert wb.cache.sync_state("classifications", f"event={EVENT}") is None
