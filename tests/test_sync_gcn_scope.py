@@ -191,3 +191,21 @@ def test_without_the_events_objs_nothing_is_read_and_the_note_says_what_to_run(
     assert srv.stats.total == 0, srv.stats.requests
     assert sum("sync sources and candidates" in n for n in summary.notes) == 2, summary.notes
     assert wb.cache.sync_state("classifications", f"event={EVENT}") is None
+
+
+def test_a_scoped_sync_after_a_whole_one_keeps_the_rest_of_the_cache(make_server, tmp_path):
+    """The scoped listings' full pass used to retain only what it saw: every source link
+    and candidate outside the event was deleted until the next unscoped sync."""
+    srv = make_server(sources=300, candidates=60, seed=42)
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    assert wb.sync(resources=LISTINGS, **QUIET).ok
+    query = "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM candidates)"
+    before = wb.sql(query).values.tolist()
+    for _ in range(2):  # the first scoped pass is full, the second incremental
+        summary = wb.sync(resources=LISTINGS, **SCOPED)
+        assert summary.ok, summary
+        assert wb.sql(query).values.tolist() == before
+        # the incremental pass compares the event's count, not the whole cache's
+        assert not any("reconciling" in n or "removed" in n for n in summary.notes), summary
+    summary = wb.sync(resources=LISTINGS, **QUIET)
+    assert not any("reconciling" in n for n in summary.notes), summary.notes

@@ -248,19 +248,35 @@ class ViewsMixin:
             out[key] = "; ".join(parts)
         return out
 
-    def count_listed(self, resource: str, group_ids: Iterable[int] | None = None) -> int:
+    def count_listed(
+        self,
+        resource: str,
+        group_ids: Iterable[int] | None = None,
+        obj_ids: Iterable[str] | None = None,
+    ) -> int:
         """How many rows of a listing the cache holds, to compare with ``totalMatches``:
-        ``sources`` (objs saved to any of ``group_ids``) or ``candidates``."""
+        ``sources`` (objs saved to any of ``group_ids``) or ``candidates``; with
+        ``obj_ids`` (a GCN event's objs, for a listing scoped to it) only those objs'."""
         groups = [int(g) for g in group_ids or ()]
+        params: dict[str, Any] = {"g": groups} if groups else {}
+        clauses = []
         if resource == "sources":
-            where = " AND group_id IN (SELECT unnest($g))" if groups else ""
-            sql = f"SELECT count(DISTINCT obj_id) FROM sources WHERE action_id IS NULL{where}"
+            sql = "SELECT count(DISTINCT obj_id) FROM sources"
+            clauses.append("action_id IS NULL")
+            if groups:
+                clauses.append("group_id IN (SELECT unnest($g))")
         elif resource == "candidates":
-            where = " WHERE list_has_any(CAST(passing_group_ids AS BIGINT[]), $g)" if groups else ""
-            sql = f"SELECT count(*) FROM candidates{where}"
+            sql = "SELECT count(*) FROM candidates"
+            if groups:
+                clauses.append("list_has_any(CAST(passing_group_ids AS BIGINT[]), $g)")
         else:
             raise CacheError(f"count_listed: unknown resource {resource!r}; sources or candidates")
-        return int(self._rows(sql, {"g": groups} if groups else None)[0][0])
+        if obj_ids is not None:
+            params["objs"] = [str(o) for o in obj_ids]
+            clauses.append("obj_id IN (SELECT unnest($objs::VARCHAR[]))")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return int(self._rows(sql, params or None)[0][0])
 
     def galaxy_catalog_counts(self) -> dict[str, int]:
         """Galaxies cached per catalog."""

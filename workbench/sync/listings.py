@@ -181,7 +181,11 @@ def sync_listing(ctx: SyncContext, res: PagedResource, count_in_cache) -> None:
         )
         result = run_pass(ctx, res, full=True)
     settled = settle_full_pass(ctx, res, result)
-    if settled is not None:
+    # An event-scoped pass lists only the event's objs: retaining what it saw deleted every
+    # other source link and candidate from the cache (after a whole sync of 300 sources
+    # and 60 candidates: 485 group links and 52 candidates), until the next unscoped sync
+    # reconciled them back. Removals are left to the unscoped sync's count check.
+    if settled is not None and not ctx.options.gcn_event:
         with ctx.cache.write() as tx:
             removed = tx.retain(res.name, settled.seen, group_ids=ctx.options.group_ids)
         if removed:
@@ -190,18 +194,19 @@ def sync_listing(ctx: SyncContext, res: PagedResource, count_in_cache) -> None:
             )
 
 
+def _count_in_cache(ctx: SyncContext, resource: str) -> int:
+    """The cache's rows of the listing's scope: with a GCN event, of its recorded objs (the
+    whole cache's count never equals the event's ``totalMatches``: a reconcile each sync)."""
+    objs = list(event_objs(ctx)) if ctx.options.gcn_event else None
+    return ctx.cache.count_listed(resource, ctx.options.group_ids, obj_ids=objs)
+
+
 def sync_sources(ctx: SyncContext) -> None:
-    sync_listing(
-        ctx, sources_resource(ctx), lambda: ctx.cache.count_listed("sources", ctx.options.group_ids)
-    )
+    sync_listing(ctx, sources_resource(ctx), lambda: _count_in_cache(ctx, "sources"))
 
 
 def sync_candidates(ctx: SyncContext) -> None:
-    sync_listing(
-        ctx,
-        candidates_resource(ctx),
-        lambda: ctx.cache.count_listed("candidates", ctx.options.group_ids),
-    )
+    sync_listing(ctx, candidates_resource(ctx), lambda: _count_in_cache(ctx, "candidates"))
 
 
 def sync_gcn_events(ctx: SyncContext) -> None:
