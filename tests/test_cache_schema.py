@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -160,3 +162,56 @@ def test_a_cache_folder_that_cannot_be_made_says_what_to_do(tmp_path):
     with pytest.raises(CacheError, match="Cannot create the folder") as caught:
         Cache(blocker / "sub" / "c.duckdb")
     assert "cache=" in str(caught.value) and "--cache" in caught.value.for_cli()
+
+
+def test_source_links_stored_whole_are_trimmed_and_then_seen_unchanged(tmp_path):
+    """Before 0006 a link's JSON held the group's own fields and the saver's profile; the
+    upgrade trims them the way the sync now stores links, so the first sync after it finds
+    the links unchanged instead of rewriting them all."""
+    from workbench.cache.bulk import dumps, hash64
+
+    path = tmp_path / "v5.duckdb"
+    con = duckdb.connect(str(path))
+    for version, (name, apply) in enumerate(mig.MIGRATIONS[:5], 1):
+        apply(con)
+        con.execute("INSERT INTO meta_migrations VALUES (?, ?, now(), '0.4')", [version, name])
+    con.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+    group = {
+        "id": 3,
+        "name": "Program A",
+        "nickname": None,
+        "description": None,
+        "private": False,
+        "single_user_group": False,
+        "modified": "2025-01-06T17:42:53",
+        "created_at": "2025-01-06T17:42:53",
+        "active": True,
+        "requested": False,
+        "saved_at": "2026-11-01T00:00:00",
+        "saved_by": {"id": 1, "username": "admin", "first_name": "A", "bio": None},
+    }
+    whole = dumps(group)
+    con.execute(
+        "INSERT INTO sources (obj_id, group_id, saved_at, saved_by_id, saved_by, active, "
+        "requested, raw, raw_hash, cached_at) VALUES ('ZTFa', 3, '2026-11-01', 1, 'admin', "
+        "true, false, ?, ?, '2020-01-01')",
+        [whole.decode(), hash64(whole)],
+    )
+    con.close()
+
+    cache = Cache(path)
+    stored = json.loads(cache.sql("SELECT raw FROM sources").iloc[0, 0])
+    assert stored == {
+        "id": 3,
+        "active": True,
+        "requested": False,
+        "saved_at": "2026-11-01T00:00:00",
+        "saved_by": {"id": 1, "username": "admin"},
+    }
+    record = {"id": "ZTFa", "ra": 1.0, "dec": 2.0, "groups": [group]}
+    with cache.write() as tx:
+        tx.upsert_sources([record])
+    # the link the upgrade trimmed compares equal: it was not rewritten (nor re-timestamped)
+    assert str(cache.sql("SELECT cached_at FROM sources").iloc[0, 0]).startswith("2020-01-01")
+    with cache.write() as tx:
+        assert tx.upsert_sources([record]).unchanged == 1

@@ -197,12 +197,72 @@ def _v5(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_V5)
 
 
+# The group's own fields that 0006 takes out of each stored source link's JSON (frozen
+# here: the list the sync uses may grow, this migration must not change).
+_V6_GROUP_KEYS = (
+    "name",
+    "nickname",
+    "description",
+    "private",
+    "auto_accept_requests",
+    "single_user_group",
+    "modified",
+    "created_at",
+)
+
+
+def _v6(con: duckdb.DuckDBPyConnection) -> None:
+    """Source links keep only their own fields (the sync stores them so since 0006): the
+    stored JSON is trimmed and rehashed, so the first sync after the upgrade finds the
+    links unchanged instead of rewriting every one."""
+    import orjson
+    import pyarrow as pa
+
+    from .bulk import dumps, hash64
+
+    rows = con.execute(
+        "SELECT obj_id, group_id, raw FROM sources WHERE "
+        + " OR ".join(f"json_exists(raw, '$.{k}')" for k in _V6_GROUP_KEYS)
+        + " OR json_exists(raw, '$.saved_by.first_name')"
+    ).fetchall()
+    if not rows:
+        return
+    raws, hashes = [], []
+    for _, _, text in rows:
+        link = orjson.loads(text)
+        for key in _V6_GROUP_KEYS:
+            link.pop(key, None)
+        by = link.get("saved_by")
+        if isinstance(by, dict):
+            link["saved_by"] = {"id": by.get("id"), "username": by.get("username")}
+        blob = dumps(link)
+        raws.append(blob.decode())
+        hashes.append(hash64(blob))
+    trimmed = pa.table(
+        {
+            "obj_id": [r[0] for r in rows],
+            "group_id": [r[1] for r in rows],
+            "raw": raws,
+            "raw_hash": pa.array(hashes, pa.uint64()),
+        }
+    )
+    con.register("_wb_v6", trimmed)
+    try:
+        con.execute(
+            "UPDATE sources SET raw = t.raw, raw_hash = t.raw_hash FROM _wb_v6 t "
+            "WHERE sources.obj_id = t.obj_id AND sources.group_id = t.group_id"
+        )
+    finally:
+        con.unregister("_wb_v6")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", schema_v1),
     ("0002_gcn_events_localizations_galaxies", _v2),
     ("0003_vetting_and_candidate_score", _v3),
     ("0004_local_effects_and_sync_markers", _v4),
     ("0005_learning_models", _v5),
+    ("0006_lean_source_links", _v6),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
