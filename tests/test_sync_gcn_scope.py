@@ -9,6 +9,9 @@ server's own request counters say what was asked.
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+
 import pytest
 import requests
 from sync_helpers import QUIET, cached_ids, open_wb, server_ids
@@ -209,3 +212,30 @@ def test_a_scoped_sync_after_a_whole_one_keeps_the_rest_of_the_cache(make_server
         assert not any("reconciling" in n or "removed" in n for n in summary.notes), summary
     summary = wb.sync(resources=LISTINGS, **QUIET)
     assert not any("reconciling" in n for n in summary.notes), summary.notes
+
+
+def test_objs_new_to_the_event_get_their_older_spectra(grb_server, tmp_path):
+    """Spectra listed by ``modifiedAfter`` the event's watermark would miss the older
+    spectra of an obj the scoped listings return for the first time: those come too."""
+    srv = grb_server
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    sources = server_ids(srv, "/api/sources", "sources")
+    newcomer = sorted(_event_objs(srv) - sources)[0]  # an event candidate, not a source
+    body = {
+        "obj_id": newcomer,
+        "observed_at": "2026-11-30T05:00:00",
+        "instrument_id": 3,
+        "wavelengths": [4000.0, 5000.0, 6000.0],
+        "fluxes": [1.0, 2.0, 1.5],
+    }
+    old = int(wb.client.post("/api/spectra", body)["id"])
+    time.sleep(1.1)  # the watermark is kept to the second: the spectrum is older than it
+    no_overlap = {"overlap": dt.timedelta(0), **SCOPED}
+    assert wb.sync(resources=["sources", "spectra"], **no_overlap).ok
+    assert newcomer not in wb.cache.sync_state(EVENT_OBJS, f"event={EVENT}")["objs"]
+    assert wb.sync(resources=["candidates", "spectra"], **no_overlap).ok
+    assert newcomer in wb.cache.sync_state(EVENT_OBJS, f"event={EVENT}")["objs"]
+    cached = cached_ids(wb, "SELECT id FROM spectra WHERE wavelengths IS NOT NULL")
+    inside = _event_objs(srv)
+    assert old in cached
+    assert cached == {s for s, o in _server_spectra(srv).items() if o in inside}
