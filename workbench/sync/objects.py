@@ -11,7 +11,8 @@ cache already knows has changed, which also makes them resumable without checkpo
   unfinished window.
 - spectra: the metadata list (``minimalPayload``, ``modifiedAfter``) is cheap; arrays
   are fetched only for spectra new or changed since the cache got them: a few one by
-  one, many through the full listing in one request.
+  one, many through the full listing in one request. Scoped to a GCN event, only the
+  event's objs' spectra, one by one (the full listing would carry everyone's arrays).
 - thumbnails: the candidates' cutouts (the vetting queue) whose bytes are not cached
   yet, newest first, up to ``thumbnail_limit`` a run; a source's are fetched on demand.
 """
