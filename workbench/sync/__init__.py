@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import SkyPortalError, WorkbenchError
 from .classifications import sync_classifications
+from .collector import fewer_collections
 from .context import ALL_RESOURCES, SyncContext, SyncOptions
 from .listings import sync_candidates, sync_gcn_events, sync_sources
 from .objects import sync_photometry, sync_spectra, sync_thumbnails
@@ -60,7 +61,7 @@ class Syncer:
         wait_for_background(self.cache)  # a scanner-first sync's rest must finish first
         # One read-write connection for the whole run (given up to any other process that
         # asks): opening the file for each transaction cost more than most transactions.
-        with self.cache.keep_open():
+        with self.cache.keep_open(), fewer_collections():
             return self._run(options, on_resource)
 
     def _run(self, options: SyncOptions, on_resource: Callable[[str], None] | None) -> SyncSummary:
@@ -94,7 +95,7 @@ class Syncer:
         """
         options = self._options(options, overrides)
         wait_for_background(self.cache)
-        with self.cache.keep_open():
+        with self.cache.keep_open(), fewer_collections():
             summary, rest = scanner_phase(self, options)
         if rest:
             summary.background = BackgroundSync(self, options, rest)
