@@ -46,6 +46,7 @@ import requests
 
 from workbench.cache import Cache, bulk, upserts
 from workbench.server import spawn_server_process
+from workbench.sync.collector import fewer_collections
 from workbench.sync.context import SyncOptions
 from workbench.sync.paged import GROUP_PAGES
 
@@ -119,7 +120,7 @@ def ingest(bodies: list[bytes], key: str, upsert: str, cache: Cache, commit_rows
             totals[name] += spent
         totals["python"] += time.process_time() - start - sum(SPENT.values())
 
-    with cache.keep_open():
+    with cache.keep_open(), fewer_collections():  # as the sync runs
         block, tx, rows, group = None, None, 0, []
         for number, body in enumerate(bodies, 1):
             start = time.process_time()
