@@ -18,6 +18,7 @@ watermark) until now, whole-server but incremental, kept for the event's objs on
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Iterator
@@ -118,23 +119,82 @@ def _read_windows(
             depth=max(2, ctx.options.write_depth),
         ) as writer,
     ):
+
+        def land(records: list[dict]) -> None:
+            seen.update(r["id"] for r in records)
+            if keep is not None:
+                records = [r for r in records if r.get("obj_id") in keep]
+            if records:
+                writer.add(records)
+
         todo = [(start, end)]
+        claims: dict[tuple[dt.datetime, dt.datetime], _Claim] = {}
+        plain: set[tuple[dt.datetime, dt.datetime]] = set()
         while todo:
             split: list[tuple[dt.datetime, dt.datetime]] = []
             for (lo, hi), (records, total) in _fetch_windows(ctx, todo):
+                claim = claims.pop((lo, hi), None)
+                if claim is not None:
+                    if len(claim.rows) + total == claim.total:  # proven complete below lo
+                        land(claim.rows)
+                    else:  # the server's order was not by time: cut the part below lo
+                        left = max(claim.total - total, 1)
+                        cuts = _split(claim.lo, lo, claim.rows, left, ctx.options.page_size)
+                        plain.update(cuts)  # cut further by their samples, not by claims
+                        split.extend(cuts)
                 if total > len(records) and hi - lo > MIN_WINDOW:
-                    split.extend(_split(lo, hi, records, total, ctx.options.page_size))
+                    claim = None if (lo, hi) in plain else _time_ordered_head(lo, records, total)
+                    if claim is not None:
+                        claims[(claim.upto, hi)] = claim
+                        split.append((claim.upto, hi))
+                    else:
+                        split.extend(_split(lo, hi, records, total, ctx.options.page_size))
                     continue
                 if total > len(records):
                     records = _exhaust_window(ctx, lo, hi, total)
-                seen.update(r["id"] for r in records)
-                if keep is not None:
-                    records = [r for r in records if r.get("obj_id") in keep]
-                if records:
-                    writer.add(records)
+                land(records)
             todo = split
         writer.add(Finish(done))  # the watermark moves with the last windows' commit
     return seen
+
+
+@dataclasses.dataclass(frozen=True)
+class _Claim:
+    """A page that looked like the first rows of ``[lo, hi]`` by time: ``rows`` (distinct)
+    are created before ``upto``, and the window held ``total`` rows. It is proven to hold
+    every row before ``upto`` when the window ``[upto, hi]`` counts ``total - len(rows)``."""
+
+    lo: dt.datetime
+    upto: dt.datetime
+    rows: list[dict]
+    total: int
+
+
+def _time_ordered_head(lo: dt.datetime, records: list[dict], total: int) -> _Claim | None:
+    """The claim of an overflowing window's page whose rows came in ``created_at`` order
+    from the window's earliest (a real SkyPortal's table order), else ``None``.
+
+    Then the next request asks for the rest of the window from the page's last instant,
+    as the API docs' script pages, and the counts prove nothing was skipped: 1,203 rows
+    took 3 requests where quantile cuts of that page (its rows all early) took 8. Rows
+    in another order (the local server's, or a real one's after edits) are cut by
+    :func:`_split` as before, and a claim the counts disprove costs one request.
+    """
+    times = [parse_time(r.get("created_at")) for r in records]
+    if len(times) < 2 or any(t is None for t in times):
+        return None
+    # A real SkyPortal 1.4.0 returned its rows by id: created_at in order for 445 of 499
+    # pairs (rows posted concurrently), the earliest (nearly) first.
+    in_order = sum(a <= b for a, b in itertools.pairwise(times))
+    earliest = sorted(times)[len(times) // 20]  # the page starts among its earliest rows
+    if times[0] > earliest or in_order < 0.8 * (len(times) - 1):
+        return None
+    # cut below the page's last rows: rows just after it may share their instants
+    upto = min(times[len(times) - max(1, len(times) // 20) :])
+    below = {r["id"]: r for r, t in zip(records, times, strict=True) if t < upto}
+    if not below or upto <= lo:  # one instant: no progress by time
+        return None
+    return _Claim(lo, upto, list(below.values()), total)
 
 
 def _split(
