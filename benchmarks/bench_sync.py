@@ -7,7 +7,9 @@ In one run, side by side:
    shows the client's own cost (target <= 1.0), and beside it the CPU seconds of the
    client (this process: the sync's open of the cache included) and of the server, which
    a loaded machine inflates far less than wall time; ``--repeat N`` alternates the two N
-   times.
+   times. For sources the script also runs with the sync's own query (oldest save first,
+   comments included: more for the server to do and send), the ratio to which is the
+   client's cost alone.
 1. The API docs' pagination script (sequential pages, sleep 1 s on 429) against a full
    ``workbench sync`` of the same sources, with the production rate limit on (5 r/s, burst
    10) and SkyPortal's measured per-page latency (~0.2 s per 500 sources). The sync also
@@ -65,13 +67,19 @@ def server_requests(proc) -> int:
 
 
 def docs_script(
-    url: str, token: str, path: str = "/api/sources", key: str = "sources"
+    url: str,
+    token: str,
+    path: str = "/api/sources",
+    key: str = "sources",
+    query: dict | None = None,
 ) -> tuple[int, float, int]:
-    """The API docs' sample pagination script, as published (sequential; sleep on 429)."""
+    """The API docs' sample pagination script, as published (sequential; sleep on 429);
+    ``query``: extra parameters (the sync's own, to download exactly what it reads)."""
     start, records, page, total, requests_made = time.perf_counter(), [], 1, None, 0
+    extra = "".join(f"&{k}={v}" for k, v in (query or {}).items())
     while True:
         r = requests.get(
-            f"{url}{path}?pageNumber={page}&numPerPage=500&totalMatches={total}",
+            f"{url}{path}?pageNumber={page}&numPerPage=500&totalMatches={total}{extra}",
             headers={"Authorization": f"token {token}"},
             timeout=120,
         )
@@ -93,6 +101,21 @@ UNTHROTTLED = (
     ("candidates", "/api/candidates", "candidates"),
     ("classifications", "/api/classification", "classifications"),
 )
+
+
+def _sync_query(name: str) -> dict:
+    """The extra query parameters ``workbench sync`` sends for a listing (its order, and the
+    comments it stores with each source), taken from the sync itself."""
+    from workbench.sync.context import SyncContext, SyncOptions
+    from workbench.sync.listings import sources_resource
+
+    if name != "sources":
+        return {}
+    return dict(sources_resource(SyncContext(None, None, SyncOptions(progress=False))).params)
+
+
+#: Per listing, what the sync asks beyond the published script's query.
+SYNC_QUERY = {name: _sync_query(name) for name, _, _ in UNTHROTTLED}
 
 
 def process_cpu(pid: int) -> float:
@@ -117,10 +140,14 @@ def unthrottled_ratios(proc, work: Path, repeat: int = 1) -> dict[str, object]:
     out: dict[str, object] = {"load_average_before": round(os.getloadavg()[0], 2)}
     for i, (name, path, key) in enumerate(UNTHROTTLED):
         rows: dict[str, list] = {}
+        query = SYNC_QUERY.get(name)
         for r in range(repeat):
             (n, script_s, _), script_cpu, script_server = cpu_during(
                 proc, lambda p=path, k=key: docs_script(proc.url, proc.token, p, k)
             )
+            same_s = None
+            if query:  # the same script asking what the sync asks (the same bytes)
+                same_s = docs_script(proc.url, proc.token, path, key, query)[1]
             cache = work / f"u{i}-{r}.duckdb"
             (_, sync_s), sync_cpu, sync_server = cpu_during(
                 proc, lambda c=cache, nm=name: timed_sync(proc.url, proc.token, c, resources=[nm])
@@ -134,6 +161,9 @@ def unthrottled_ratios(proc, work: Path, repeat: int = 1) -> dict[str, object]:
                 "script_server_cpu_s": round(script_server, 2),
                 "sync_server_cpu_s": round(sync_server, 2),
             }
+            if same_s is not None:
+                figures["same_query_script_s"] = round(same_s, 2)
+                figures["sync_over_same_query_script"] = round(sync_s / same_s, 3)
             for k, v in figures.items():
                 rows.setdefault(k, []).append(v)
         out[f"unthrottled_{name}"] = n
