@@ -239,3 +239,136 @@ def test_objs_new_to_the_event_get_their_older_spectra(grb_server, tmp_path):
     inside = _event_objs(srv)
     assert old in cached
     assert cached == {s for s, o in _server_spectra(srv).items() if o in inside}
+
+
+# --------------------------------------------------------------------------- photometry
+# A scoped sync reads only the event's objs' photometry: one request each (not the whole
+# server's points by date window), the rest of the cache stays stale for the next
+# unscoped sync, and without the event's objs recorded nothing is asked.
+
+
+def _server_points(srv, obj_id: str) -> dict[int, float | None]:
+    """``{point id: mjd}`` of one obj's photometry as the server lists it."""
+    r = requests.get(f"{srv.url}/api/sources/{obj_id}/photometry", headers=srv.headers, timeout=30)
+    return {p["id"]: p["mjd"] for p in r.json()["data"]}
+
+
+def _cached_points(wb, obj_id: str) -> dict[int, float | None]:
+    frame = wb.sql("SELECT id, mjd FROM photometry WHERE obj_id = ?", [obj_id])
+    return dict(zip(frame["id"].astype(int), frame["mjd"], strict=True))
+
+
+def _photometry_objs(wb) -> set[str]:
+    return cached_ids(wb, "SELECT DISTINCT obj_id FROM photometry")
+
+
+def test_scoped_sync_fetches_only_the_events_photometry(grb_server, tmp_path):
+    """After a whole-server listing sync every cached obj is stale: the unscoped rule would
+    read every point by date window; the scoped sync asks for the event's objs only."""
+    srv = grb_server
+    inside = _event_objs(srv)
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    assert wb.sync(resources=LISTINGS, page_size=PAGE, **QUIET).ok
+    assert wb.sync(resources=LISTINGS, page_size=PAGE, **SCOPED).ok
+    everyone = set(wb.cache.objs_needing_photometry())
+    assert inside < everyone and len(everyone) > 3 * len(inside)
+
+    srv.stats.reset()
+    summary = wb.sync(resources=["photometry"], **SCOPED)
+    assert summary.ok, summary
+    # one request per event obj, nothing else (the cache's count already shows the event
+    # is a small share of the server, so not even the sources total is asked)
+    assert srv.stats.count("GET", "/api/photometry/range") == 0, srv.stats.requests
+    assert srv.stats.count("GET", "/api/sources/") == len(inside), srv.stats.requests
+    assert srv.stats.total == len(inside), srv.stats.requests
+    # the event's objs' photometry is the server's; no one else's was stored
+    assert _photometry_objs(wb) <= inside
+    for obj_id in sorted(inside):
+        assert _cached_points(wb, obj_id) == _server_points(srv, obj_id), obj_id
+    # every other obj is still stale, and the unscoped checkpoint was never written
+    assert set(wb.cache.objs_needing_photometry()) == everyone - inside
+    assert wb.cache.sync_state("photometry_range", "") is None
+
+    # a second scoped sync has nothing to fetch
+    srv.stats.reset()
+    assert wb.sync(resources=["photometry"], **SCOPED).ok
+    assert srv.stats.total == 0, srv.stats.requests
+
+    # an unscoped sync fetches the rest
+    srv.stats.reset()
+    summary = wb.sync(resources=["photometry"], **QUIET)
+    assert summary.ok, summary
+    assert wb.cache.objs_needing_photometry() == []
+    outside = sorted(everyone - inside)
+    for obj_id in outside[:: max(1, len(outside) // 25)] + sorted(inside)[:5]:
+        assert _cached_points(wb, obj_id) == _server_points(srv, obj_id), obj_id
+
+
+def test_scoped_photometry_of_a_cache_holding_only_the_event(grb_server, tmp_path):
+    """A cache that synced only the event: its objs are all the cache holds, so one request
+    for the server's sources total shows they are a small share; then one per obj."""
+    srv = grb_server
+    inside = _event_objs(srv)
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    assert wb.sync(resources=LISTINGS, page_size=PAGE, **SCOPED).ok
+    stale = set(wb.cache.objs_needing_photometry())
+    assert stale == cached_ids(wb, "SELECT id FROM objs") and inside <= stale
+    assert len(inside) > 50  # past the bulk threshold, so the share is weighed
+    srv.stats.reset()
+    summary = wb.sync(resources=["photometry"], **SCOPED)
+    assert summary.ok, summary
+    assert srv.stats.count("GET", "/api/photometry/range") == 0, srv.stats.requests
+    assert srv.stats.count("GET", "/api/sources/") == len(inside), srv.stats.requests
+    assert srv.stats.requests.get("GET /api/sources") == 1, srv.stats.requests
+    assert srv.stats.total == len(inside) + 1, srv.stats.requests
+    assert set(wb.cache.objs_needing_photometry()) == stale - inside
+    for obj_id in sorted(inside)[:20]:
+        assert _cached_points(wb, obj_id) == _server_points(srv, obj_id), obj_id
+
+
+def test_a_scoped_photometry_range_pass_stores_only_the_events_points(
+    grb_server, tmp_path, monkeypatch
+):
+    """When the event is a large share of the server (here: the share lowered to 5%), the
+    date windows are read but only the event's objs' points are stored and marked synced,
+    under a checkpoint naming the event: the unscoped pass's checkpoint is left as it was."""
+    from workbench.sync import objects
+
+    monkeypatch.setattr(objects, "EVENT_RANGE_SHARE", 0.05)
+    srv = grb_server
+    inside = _event_objs(srv)
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    assert wb.sync(resources=LISTINGS, page_size=PAGE, **QUIET).ok
+    assert wb.sync(resources=LISTINGS, page_size=PAGE, **SCOPED).ok
+    everyone = set(wb.cache.objs_needing_photometry())
+    unscoped = {"status": "running", "window_next": "2020-01-01T00:00:00", "window_step": 86400.0}
+    with wb.cache.write() as tx:
+        tx.set_sync_state(objects.RANGE_STATE, "", **unscoped)
+
+    srv.stats.reset()
+    summary = wb.sync(resources=["photometry"], **SCOPED)
+    assert summary.ok, summary
+    assert srv.stats.count("GET", "/api/photometry/range") > 0, srv.stats.requests
+    assert srv.stats.count("GET", "/api/sources/") == 0, srv.stats.requests
+    assert _photometry_objs(wb) <= inside
+    for obj_id in sorted(inside):
+        assert _cached_points(wb, obj_id) == _server_points(srv, obj_id), obj_id
+    assert set(wb.cache.objs_needing_photometry()) == everyone - inside
+    state = wb.cache.sync_state(objects.RANGE_STATE, "")
+    assert {k: state.get(k) for k in unscoped} == unscoped
+    assert wb.cache.sync_state(objects.RANGE_STATE, f"event={EVENT}")["status"] == "complete"
+
+
+def test_scoped_photometry_without_the_events_objs_asks_nothing(grb_server, tmp_path):
+    srv = grb_server
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    assert wb.sync(resources=["sources"], page_size=PAGE, **QUIET).ok  # stale, not the event's
+    stale = wb.cache.objs_needing_photometry()
+    assert stale
+    srv.stats.reset()
+    summary = wb.sync(resources=["photometry"], **SCOPED)
+    assert summary.ok, summary
+    assert srv.stats.total == 0, srv.stats.requests
+    notes = [n for n in summary.notes if n.startswith("photometry:")]
+    assert len(notes) == 1 and "sync sources and candidates with this gcn_event" in notes[0]
+    assert wb.cache.objs_needing_photometry() == stale
