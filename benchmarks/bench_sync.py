@@ -230,6 +230,7 @@ def cache_bytes(path: Path, wb) -> dict[str, object]:
     import duckdb
 
     counts = wb.cache.counts()
+    wb.cache.close()  # the sync's log is folded in after it returns: wait for that
     con = duckdb.connect(str(path))
     con.execute("CHECKPOINT")
     size = con.execute("SELECT sum(total_blocks * block_size) FROM pragma_database_size()")

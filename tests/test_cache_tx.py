@@ -240,6 +240,33 @@ def test_the_write_ahead_log_is_folded_in_once_it_grows(cache):
     assert Cache(cache.path, read_only=True).counts()["photometry"] == 2025
 
 
+def test_a_held_connections_log_is_folded_in_after_the_block_while_reads_go_on(cache):
+    """A sync's large log is checkpointed on a thread of its own once the hold ends: the
+    caller goes on at once (reads and writes meanwhile use the open connection), and
+    ``close()`` waits for it, after which the file is free and whole for another program."""
+    import duckdb
+
+    wal = cache.path.with_name(cache.path.name + ".wal")
+    points = [
+        {"id": k, "obj_id": "A", "mjd": 59000.0 + k, "mag": 18.0, "magerr": 0.1,
+         "filter": "ztfg", "magsys": "ab"}
+        for k in range(20_000)
+    ]  # fmt: skip
+    with cache.keep_open():
+        with cache.write() as tx:
+            tx.upsert_photometry([], points)
+        assert wal.stat().st_size > 1_000_000  # held: not folded in after the commit
+    # at once, while the log may still be being folded in
+    assert cache.counts()["photometry"] == 20_000
+    with cache.write() as tx:
+        tx.upsert_photometry([], [{**points[0], "id": 99_999}])
+    cache.close()
+    assert not wal.exists() or wal.stat().st_size < 1_000_000
+    con = duckdb.connect(str(cache.path))  # not open in this process any more
+    assert con.execute("SELECT count(*) FROM photometry").fetchone()[0] == 20_001
+    con.close()
+
+
 def test_lock_messages_for_the_command_line_name_no_python_option():
     from workbench.cache.locking import LockHolder, locked_message
 

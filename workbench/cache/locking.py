@@ -232,6 +232,7 @@ class FileGate:
         self.rw_users = 0
         self.holds = 0
         self.rw_tuned = False  # rw was opened for a hold (larger log, memory limit)
+        self.folding: threading.Thread | None = None  # the last hold's log being folded in
         self.local = threading.local()
 
     def _depth(self, name: str) -> int:
@@ -304,9 +305,17 @@ class FileGate:
                     )
                 self.cond.notify_all()
             if folder is not None:
+                self.folding = folder
                 folder.start()
             if watcher is not None:
                 watcher.join()
+
+    def settle(self) -> None:
+        """Wait for the log folded after a hold (so the file is closed, or in use only by
+        this process's own readers and writers)."""
+        folder = self.folding
+        if folder is not None and folder is not threading.current_thread():
+            folder.join()
 
     def _fold_log(self, rw: duckdb.DuckDBPyConnection) -> None:
         """Checkpoint a held connection's large log, then let it close (last user)."""

@@ -262,5 +262,8 @@ class Cache(ViewsMixin):
         return self.sql("SELECT * FROM outbox WHERE status = ? ORDER BY id", [status])
 
     def close(self) -> None:
-        """Forget the cache (no connection is held between operations, so this is cheap)."""
+        """Forget the cache. No connection is held between operations; the one thing that
+        may still run is a sync's log being folded into the file, which this waits for, so
+        that the file is then free for another program."""
         self._closed = True
+        self._gate.settle()
