@@ -3,11 +3,23 @@ read the ground truth the server lists."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import requests
 
 from workbench import Workbench
 
 QUIET = {"progress": False}
+
+
+def copy_cache(source: Path, target: Path) -> None:
+    """Copy a cache file no process is using, with its write-ahead log (a small sync's
+    commits stay in the log until a larger one folds them in)."""
+    shutil.copyfile(source, target)
+    log = Path(f"{source}.wal")
+    if log.exists():
+        shutil.copyfile(log, Path(f"{target}.wal"))
 
 
 def open_wb(srv, path, **client):

@@ -3,11 +3,10 @@ queue's fallback and offline use, on a cache synced from the local server."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
+from sync_helpers import copy_cache
 
 from workbench.cache import Cache
 from workbench.facade import Workbench
@@ -38,6 +37,7 @@ def synced(tmp_path_factory):
     with LocalServer(**SEED) as srv:
         wb = Workbench.open(srv.url, srv.token, path, rate_limit=None)
         wb.sync(resources=RESOURCES, progress=False)
+        wb.cache.close()  # the sync's log is folded in after it returns: copies wait for it
         yield path, srv.store
 
 
@@ -45,7 +45,7 @@ def synced(tmp_path_factory):
 def wb(synced, tmp_path):
     """An offline Workbench on a private copy of the synced cache."""
     path = tmp_path / "copy.duckdb"
-    shutil.copy(synced[0], path)
+    copy_cache(synced[0], path)
     return Workbench(Cache(path))
 
 
@@ -134,7 +134,7 @@ def test_the_model_is_stored_with_its_version_and_label_range(wb):
 
 def test_score_queue_offline_with_probabilities_and_drivers(synced, tmp_path):
     path = tmp_path / "offline.duckdb"
-    shutil.copy(synced[0], path)
+    copy_cache(synced[0], path)
     wb = Workbench.open(cache=path, offline=True)
     assert wb.client is None
     queue = wb.candidates(include_vetted=False)

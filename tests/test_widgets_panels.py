@@ -4,10 +4,10 @@ server. A real local server on 127.0.0.1, a real DuckDB cache in tmp_path, synce
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from sync_helpers import copy_cache
 
 from widgets import ClassificationPanel, OutboxPanel, VettingPanel
 from workbench.facade import Workbench
@@ -26,7 +26,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("template") / "cache.duckdb"
     with LocalServer(**SEED) as server:
-        Workbench.open(server.url, server.token, path, **FAST).sync()
+        wb = Workbench.open(server.url, server.token, path, **FAST)
+        wb.sync()
+        wb.cache.close()  # the sync's log is folded in after it returns: copies wait for it
     return path
 
 
@@ -34,7 +36,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def online(make_server, template: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     """A fresh server and a workbench on a fresh copy of the synced cache."""
     server = make_server(**SEED)
-    shutil.copyfile(template, tmp_path / "cache.duckdb")
+    copy_cache(template, tmp_path / "cache.duckdb")
     wb = Workbench.open(server.url, server.token, tmp_path / "cache.duckdb", **FAST)
     return server, wb
 

@@ -4,9 +4,10 @@ readers of the outbox and the server's state (what the scanner's actions reached
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
+
+from sync_helpers import copy_cache
 
 from workbench.facade import Workbench
 
@@ -21,14 +22,16 @@ def make_template(directory: Path) -> Path:
 
     path = directory / "cache.duckdb"
     with LocalServer(**SEED) as server:
-        Workbench.open(server.url, server.token, path, **FAST).sync()
+        wb = Workbench.open(server.url, server.token, path, **FAST)
+        wb.sync()
+        wb.cache.close()  # the sync's log is folded in after it returns: copies wait for it
     return path
 
 
 def open_online(make_server: Any, template: Path, tmp_path: Path) -> tuple[Any, Workbench]:
     """A fresh server and a workbench on a fresh copy of the synced cache."""
     server = make_server(**SEED)
-    shutil.copyfile(template, tmp_path / "cache.duckdb")
+    copy_cache(template, tmp_path / "cache.duckdb")
     return server, Workbench.open(server.url, server.token, tmp_path / "cache.duckdb", **FAST)
 
 
