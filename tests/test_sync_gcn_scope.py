@@ -153,18 +153,8 @@ def test_a_later_scoped_sync_adds_only_the_events_new_rows(grb_server, tmp_path)
         body = {"obj_id": obj_id, "classification": "Ia", "taxonomy_id": 1, "probability": 0.7}
         return int(wb.client.post("/api/classification", body)["classification_id"])
 
-    def add_spectrum(obj_id: str) -> int:
-        body = {
-            "obj_id": obj_id,
-            "observed_at": "2026-11-30T05:00:00",
-            "instrument_id": 3,
-            "wavelengths": [4000.0, 5000.0, 6000.0],
-            "fluxes": [1.0, 2.0, 1.5],
-        }
-        return int(wb.client.post("/api/spectra", body)["id"])
-
     mine, theirs = classify(inside[0]), classify(outside)
-    new_spectrum, other_spectrum = add_spectrum(inside[0]), add_spectrum(outside)
+    new_spectrum, other_spectrum = _post_spectrum(wb, inside[0]), _post_spectrum(wb, outside)
     srv.stats.reset()
     summary = wb.sync(resources=DETAIL, page_size=PAGE, **SCOPED)
     assert summary.ok, summary
@@ -181,6 +171,18 @@ def test_a_later_scoped_sync_adds_only_the_events_new_rows(grb_server, tmp_path)
         )
         truth = {c["id"] for c in r.json()["data"]}
         assert {c for c, o in cls.items() if o == obj_id} == truth, obj_id
+
+
+def _post_spectrum(wb, obj_id: str) -> int:
+    """Post a three-point spectrum of ``obj_id`` to the server; its id."""
+    body = {
+        "obj_id": obj_id,
+        "observed_at": "2026-11-30T05:00:00",
+        "instrument_id": 3,
+        "wavelengths": [4000.0, 5000.0, 6000.0],
+        "fluxes": [1.0, 2.0, 1.5],
+    }
+    return int(wb.client.post("/api/spectra", body)["id"])
 
 
 def test_without_the_events_objs_nothing_is_read_and_the_note_says_what_to_run(
@@ -221,14 +223,7 @@ def test_objs_new_to_the_event_get_their_older_spectra(grb_server, tmp_path):
     wb = open_wb(srv, tmp_path / "c.duckdb")
     sources = server_ids(srv, "/api/sources", "sources")
     newcomer = sorted(_event_objs(srv) - sources)[0]  # an event candidate, not a source
-    body = {
-        "obj_id": newcomer,
-        "observed_at": "2026-11-30T05:00:00",
-        "instrument_id": 3,
-        "wavelengths": [4000.0, 5000.0, 6000.0],
-        "fluxes": [1.0, 2.0, 1.5],
-    }
-    old = int(wb.client.post("/api/spectra", body)["id"])
+    old = _post_spectrum(wb, newcomer)
     time.sleep(1.1)  # the watermark is kept to the second: the spectrum is older than it
     no_overlap = {"overlap": dt.timedelta(0), **SCOPED}
     assert wb.sync(resources=["sources", "spectra"], **no_overlap).ok
