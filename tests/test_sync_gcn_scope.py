@@ -16,6 +16,7 @@ import pytest
 import requests
 from sync_helpers import QUIET, cached_ids, open_wb, server_ids
 
+from workbench import Workbench
 from workbench.sync.listings import EVENT_OBJS, detection_window
 
 pytestmark = pytest.mark.slow
@@ -257,15 +258,20 @@ def _photometry_objs(wb) -> set[str]:
     return cached_ids(wb, "SELECT DISTINCT obj_id FROM photometry")
 
 
+def _listed_whole_then_scoped(srv, tmp_path) -> tuple[Workbench, set[str], set[str]]:
+    """A cache with the whole server's listings, then the event's: the workbench, the
+    event's objs and every obj needing photometry."""
+    wb = open_wb(srv, tmp_path / "c.duckdb")
+    assert wb.sync(resources=LISTINGS, page_size=PAGE, **QUIET).ok
+    assert wb.sync(resources=LISTINGS, page_size=PAGE, **SCOPED).ok
+    return wb, _event_objs(srv), set(wb.cache.objs_needing_photometry())
+
+
 def test_scoped_sync_fetches_only_the_events_photometry(grb_server, tmp_path):
     """After a whole-server listing sync every cached obj is stale: the unscoped rule would
     read every point by date window; the scoped sync asks for the event's objs only."""
     srv = grb_server
-    inside = _event_objs(srv)
-    wb = open_wb(srv, tmp_path / "c.duckdb")
-    assert wb.sync(resources=LISTINGS, page_size=PAGE, **QUIET).ok
-    assert wb.sync(resources=LISTINGS, page_size=PAGE, **SCOPED).ok
-    everyone = set(wb.cache.objs_needing_photometry())
+    wb, inside, everyone = _listed_whole_then_scoped(srv, tmp_path)
     assert inside < everyone and len(everyone) > 3 * len(inside)
 
     srv.stats.reset()
@@ -331,11 +337,7 @@ def test_a_scoped_photometry_range_pass_stores_only_the_events_points(
 
     monkeypatch.setattr(objects, "EVENT_RANGE_SHARE", 0.05)
     srv = grb_server
-    inside = _event_objs(srv)
-    wb = open_wb(srv, tmp_path / "c.duckdb")
-    assert wb.sync(resources=LISTINGS, page_size=PAGE, **QUIET).ok
-    assert wb.sync(resources=LISTINGS, page_size=PAGE, **SCOPED).ok
-    everyone = set(wb.cache.objs_needing_photometry())
+    wb, inside, everyone = _listed_whole_then_scoped(srv, tmp_path)
     unscoped = {"status": "running", "window_next": "2020-01-01T00:00:00", "window_step": 86400.0}
     with wb.cache.write() as tx:
         tx.set_sync_state(objects.RANGE_STATE, "", **unscoped)
