@@ -369,3 +369,22 @@ def test_scoped_photometry_without_the_events_objs_asks_nothing(grb_server, tmp_
     notes = [n for n in summary.notes if n.startswith("photometry:")]
     assert len(notes) == 1 and "sync sources and candidates with this gcn_event" in notes[0]
     assert wb.cache.objs_needing_photometry() == stale
+
+
+def test_a_scoped_scanner_first_sync_details_only_the_events_candidates(grb_server, tmp_path):
+    """After an unscoped sync of the listings every cached candidate is stale: the
+    scanner-first start of an event-scoped sync fetches photometry and cutouts only for
+    the event's candidates, and the objs outside it stay stale."""
+    srv = grb_server
+    wb, inside, everyone = _listed_whole_then_scoped(srv, tmp_path)
+    srv.stats.reset()
+    summary = wb.sync(["candidates", "photometry", "thumbnails"], background=True, **SCOPED)
+    assert summary.ok, summary
+    summary.background.wait(120)
+    asked = {
+        key.split("/")[3]
+        for key in srv.stats.requests
+        if key.startswith("GET /api/sources/") and key.endswith("/photometry")
+    }
+    assert asked and asked <= inside, sorted(asked - inside)[:5]
+    assert everyone - inside <= set(wb.cache.objs_needing_photometry())

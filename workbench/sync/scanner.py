@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import AuthError, CacheError, ConnectionFailed, SkyPortalError
 from .context import ALL_RESOURCES, SyncContext, SyncOptions
+from .listings import event_objs
 from .objects import store_thumbnails, thumbnail_bytes
 from .summary import LANDS_EMBEDDED, Stopwatch, SyncSummary
 
@@ -42,7 +43,7 @@ def scanner_details(ctx: SyncContext, limit: int | None = None) -> int:
     at most ``limit`` candidates. Returns how many still lack them afterwards.
 
     Only candidates whose photometry is stale (or never fetched) and cutouts not cached
-    are fetched; both go concurrently through the client's rate limiter. Photometry is
+    are fetched (in a GCN-event-scoped sync, only the event's); both go concurrently through the client's rate limiter. Photometry is
     marked synced per object, so the background pass skips what landed here.
     """
     order = [
@@ -52,6 +53,9 @@ def scanner_details(ctx: SyncContext, limit: int | None = None) -> int:
             "coalesce(passed_at, last_detected_at) DESC NULLS LAST, obj_id"
         ).itertuples(index=False)
     ]
+    if ctx.options.gcn_event:  # the cache may hold other candidates, synced unscoped
+        event = event_objs(ctx)
+        order = [obj_id for obj_id in order if obj_id in event]
     if not order:
         return 0
     stale = set(ctx.cache.objs_needing_photometry())
