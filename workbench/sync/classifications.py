@@ -174,7 +174,7 @@ def _time_ordered_head(lo: dt.datetime, records: list[dict], total: int) -> _Cla
     """The claim of an overflowing window's page whose rows came in ``created_at`` order
     from the window's earliest (a real SkyPortal's table order), else ``None``.
 
-    Then the next request asks for the rest of the window from the page's last instant,
+    Then the next request asks for the rest of the window from the page's last instants,
     as the API docs' script pages, and the counts prove nothing was skipped: 1,203 rows
     took 3 requests where quantile cuts of that page (its rows all early) took 8. Rows
     in another order (the local server's, or a real one's after edits) are cut by
