@@ -97,18 +97,23 @@ def photometry_windows(session: requests.Session, url: str, days: float = 60.0) 
     start = datetime.datetime(2025, 6, 1)
     end = start + datetime.timedelta(days=days)
     windows, lo, step = [], start, datetime.timedelta(days=1)
+
+    def ask(a: datetime.datetime, b: datetime.datetime) -> requests.Response:
+        t = time.perf_counter()
+        r = session.get(
+            url + "/api/photometry/range",
+            params={"min_date": a.isoformat(), "max_date": b.isoformat()},
+            timeout=600,
+        )
+        times.append(time.perf_counter() - t)
+        return r
+
     for label in ("first pass (light curves generated)", "second pass (index built)"):
         times, points = [], 0
         if not windows:  # the first pass sizes the windows like the sync does
             while lo < end:
                 hi = min(lo + step, end)
-                t = time.perf_counter()
-                r = session.get(
-                    url + "/api/photometry/range",
-                    params={"min_date": lo.isoformat(), "max_date": hi.isoformat()},
-                    timeout=600,
-                )
-                times.append(time.perf_counter() - t)
+                r = ask(lo, hi)
                 got = len(r.json()["data"]) if r.status_code == 200 else 0
                 if r.status_code != 200:  # too many points: halve the window
                     step = (hi - lo) / 2
@@ -119,14 +124,7 @@ def photometry_windows(session: requests.Session, url: str, days: float = 60.0) 
                 step *= max(0.25, min(2.0, 20_000 / got)) if got else 2.0
         else:
             for a, b in windows:
-                t = time.perf_counter()
-                r = session.get(
-                    url + "/api/photometry/range",
-                    params={"min_date": a.isoformat(), "max_date": b.isoformat()},
-                    timeout=600,
-                )
-                times.append(time.perf_counter() - t)
-                points += len(r.json()["data"])
+                points += len(ask(a, b).json()["data"])
         print(
             f"/api/photometry/range, {days:.0f} days in {len(windows)} windows, {label}: "
             f"{points:,} points, median {statistics.median(times) * 1000:.0f} ms a request, "

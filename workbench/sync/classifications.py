@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .context import SyncContext, parse_time, to_iso, utcnow
-from .listings import event_objs
+from .listings import event_objs_or_note
 from .writer import Finish, PageWriter
 
 PATH = "/api/classification"
@@ -66,12 +66,8 @@ def _sync_event_classifications(ctx: SyncContext) -> None:
     windows of ``/api/classification`` are read and only the event's objs' rows kept.
     Right after the scoped listings that is one request holding minutes of rows.
     """
-    objs = event_objs(ctx)
+    objs = event_objs_or_note(ctx, "classifications")
     if not objs:
-        ctx.summary.notes.append(
-            f"classifications: no objects of the event {ctx.options.gcn_event} in the cache "
-            f"yet; sync sources and candidates with this gcn_event (they carry them)"
-        )
         return
     scope = ctx.options.scope("classifications")
     state = ctx.cache.sync_state("classifications", scope) or {}

@@ -26,6 +26,14 @@ ALL_RESOURCES = (
 )
 
 
+#: Resources whose watermark is kept per GCN event in an event-scoped sync: classifications
+#: and spectra of an event are read for its objs only, so a scoped pass must never make the
+#: next whole-server pass skip rows.
+SCOPED_BY_EVENT = frozenset(
+    {"gcn_events", "galaxies", "sources", "candidates", "classifications", "spectra"}
+)
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     """What to sync and how hard to push the server.
@@ -58,17 +66,7 @@ class SyncOptions:
             parts.append("groups=" + ",".join(map(str, sorted(self.group_ids))))
         if self.filter_ids and resource == "candidates":
             parts.append("filters=" + ",".join(map(str, sorted(self.filter_ids))))
-        # classifications and spectra of an event are read for its objs only: their own
-        # watermark, so a scoped pass never makes the next whole-server pass skip rows
-        scoped_by_event = {
-            "gcn_events",
-            "galaxies",
-            "sources",
-            "candidates",
-            "classifications",
-            "spectra",
-        }
-        if self.gcn_event and resource in scoped_by_event:
+        if self.gcn_event and resource in SCOPED_BY_EVENT:
             parts.append(f"event={self.gcn_event}")
         if self.galaxy_catalog and resource == "galaxies":
             parts.append(f"catalog={self.galaxy_catalog}")

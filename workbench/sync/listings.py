@@ -114,6 +114,17 @@ def event_objs(ctx: SyncContext) -> dict[str, str]:
     return dict(state.get("objs") or {})
 
 
+def event_objs_or_note(ctx: SyncContext, resource: str) -> dict[str, str]:
+    """:func:`event_objs`; when there are none yet, a summary note says what to run."""
+    objs = event_objs(ctx)
+    if not objs:
+        ctx.summary.notes.append(
+            f"{resource}: no objects of the event {ctx.options.gcn_event} in the cache yet; "
+            f"sync sources and candidates with this gcn_event first (they list them)"
+        )
+    return objs
+
+
 def detection_window(
     event: str | dt.datetime, now: dt.datetime | None = None
 ) -> tuple[dt.datetime, dt.datetime]:

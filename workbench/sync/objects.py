@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from ..errors import BadRequest
 from .context import SyncContext, parse_time, to_iso, utcnow
-from .listings import event_objs
+from .listings import event_objs_or_note
 from .summary import TableCounts
 
 #: Photometry before this is fetched in one open-ended window (pre-ZTF archives).
@@ -75,12 +75,8 @@ def _sync_event_photometry(ctx: SyncContext) -> None:
     objs). Objs outside the event are neither fetched nor marked synced, so the next
     unscoped sync still fetches them.
     """
-    objs = event_objs(ctx)
+    objs = event_objs_or_note(ctx, "photometry")
     if not objs:
-        ctx.summary.notes.append(
-            f"photometry: no objects of the event {ctx.options.gcn_event} in the cache yet; "
-            f"sync sources and candidates with this gcn_event first"
-        )
         return
     stale = [obj_id for obj_id in ctx.cache.objs_needing_photometry() if obj_id in objs]
     if not stale:
@@ -266,13 +262,10 @@ def sync_spectra(ctx: SyncContext) -> None:
     since = ctx.options.since or (watermark - ctx.options.overlap if watermark else None)
     objs: set[str] | None = None
     if ctx.options.gcn_event:
-        objs, since = _event_scope(ctx, since, watermark)
-        if not objs:
-            ctx.summary.notes.append(
-                f"spectra: no objects of the event {ctx.options.gcn_event} in the cache yet; "
-                f"sync sources and candidates with this gcn_event first"
-            )
+        listed_objs = event_objs_or_note(ctx, "spectra")
+        if not listed_objs:
             return
+        objs, since = set(listed_objs), _event_since(ctx, listed_objs, since, watermark)
     if since:
         params["modifiedAfter"] = to_iso(since)
     if ctx.options.group_ids:
@@ -294,10 +287,13 @@ def sync_spectra(ctx: SyncContext) -> None:
         tx.set_sync_state("spectra", scope, status="complete", watermark=started)
 
 
-def _event_scope(
-    ctx: SyncContext, since: dt.datetime | None, watermark: dt.datetime | None
-) -> tuple[set[str], dt.datetime | None]:
-    """The event's objs, and the ``modifiedAfter`` their spectra can be listed with.
+def _event_since(
+    ctx: SyncContext,
+    objs: dict[str, str],
+    since: dt.datetime | None,
+    watermark: dt.datetime | None,
+) -> dt.datetime | None:
+    """The ``modifiedAfter`` the event's objs' spectra can be listed with.
 
     The event's own watermark (its scope names the event, so the whole-server one never
     moves) covers the objs recorded before that pass began; an obj the scoped listings
@@ -305,12 +301,11 @@ def _event_scope(
     so the listing is then read whole (metadata only: arrays the cache holds at the
     listed version are not fetched again).
     """
-    objs = event_objs(ctx)
     if ctx.options.since is None and watermark is not None:
         newest = max((t for t in map(parse_time, objs.values()) if t is not None), default=None)
         if newest is not None and newest >= watermark:
-            since = None
-    return set(objs), since
+            return None
+    return since
 
 
 def _spectra_in_one_request(ctx: SyncContext, params: dict[str, str], wanted: set[int]) -> None:
